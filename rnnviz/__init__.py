@@ -1,0 +1,17 @@
+"""rnnviz: an exact, fast RNN/LSTM/GRU engine and the analyses behind the rnnviz app."""
+
+from .cells import BLOCKS, GATES, KINDS, NONLINEARITIES, init_params
+from .engine import Backward, Trace, bptt, check_params, clip_grad_norm, clip_grad_value, forward
+from .readout import (
+    ReadoutResult,
+    every_step_mask,
+    init_readout,
+    last_step_mask,
+    readout_loss,
+)
+
+__all__ = [
+    "BLOCKS", "GATES", "KINDS", "NONLINEARITIES", "Backward", "ReadoutResult", "Trace", "bptt",
+    "check_params", "clip_grad_norm", "clip_grad_value", "every_step_mask", "forward",
+    "init_params", "init_readout", "last_step_mask", "readout_loss",
+]
