@@ -1,0 +1,56 @@
+"""Step through: the forward pass, one step at a time, inside the cell."""
+
+import streamlit as st
+
+from rnnviz import equations, ui
+from rnnviz.config import Param
+from rnnviz.figures import step as fig
+
+SPEEDS = {100: "100", 200: "200", 400: "400", 800: "800", 1500: "1500"}  # ms per step of Play
+
+cfg = ui.page("Step through")
+sc = ui.scenario(cfg)
+
+st.title("Step through the cell")
+st.markdown(
+    "A recurrent cell reads its input one step at a time and carries a **state** from step to "
+    "step. Move **t** to walk through the sequence and watch every number the cell computes: "
+    "how the gates open and close, and how the state is rewritten."
+)
+if sc.trace.nonfinite_step is not None:
+    st.error(f"The state exploded at step {sc.trace.nonfinite_step}: it overflowed to inf/NaN. "
+             "Lower the spectral radius or switch to tanh.")
+
+
+@st.fragment
+def at_step() -> None:
+    # Only this function reruns when t, the unit or the speed change: the trace is cached above.
+    t = ui.step_slider(sc.T)
+    unit_col, speed_col = st.columns(2)
+    H = sc.trace.H
+    unit = 0 if H == 1 else ui.page_control(unit_col.slider, "Unit j for the equations and the text view",
+                                            "unit", Param(0, low=0, high=H - 1, kind="int"), 0, H - 1)
+    frame_ms = ui.page_control(speed_col.select_slider, "Play speed (ms per step)", "speed",
+                               Param(400, SPEEDS, kind="choice"), list(SPEEDS))
+    st.plotly_chart(fig.cell_diagram(sc, t, cfg.present, frame_ms), **ui.chart_opts("step-cell", t))
+    st.caption(fig.CELL_DIAGRAM_HOW_TO_READ)
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(fig.vector_strips(sc, t, cfg.present), **ui.chart_opts("step-vectors", t))
+        st.caption(fig.VECTORS_HOW_TO_READ)
+    with right:
+        st.markdown(f"#### The equations for unit j = {unit} at t = {t}")
+        for line in equations.step_equations(sc.trace, t, unit):
+            st.latex(line)
+        st.caption("Each pre-activation is split into its input part (W x + b) and its recurrent "
+                   "part (W h + b); σ squashes to 0–1, tanh to −1…1.")
+
+    if sc.sample.tokens is not None and cfg.source == "text":
+        st.plotly_chart(fig.text_activation(sc, t, unit, cfg.present), **ui.chart_opts("step-text", t))
+        st.caption(fig.TEXT_HOW_TO_READ)
+    st.plotly_chart(fig.state_heatmaps(sc, t, cfg.present), **ui.chart_opts("step-heatmaps", t))
+    st.caption(fig.HEATMAPS_HOW_TO_READ)
+
+
+at_step()

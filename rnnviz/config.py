@@ -1,0 +1,132 @@
+"""What the shared controls describe, and how raw values (from a URL) become safe ones.
+
+A `Config` is the whole scenario a page computes from: small, frozen and hashable, so it is
+also the cache key. `parse_param` turns one raw string into a valid value, clamping numbers into
+range and falling back to the default otherwise, and says what it changed, so the app can show
+a short note instead of an exception. Nothing here imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+CELLS = {"rnn-tanh": "RNN (tanh)", "rnn-relu": "RNN (ReLU)", "lstm": "LSTM", "gru": "GRU"}
+SOURCES = {"text": "Free text", "sine": "Sine wave", "noise": "Gaussian noise", "task": "Task sample"}
+TASKS = {"adding": "Adding problem", "temporal_order": "Temporal order", "memorisation": "Delayed recall"}
+INITS = {"default": "PyTorch default", "radius": "W_hh at a spectral radius"}
+
+MAX_TEXT = 500  # characters the app accepts as free text (one step each)
+DEFAULT_TEXT = "hello world"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The shared controls: one scenario, from cell to presentation mode."""
+
+    cell: str = "lstm"  # a key of CELLS
+    hidden: int = 8  # H
+    source: str = "text"  # a key of SOURCES
+    text: str = DEFAULT_TEXT
+    length: int = 30  # T for sine, noise and tasks (text sets its own T)
+    task: str = "adding"  # a key of TASKS
+    seed: int = 0
+    init: str = "default"  # a key of INITS
+    radius: float = 1.0  # spectral radius of each W_hh block when init == "radius"
+    present: bool = False  # presentation mode: big text, thick lines
+
+    @property
+    def kind(self) -> str:
+        return self.cell.split("-")[0]
+
+    @property
+    def nonlinearity(self) -> str:
+        return "relu" if self.cell == "rnn-relu" else "tanh"
+
+    def with_(self, **changes) -> Config:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One URL-bound control: its type, default and allowed values or range."""
+
+    default: object
+    choices: dict | None = None  # allowed values for a choice -> their labels
+    low: float | None = None  # numeric range, inclusive
+    high: float | None = None
+    kind: str = "choice"  # "choice", "int", "float", "bool", "text"
+
+
+DEFAULT = Config()
+PARAMS: dict[str, Param] = {
+    "cell": Param(DEFAULT.cell, CELLS),
+    "hidden": Param(DEFAULT.hidden, low=1, high=64, kind="int"),
+    "source": Param(DEFAULT.source, SOURCES),
+    "text": Param(DEFAULT.text, kind="text", high=MAX_TEXT),
+    "length": Param(DEFAULT.length, low=2, high=1000, kind="int"),
+    "task": Param(DEFAULT.task, TASKS),
+    "seed": Param(DEFAULT.seed, low=0, high=99_999, kind="int"),
+    "init": Param(DEFAULT.init, INITS),
+    "radius": Param(DEFAULT.radius, low=0.1, high=2.0, kind="float"),
+    "present": Param(DEFAULT.present, kind="bool"),
+}
+
+
+def parse_param(name: str, raw: str, param: Param | None = None) -> tuple[object, str | None]:
+    """(value, note): a valid value for `name` from a raw string, and a note if it was changed.
+
+    A choice is read from its key ("gru") or its label ("GRU"). Numbers are clamped into range;
+    anything unreadable falls back to the default.
+    """
+    param = param or PARAMS[name]
+    raw = str(raw)
+    if param.kind == "choice":
+        by_label = {label.lower(): key for key, label in param.choices.items()}
+        if raw in param.choices or raw.lower() in by_label:
+            return (raw if raw in param.choices else by_label[raw.lower()]), None
+        return param.default, f"{name}={_short(raw)} is not one of {', '.join(param.choices)}; using {param.default}."
+    if param.kind == "bool":
+        if raw.lower() in ("true", "1", "yes", "on"):
+            return True, None
+        if raw.lower() in ("false", "0", "no", "off"):
+            return False, None
+        return param.default, f"{name}={_short(raw)} is not true or false; using {param.default}."
+    if param.kind == "text":
+        if len(raw) > param.high:
+            return raw[: int(param.high)], f"{name} had {len(raw):,} characters; kept the first {int(param.high)}."
+        if not raw.strip():
+            return param.default, f"{name} was empty; using {param.default!r}."
+        return raw, None
+    try:
+        number = float(raw)
+    except ValueError:
+        return param.default, f"{name}={_short(raw)} is not a number; using {param.default}."
+    if not math.isfinite(number):
+        return param.default, f"{name}={_short(raw)} is not a finite number; using {param.default}."
+    if param.kind == "int":
+        if number != int(number):
+            number = round(number)
+        value = int(min(max(number, param.low), param.high))
+    else:
+        value = float(min(max(number, param.low), param.high))
+    if value != number:
+        return value, f"{name}={_short(raw)} is outside {_fmt(param.low)}–{_fmt(param.high)}; using {_fmt(value)}."
+    return value, None
+
+
+def url_value(param: Param, value) -> str:
+    """How `value` is written into the URL: a choice's short key, numbers without ".0"."""
+    if param.kind == "bool":
+        return str(bool(value)).lower()
+    if isinstance(value, float) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
+def _short(raw: str, limit: int = 24) -> str:
+    return raw if len(raw) <= limit else raw[:limit] + "…"
+
+
+def _fmt(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)

@@ -1,0 +1,332 @@
+"""Figures of the forward pass at one step: the cell diagram, vector strips, heatmaps over time.
+
+Builders are pure: (Scenario, t, options) -> go.Figure. Steps are 1-based, as on the page: t = 1
+is the first input. Arrays go to Plotly as float32 NumPy arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..cells import SIGMOID_BLOCKS
+from ..scenario import Scenario
+from . import theme
+
+CELL_DIAGRAM_HOW_TO_READ = (
+    "Each coloured strip is one vector at step t, one cell per hidden unit (hover for exact "
+    "values). Gates are on a 0–1 scale (dark = closed, yellow = open); states and candidates "
+    "on a blue–white–red scale centred at 0. Circles are pointwise operations: × multiplies, "
+    "+ adds. Press ▶ to animate through the steps."
+)
+VECTORS_HOW_TO_READ = (
+    "The same vectors, side by side and larger: read down the column of one unit to follow "
+    "it through the cell. Values are printed in each cell when there is room."
+)
+HEATMAPS_HOW_TO_READ = (
+    "Every vector over the whole sequence: rows are units, columns are steps, the orange line "
+    "marks step t. Long horizontal bands are units that hold a value — memory; a forget gate "
+    "that stays yellow keeps its cell state."
+)
+TEXT_HOW_TO_READ = (
+    "The input text, each character coloured by the chosen unit's hidden state h_t[j] after "
+    "reading it (red > 0, blue < 0), as in Karpathy's char-rnn visualisations. The outlined "
+    "character is step t."
+)
+
+
+def label(name: str, t: str = "t") -> str:
+    """Plotly rich text for a vector name: h_t, c_{t-1}, f_t."""
+    return f"{name}<sub>{t}</sub>"
+
+
+@dataclass(frozen=True)
+class Vector:
+    """One vector the diagram and strips show, with its values at every step."""
+
+    key: str  # e.g. "f", "h_prev"
+    text: str  # rich-text label, e.g. "f<sub>t</sub>"
+    values: np.ndarray  # (T, n)
+    gate: bool  # True: on [0, 1] (sequential scale); False: signed (diverging scale)
+
+
+def step_vectors(sc: Scenario) -> list[Vector]:
+    """The vectors of one step, in reading order: inputs, gates, states."""
+    tr = sc.trace
+    xs = np.asarray(sc.sample.xs, dtype=float)
+    out = [Vector("x", label("x"), xs, False), Vector("h_prev", label("h", "t−1"), tr.h_prev, False)]
+    if tr.c is not None:
+        out.append(Vector("c_prev", label("c", "t−1"), tr.c_prev, False))
+    for name, values in tr.gates.items():
+        out.append(Vector(name, label(name), values, name in SIGMOID_BLOCKS))
+    if tr.c is not None:
+        out.append(Vector("c", label("c"), tr.c, False))
+    if tr.kind == "rnn":
+        out.append(Vector("a", label("a") + " (pre-activation)", tr.pre["h"], False))
+    out.append(Vector("h", label("h"), tr.h, False))
+    return out
+
+
+def _value_hover(text: str, n: int) -> np.ndarray:
+    return np.array([f"{text}[{j}]" for j in range(n)])
+
+
+# --- the cell diagram -------------------------------------------------------------------------
+
+# Layout of each cell's diagram in a 10 x 6 box: strips (vectors) and operation circles, and
+# arrows between them. A strip is (key, x_centre, y_centre, width).
+_W = 1.5  # strip width
+_LAYOUTS = {
+    "lstm": {
+        "strips": [("c_prev", 0.9, 5.2, _W), ("c", 9.1, 5.2, _W), ("h_prev", 0.9, 0.9, _W),
+                   ("x", 2.6, -0.1, _W), ("f", 2.8, 2.4, 1.2), ("i", 4.2, 2.4, 1.2),
+                   ("g", 5.6, 2.4, 1.2), ("o", 7.0, 2.4, 1.2), ("h", 9.1, 0.9, _W)],
+        "ops": [("×", 2.8, 5.2), ("+", 4.9, 5.2), ("×", 4.9, 3.7), ("tanh", 7.9, 4.3), ("×", 7.9, 2.4)],
+        "arrows": [((1.65, 5.2), (2.55, 5.2)), ((3.05, 5.2), (4.65, 5.2)), ((5.15, 5.2), (8.35, 5.2)),
+                   ((2.8, 2.75), (2.8, 4.95)), ((4.2, 2.75), (4.75, 3.5)), ((5.6, 2.75), (5.05, 3.5)),
+                   ((4.9, 3.95), (4.9, 4.95)), ((7.9, 5.2), (7.9, 4.6)), ((7.9, 4.0), (7.9, 2.65)),
+                   ((7.6, 2.4), (7.65, 2.4)), ((8.15, 2.4), (8.6, 1.2)), ((1.65, 0.9), (7.0, 0.9)),
+                   ((2.6, 0.15), (2.6, 0.85))],
+        "bus": [(2.8, 0.9, 2.05), (4.2, 0.9, 2.05), (5.6, 0.9, 2.05), (7.0, 0.9, 2.05)],
+        "belt": "c",
+    },
+    "gru": {
+        # h_{t-1} runs along the top: scaled by z, plus (1 - z) n. r gates W_hn h_{t-1} inside n.
+        "strips": [("h_prev", 0.9, 4.6, _W), ("x", 2.4, -0.1, _W), ("z", 4.0, 2.0, 1.2),
+                   ("r", 5.8, 2.0, 1.2), ("n", 7.6, 2.3, 1.2), ("h", 9.1, 4.6, _W)],
+        "ops": [("×", 4.0, 4.6), ("+", 7.6, 4.6), ("1−", 6.3, 3.6), ("×", 7.6, 3.6), ("×", 7.6, 1.3)],
+        "arrows": [((1.65, 4.6), (3.75, 4.6)), ((4.25, 4.6), (7.35, 4.6)), ((7.85, 4.6), (8.35, 4.6)),
+                   ((4.0, 2.3), (4.0, 4.35)), ((4.4, 2.3), (6.05, 3.5)), ((6.55, 3.6), (7.35, 3.6)),
+                   ((7.6, 2.6), (7.6, 3.35)), ((7.6, 3.85), (7.6, 4.35)), ((6.4, 1.85), (7.35, 1.4)),
+                   ((7.6, 1.55), (7.6, 2.0)), ((1.0, 4.3), (1.0, 0.8)), ((1.0, 0.8), (7.6, 0.8)),
+                   ((2.4, 0.15), (2.4, 0.75))],
+        "bus": [(4.0, 0.8, 1.7), (5.8, 0.8, 1.7), (7.6, 0.8, 1.05)],
+        "belt": "h",
+    },
+    "rnn": {
+        "strips": [("h_prev", 0.9, 2.6, _W), ("x", 3.0, 0.4, _W), ("a", 5.0, 2.6, _W), ("h", 9.1, 2.6, _W)],
+        "ops": [("+", 3.0, 2.6), ("φ", 7.0, 2.6)],
+        "arrows": [((1.65, 2.6), (2.75, 2.6)), ((3.0, 0.65), (3.0, 2.35)), ((3.25, 2.6), (4.25, 2.6)),
+                   ((5.75, 2.6), (6.75, 2.6)), ((7.25, 2.6), (8.35, 2.6))],
+        "bus": [],
+        "belt": "h",
+    },
+}
+_OP_NOTES = {
+    "lstm": "c<sub>t</sub> = f⊙c<sub>t−1</sub> + i⊙g,  h<sub>t</sub> = o⊙tanh(c<sub>t</sub>)",
+    "gru": "h<sub>t</sub> = (1−z)⊙n + z⊙h<sub>t−1</sub>,  "
+           "n = tanh(W<sub>in</sub>x + r⊙(W<sub>hn</sub>h<sub>t−1</sub>))",
+    "rnn": "h<sub>t</sub> = φ(W<sub>ih</sub>x<sub>t</sub> + W<sub>hh</sub>h<sub>t−1</sub> + b), φ = {phi}",
+}
+
+
+def cell_diagram(sc: Scenario, t: int, present: bool = False, frame_ms: int = 400,
+                 animate: bool = True) -> go.Figure:
+    """The cell at step t in colah's visual grammar, every vector a strip of coloured units.
+
+    With `animate`, Plotly frames for every step let ▶ play through time in the browser.
+    """
+    tr = sc.trace
+    layout = _LAYOUTS[tr.kind]
+    vectors = {v.key: v for v in step_vectors(sc)}
+    s = theme.sizes(present)
+    signed_max = theme.signed_range(*(v.values for v in vectors.values() if not v.gate and v.key != "x"))
+    x_max = theme.signed_range(vectors["x"].values)
+    fig = go.Figure()
+    strip_keys = []
+    shown_bar = {"gate": False, "signed": False}
+    for key, xc, yc, width in layout["strips"]:
+        v = vectors[key]
+        n = v.values.shape[1]
+        scale = "gate" if v.gate else "signed"
+        zmax = 1.0 if v.gate else (x_max if key == "x" else signed_max)
+        bar = None
+        if not shown_bar[scale] and key != "x":
+            shown_bar[scale] = True
+            bar = theme.colorbar("gates" if v.gate else "states", present,
+                                 x=1.0 if v.gate else 1.08, len=0.45, y=0.75 if v.gate else 0.25)
+        fig.add_trace(go.Heatmap(
+            z=_strip_z(v, t), x0=xc - width / 2 + width / (2 * n), dx=width / n, y0=yc, dy=0.5,
+            colorscale=theme.SEQUENTIAL if v.gate else theme.DIVERGING,
+            zmin=0.0 if v.gate else -zmax, zmax=1.0 if v.gate else zmax,
+            showscale=bar is not None, colorbar=bar, xgap=1 if n <= 32 else 0,
+            customdata=_value_hover(v.text.replace("<sub>", "_").replace("</sub>", ""), n)[None],
+            hovertemplate="%{customdata} = %{z:.4f}<extra></extra>", name=key,
+        ))
+        strip_keys.append(key)
+        if key == "x":  # inputs enter from below: label to the left, clear of the arrow
+            fig.add_annotation(x=xc - width / 2 - 0.08, y=yc, text=f"<b>{v.text}</b>", showarrow=False,
+                               xanchor="right", font={"size": s.font + 1})
+        else:
+            fig.add_annotation(x=xc, y=yc + 0.48, text=f"<b>{v.text}</b>", showarrow=False,
+                               font={"size": s.font + 1})
+        fig.add_shape(type="rect", x0=xc - width / 2, x1=xc + width / 2, y0=yc - 0.27, y1=yc + 0.27,
+                      line={"color": theme.INK, "width": 1.5}, layer="above")
+    for symbol, xc, yc in layout["ops"]:
+        r = 0.3 if len(symbol) > 2 else 0.25
+        fig.add_shape(type="circle", x0=xc - r, x1=xc + r, y0=yc - r, y1=yc + r,
+                      line={"color": theme.INK, "width": s.line * 0.7}, fillcolor="white", layer="above")
+        fig.add_annotation(x=xc, y=yc, text=symbol, showarrow=False,
+                           font={"size": s.font if len(symbol) > 2 else s.font + 6})
+    for (x0, y0), (x1, y1) in layout["arrows"]:
+        fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
+                           showarrow=True, arrowhead=2, arrowsize=1.1, arrowwidth=s.line * 0.7,
+                           arrowcolor=theme.MUTED, text="")
+    for xb, y0, y1 in layout["bus"]:  # the shared input bus feeding each gate from below
+        fig.add_annotation(x=xb, y=y1, ax=xb, ay=y0, xref="x", yref="y", axref="x", ayref="y",
+                           showarrow=True, arrowhead=2, arrowwidth=s.line * 0.7, arrowcolor=theme.MUTED, text="")
+    note = _OP_NOTES[tr.kind].format(phi=tr.nonlinearity)
+    fig.add_annotation(x=5.0, y=-0.85, text=note, showarrow=False, font={"size": s.font, "color": theme.MUTED})
+    fig.update_xaxes(visible=False, range=[-0.1, 10.3], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[-1.1, 5.9], fixedrange=True, scaleanchor=None)
+    title = f"{_cell_name(sc)} cell at step t = {t} of {sc.T}, reading {sc.step_labels[t - 1]!r}"
+    theme.style(fig, title, present, height=470)
+    if animate:
+        _add_frames(fig, sc, strip_keys, vectors, t, frame_ms, present)
+    return fig
+
+
+def _strip_z(v: Vector, t: int) -> np.ndarray:
+    return v.values[t - 1].astype(np.float32)[None, :]  # (1, n)
+
+
+def _add_frames(fig, sc, strip_keys, vectors, t, frame_ms, present) -> None:
+    """One frame per step (at most 300, evenly spaced), a ▶ / ❚❚ pair and a step slider."""
+    T = sc.T
+    steps = np.unique(np.linspace(1, T, min(T, 300)).round().astype(int))
+    fig.frames = [
+        go.Frame(name=str(k), data=[go.Heatmap(z=_strip_z(vectors[key], k)) for key in strip_keys],
+                 traces=list(range(len(strip_keys))),
+                 layout={"title": {"text": f"{_cell_name(sc)} cell at step t = {k} of {T}, reading "
+                                           f"{sc.step_labels[k - 1]!r}"}})
+        for k in steps
+    ]
+    s = theme.sizes(present)
+    play = {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": True,
+            "transition": {"duration": 0}, "mode": "immediate"}
+    fig.update_layout(
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left",
+                      "yanchor": "top", "pad": {"t": 0, "r": 8}, "font": {"size": s.font},
+                      "buttons": [
+                          {"label": "▶ Play", "method": "animate", "args": [None, play]},
+                          {"label": "❚❚ Pause", "method": "animate",
+                           "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]},
+                      ]}],
+        sliders=[{"active": int(np.searchsorted(steps, t)), "x": 0.26, "len": 0.74, "y": -0.02,
+                  "yanchor": "top", "pad": {"t": 0}, "currentvalue": {"prefix": "t = ", "font": {"size": s.font}},
+                  "font": {"size": s.tick},
+                  "steps": [{"label": str(k), "method": "animate",
+                             "args": [[str(k)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}]}
+                            for k in steps]}],
+    )
+    fig.update_layout(margin={"b": 90})
+
+
+def _cell_name(sc: Scenario) -> str:
+    kind = sc.trace.kind
+    return {"lstm": "LSTM", "gru": "GRU"}.get(kind, f"RNN ({sc.trace.nonlinearity})")
+
+
+# --- the vectors at step t, side by side -----------------------------------------------------
+
+
+def vector_strips(sc: Scenario, t: int, present: bool = False) -> go.Figure:
+    """Every vector of step t as a row of coloured cells, values printed when there is room."""
+    vectors = step_vectors(sc)
+    n_rows = len(vectors)
+    s = theme.sizes(present)
+    fig = make_subplots(rows=n_rows, cols=1, vertical_spacing=0.35 / n_rows,
+                        subplot_titles=[v.text for v in vectors])
+    signed_max = theme.signed_range(*(v.values for v in vectors if not v.gate and v.key != "x"))
+    for row, v in enumerate(vectors, start=1):
+        z = _strip_z(v, t)
+        n = z.shape[1]
+        zmax = 1.0 if v.gate else (theme.signed_range(v.values) if v.key == "x" else signed_max)
+        fig.add_trace(go.Heatmap(
+            z=z, x=np.arange(n), colorscale=theme.SEQUENTIAL if v.gate else theme.DIVERGING,
+            zmin=0.0 if v.gate else -zmax, zmax=1.0 if v.gate else zmax, showscale=False,
+            xgap=2, text=np.round(z, 2) if n <= 24 else None,
+            texttemplate="%{text}" if n <= 24 else None, textfont={"size": s.tick},
+            customdata=_value_hover(v.text.replace("<sub>", "_").replace("</sub>", ""), n)[None],
+            hovertemplate="%{customdata} = %{z:.4f}<extra></extra>", name=v.key,
+        ), row=row, col=1)
+        fig.update_yaxes(visible=False, row=row, col=1)
+        fig.update_xaxes(showticklabels=row == n_rows or v.key == "x", dtick=max(1, n // 16),
+                         row=row, col=1)
+    fig.update_xaxes(title_text="unit j", row=n_rows, col=1)
+    fig.update_annotations(font={"size": s.font}, xanchor="left", x=0.0)
+    theme.style(fig, f"The vectors at step t = {t}", present, height=70 * n_rows + 90)
+    return fig
+
+
+# --- heatmaps over time ------------------------------------------------------------------------
+
+
+def state_heatmaps(sc: Scenario, t: int, present: bool = False) -> go.Figure:
+    """h, c and every gate as (unit x time) heatmaps, with a cursor at step t."""
+    tr = sc.trace
+    rows = [("h", label("h"), tr.h, False)]
+    if tr.c is not None:
+        rows.append(("c", label("c"), tr.c, False))
+    rows += [(g, label(g), a, g in SIGMOID_BLOCKS) for g, a in tr.gates.items()]
+    n_rows = len(rows)
+    fig = make_subplots(rows=n_rows, cols=1, shared_xaxes=True, vertical_spacing=0.25 / n_rows,
+                        subplot_titles=[r[1] for r in rows])
+    signed_max = theme.signed_range(*(r[2] for r in rows if not r[3]))
+    steps = np.arange(1, tr.T + 1)
+    shown = {"gate": False, "signed": False}
+    for row, (key, _text, values, gate) in enumerate(rows, start=1):
+        scale = "gate" if gate else "signed"
+        bar = None
+        if not shown[scale]:
+            shown[scale] = True
+            bar = theme.colorbar("gate" if gate else "value", present, len=0.4,
+                                 y=0.25 if gate else 0.8, x=1.01)
+        fig.add_trace(go.Heatmap(
+            z=values.T.astype(np.float32), x=steps, y=np.arange(tr.H),
+            colorscale=theme.SEQUENTIAL if gate else theme.DIVERGING,
+            zmin=0.0 if gate else -signed_max, zmax=1.0 if gate else signed_max,
+            showscale=bar is not None, colorbar=bar, name=key,
+            hovertemplate=f"{key}" + "[%{y}] at t = %{x}: %{z:.4f}<extra></extra>",
+        ), row=row, col=1)
+        fig.update_yaxes(title_text="unit", row=row, col=1)
+    fig.add_vline(x=t, line={"color": theme.CURSOR, "width": theme.sizes(present).line}, row="all", col=1)
+    fig.update_xaxes(title_text="step t", row=n_rows, col=1)
+    theme.style(fig, "Every vector over time (units × steps)", present, height=150 * n_rows + 80)
+    return fig
+
+
+# --- the text, coloured by one unit --------------------------------------------------------------
+
+
+def text_activation(sc: Scenario, t: int, unit: int, present: bool = False, per_row: int = 40) -> go.Figure:
+    """Each character of the input coloured by h_t[unit] after reading it; step t outlined."""
+    tokens = list(sc.sample.tokens or [])
+    T = len(tokens)
+    values = sc.trace.h[:, unit]
+    rows = -(-T // per_row)
+    z = np.full((rows, per_row), np.nan, dtype=np.float32)
+    chars = np.full((rows, per_row), "", dtype=object)
+    steps = np.full((rows, per_row), 0, dtype=np.int64)
+    for k, ch in enumerate(tokens):
+        z[k // per_row, k % per_row] = values[k]
+        chars[k // per_row, k % per_row] = "␣" if ch == " " else ("⏎" if ch == "\n" else ch)
+        steps[k // per_row, k % per_row] = k + 1
+    vmax = theme.signed_range(values)
+    s = theme.sizes(present)
+    fig = go.Figure(go.Heatmap(
+        z=z, text=chars, texttemplate="%{text}", textfont={"size": s.font + 4},
+        colorscale=theme.DIVERGING, zmin=-vmax, zmax=vmax, xgap=2, ygap=2,
+        customdata=steps, hovertemplate="step %{customdata}: '%{text}'  h[" + str(unit) + "] = %{z:.4f}<extra></extra>",
+        colorbar=theme.colorbar(f"h<sub>t</sub>[{unit}]", present),
+    ))
+    r, c = (t - 1) // per_row, (t - 1) % per_row
+    fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+                  line={"color": theme.CURSOR, "width": s.line * 1.5})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed")
+    theme.style(fig, f"The text, coloured by unit {unit}'s hidden state", present, height=90 + 46 * rows)
+    return fig

@@ -1,0 +1,64 @@
+"""From a Config to everything a page draws: the input sample, the weights and the forward trace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import tasks
+from .cells import init_params
+from .config import Config
+from .engine import Trace, forward
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One configured run of a cell over one input sequence."""
+
+    config: Config
+    sample: tasks.Sample
+    params: dict[str, np.ndarray]
+    trace: Trace
+
+    @property
+    def T(self) -> int:
+        return self.trace.T
+
+    @property
+    def step_labels(self) -> list[str]:
+        """(T,) what each step reads: its character or symbol, else x_t's value(s)."""
+        if self.sample.tokens is not None:
+            return list(self.sample.tokens)
+        xs = self.sample.xs
+        return [", ".join(f"{v:.2f}" for v in row[:3]) + ("…" if len(row) > 3 else "") for row in xs]
+
+
+def make_sample(cfg: Config) -> tasks.Sample:
+    """The input sequence the controls describe."""
+    if cfg.source == "text":
+        return tasks.text_sample(cfg.text)
+    if cfg.source == "sine":
+        return tasks.sine_sample(cfg.length, seed=cfg.seed)
+    if cfg.source == "noise":
+        return tasks.noise_sample(cfg.length, seed=cfg.seed)
+    if cfg.task == "adding":
+        return tasks.adding_sample(max(cfg.length, 10), seed=cfg.seed)
+    if cfg.task == "temporal_order":
+        return tasks.temporal_order_sample(max(cfg.length, 10), seed=cfg.seed)
+    # delayed recall: 5 symbols shown, recalled after the delay; T = delay + 10
+    return tasks.memorisation_sample(delay=max(cfg.length - 10, 0), n_pos=5, seed=cfg.seed)
+
+
+def make_params(cfg: Config, input_size: int) -> dict[str, np.ndarray]:
+    """The cell's weights, seeded, with W_hh rescaled if the controls ask for it."""
+    radius = cfg.radius if cfg.init == "radius" else None
+    return init_params(cfg.kind, input_size, cfg.hidden, seed=cfg.seed, spectral_radius=radius)
+
+
+def build_scenario(cfg: Config) -> Scenario:
+    """Sample, weights and forward trace for one Config."""
+    sample = make_sample(cfg)
+    params = make_params(cfg, sample.xs.shape[-1])
+    trace = forward(cfg.kind, params, sample.xs, nonlinearity=cfg.nonlinearity)
+    return Scenario(cfg, sample, params, trace)

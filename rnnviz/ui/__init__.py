@@ -1,0 +1,176 @@
+"""Streamlit helpers every page uses: page setup, the shared sidebar, caching, chart options.
+
+Controls live in the URL, so a copied link reopens the same view, and persist across pages.
+rnnviz owns the URL sync rather than Streamlit's bind="query-params", because a bound widget
+silently drops a value it cannot read, and a seeded widget can fall back to its own default on a
+page switch. Instead:
+- the session keeps one plain dict of control values (VALUES_KEY), which survives page switches;
+- on a session's first run each raw URL value is checked by rnnviz.config (numbers clamped,
+  unreadable values replaced by defaults, with a short visible note) and stored there;
+- every run writes the stored value into the widget's state before the widget is created, and
+  the widget's on_change copies the user's change back;
+- after the widgets, every non-default value is written to st.query_params.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import config as cfgmod
+from ..config import CELLS, INITS, PARAMS, SOURCES, TASKS, Config, Param, parse_param, url_value
+from ..figures.theme import export_config
+from ..scenario import Scenario, build_scenario
+
+NOTES_KEY = "_url_notes"
+VALUES_KEY = "_values"  # control name -> value: the session's truth, across pages
+
+
+def page(title: str, icon: str = "🔁") -> Config:
+    """Set up a page: config, the shared sidebar, URL notes. Returns the scenario's Config."""
+    st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide")
+    cfg = sidebar()
+    show_notes()
+    return cfg
+
+
+def _values() -> dict:
+    return st.session_state.setdefault(VALUES_KEY, {})
+
+
+def stored(name: str, param: Param):
+    """The stored value of a control, read from the URL (checked) on its first use."""
+    values = _values()
+    if name not in values:
+        raw = st.query_params.get(name)
+        value, note = (param.default, None) if raw is None else parse_param(name, raw, param)
+        values[name] = value
+        if note is not None:
+            st.session_state.setdefault(NOTES_KEY, []).append(note)
+    return values[name]
+
+
+def from_url(name: str, param: Param) -> None:
+    """Before a widget is created: give it the stored value."""
+    st.session_state[name] = stored(name, param)
+
+
+def _remember(name: str) -> None:
+    """on_change: keep the user's new value."""
+    _values()[name] = st.session_state[name]
+
+
+def control(widget, label: str, name: str, *args, param: Param | None = None, **kwargs):
+    """A widget whose value lives in the session's store and the URL; returns its value."""
+    param = param or PARAMS[name]
+    from_url(name, param)
+    if param.kind in ("int", "float"):  # a range that shrank since (unit 7 after H drops to 4)
+        st.session_state[name] = _values()[name] = min(max(_values()[name], param.low), param.high)
+    widget(label, *args, key=name, on_change=_remember, args=(name,), **kwargs)
+    return _values()[name]
+
+
+def to_url(params: dict[str, Param]) -> None:
+    """After the widgets: write every non-default value to the URL, drop the default ones."""
+    values = _values()
+    for name, param in params.items():
+        value = values.get(name, param.default)
+        if value == param.default:
+            if name in st.query_params:
+                del st.query_params[name]
+        else:
+            text = url_value(param, value)
+            if st.query_params.get(name) != text:
+                st.query_params[name] = text
+
+
+def show_notes() -> None:
+    notes = st.session_state.get(NOTES_KEY)
+    if notes:
+        st.info("**This link had values rnnviz could not use as they were:** " + " ".join(notes),
+                icon=":material/build:")
+
+
+def sidebar() -> Config:
+    """The shared controls, in the sidebar; returns the Config they describe."""
+    sb = st.sidebar
+    sb.page_link("app.py", label="Home", icon=":material/home:")
+    sb.page_link("pages/1_Step_through.py", label="Step through", icon=":material/footprint:")
+    sb.markdown("### The network")
+    control(sb.selectbox, "Cell", "cell", list(CELLS), format_func=CELLS.get,
+            help="Which recurrent cell steps through the sequence.")
+    control(sb.slider, "Hidden size H", "hidden", 1, 64,
+            help="Number of hidden units (and cell-state units for the LSTM).")
+    init = control(sb.selectbox, "Weight initialisation", "init", list(INITS), format_func=INITS.get,
+                   help="PyTorch's default: every weight from U(-1/√H, 1/√H). Or rescale each "
+                        "H×H block of W_hh to a chosen spectral radius (largest |eigenvalue|).")
+    if init == "radius":
+        control(sb.slider, "Spectral radius of W_hh", "radius", 0.1, 2.0, step=0.05,
+                help="Below 1 the recurrence contracts (memories fade); above 1 it expands.")
+    control(sb.number_input, "Seed", "seed", 0, 99_999, step=1, help="Same seed, same weights and same random input.")
+    sb.markdown("### The input")
+    source = control(sb.selectbox, "Input", "source", list(SOURCES), format_func=SOURCES.get)
+    if source == "text":
+        control(sb.text_area, "Text (one character per step)", "text", max_chars=cfgmod.MAX_TEXT, height=90)
+    else:
+        if source == "task":
+            control(sb.selectbox, "Task", "task", list(TASKS), format_func=TASKS.get,
+                    help="Long-dependency tasks as defined by Pascanu et al. (2013).")
+        control(sb.slider, "Sequence length T", "length", 2, 1000)
+    sb.markdown("### Display")
+    control(sb.toggle, "Presentation mode", "present", help="Large text and thick lines for a projector.")
+    v = {name: stored(name, param) for name, param in PARAMS.items()}  # shown or not, all kept
+    to_url(PARAMS)
+    return Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
+                  length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
+                  radius=float(v["radius"]), present=bool(v["present"]))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_scenario(cfg: Config) -> Scenario:
+    return build_scenario(cfg)
+
+
+def scenario(cfg: Config) -> Scenario:
+    """The cached scenario; bad input stops the page with a clear message, never a traceback."""
+    if cfg.source == "text" and not cfg.text.strip():
+        st.warning("The text is empty. Type at least one character in the sidebar to step through it.")
+        st.stop()
+    try:
+        return cached_scenario(cfg)
+    except ValueError as err:
+        st.error(f"rnnviz cannot run this input: {err}")
+        st.stop()
+
+
+def step_slider(T: int, key: str = "t", label: str = "Step t") -> int:
+    """The step control: previous / next buttons and a slider over 1..T, kept in the URL."""
+    param = Param(1, low=1, high=T, kind="int")
+    prev_col, slider_col, next_col = st.columns([1, 12, 1], vertical_alignment="bottom")
+    if T == 1:
+        slider_col.markdown("**Step t = 1** (the sequence has one step)")
+        return 1
+    t = control(slider_col.slider, label, key, 1, T, param=param)
+    prev_col.button("◀", key=f"{key}_prev", help="Previous step", on_click=_shift, args=(key, -1, T),
+                    use_container_width=True)
+    next_col.button("▶", key=f"{key}_next", help="Next step", on_click=_shift, args=(key, 1, T),
+                    use_container_width=True)
+    to_url({key: param})
+    return int(t)
+
+
+def _shift(key: str, delta: int, T: int) -> None:
+    """on_click of ◀ / ▶: move the step, within 1..T."""
+    _values()[key] = min(max(int(_values().get(key, 1)) + delta, 1), T)
+
+
+def page_control(widget, label: str, name: str, param: Param, *args, **kwargs):
+    """A page-specific control kept in the URL like the shared ones (e.g. the unit j)."""
+    value = control(widget, label, name, *args, param=param, **kwargs)
+    to_url({name: param})
+    return value
+
+
+def chart_opts(name: str, t: int | None = None) -> dict:
+    """Keyword arguments for st.plotly_chart: full width, PNG export named rnnviz-<name>[-tNN]."""
+    filename = f"rnnviz-{name}" + (f"-t{t:02d}" if t is not None else "")
+    return {"config": export_config(filename), "width": "stretch", "theme": None}
