@@ -35,7 +35,7 @@ def at_step() -> None:
     st.plotly_chart(fig.cell_diagram(sc, t, cfg.present, frame_ms), **ui.chart_opts("step-cell", t))
     st.caption(fig.CELL_DIAGRAM_HOW_TO_READ)
 
-    left, right = st.columns([3, 2])
+    left, right = st.columns([1, 1], gap="large")
     with left:
         st.plotly_chart(fig.vector_strips(sc, t, cfg.present), **ui.chart_opts("step-vectors", t))
         st.caption(fig.VECTORS_HOW_TO_READ)

@@ -49,8 +49,9 @@ def step_equations(trace: Trace, t: int, j: int) -> list[str]:
             _gate("f", "sigma", t, j, px["f"], ph["f"], g["f"]),
             _gate("g", "tanh", t, j, px["g"], ph["g"], g["g"]),
             _gate("o", "sigma", t, j, px["o"], ph["o"], g["o"]),
-            rf"c_{{{t}}}[{j}] = f \cdot c_{{{t - 1}}} + i \cdot g = {num(g['f'])} \times {num(c_prev)}"
-            rf" + {num(g['i'])} \times {num(g['g'])} = {num(c)}",
+            rf"\begin{{aligned}} c_{{{t}}}[{j}] &= f \cdot c_{{{t - 1}}} + i \cdot g \\"
+            rf" &= {num(g['f'])} \times {num(c_prev)} + {num(g['i'])} \times {num(g['g'])} = {num(c)}"
+            rf" \end{{aligned}}",
             rf"h_{{{t}}}[{j}] = o \cdot \tanh(c_{{{t}}}) = {num(g['o'])} \times \tanh({num(c)}) = {num(h)}",
         ]
     # GRU: the recurrent part of n is multiplied by r before the tanh
@@ -59,6 +60,7 @@ def step_equations(trace: Trace, t: int, j: int) -> list[str]:
         _gate("z", "sigma", t, j, px["z"], ph["z"], g["z"]),
         rf"n_{{{t}}}[{j}] = \tanh\!\left({num(px['n'])} + {num(g['r'])} \times {num(ph['n'])}\right)"
         rf" = {num(g['n'])}",
-        rf"h_{{{t}}}[{j}] = (1 - z)\, n + z\, h_{{{t - 1}}} = (1 - {num(g['z'])}) \times {num(g['n'])}"
-        rf" + {num(g['z'])} \times {num(h_prev)} = {num(h)}",
+        rf"\begin{{aligned}} h_{{{t}}}[{j}] &= (1 - z)\, n + z\, h_{{{t - 1}}} \\"
+        rf" &= (1 - {num(g['z'])}) \times {num(g['n'])} + {num(g['z'])} \times {num(h_prev)} = {num(h)}"
+        rf" \end{{aligned}}",
     ]

@@ -82,16 +82,19 @@ def open_page(browser, url: str, width: int = 1600, height: int = 1000):
 
 
 def wait_idle(page, timeout: float = 60.0) -> None:
-    """Wait until Streamlit has finished running the script and drawing the charts."""
+    """Wait until Streamlit has finished the run and the charts have stopped changing."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout * 1000)
     deadline = time.monotonic() + timeout
     time.sleep(0.5)
-    while time.monotonic() < deadline:
-        running = page.locator("[data-testid='stStatusWidget']").count()
-        if not running:
-            break
-        time.sleep(0.25)
-    time.sleep(1.0)  # plotly draws after the script finished
+    stable, last = 0, None
+    while time.monotonic() < deadline and stable < 3:
+        busy = (page.locator("[data-testid='stStatusWidget']").count()
+                + page.locator("[data-testid='stSkeleton']").count())
+        state = (busy, page.locator(".js-plotly-plot").count(), page.url)
+        stable = stable + 1 if (busy == 0 and state == last) else 0
+        last = state
+        time.sleep(0.3)
+    time.sleep(0.5)  # plotly finishes drawing after the run
 
 
 def assert_no_error(page) -> None:

@@ -179,18 +179,21 @@ def cell_diagram(sc: Scenario, t: int, present: bool = False, frame_ms: int = 40
         fig.add_annotation(x=xb, y=y1, ax=xb, ay=y0, xref="x", yref="y", axref="x", ayref="y",
                            showarrow=True, arrowhead=2, arrowwidth=s.line * 0.7, arrowcolor=theme.MUTED, text="")
     note = _OP_NOTES[tr.kind].format(phi=tr.nonlinearity)
-    fig.add_annotation(x=5.0, y=-0.85, text=note, showarrow=False, font={"size": s.font, "color": theme.MUTED})
+    note_y = min(y for _, _, y, _ in layout["strips"]) - 0.75
+    fig.add_annotation(x=5.0, y=note_y, text=note, showarrow=False, font={"size": s.font, "color": theme.MUTED})
+    ys = [y for _, _, y, _ in layout["strips"]]
+    y_low, y_high = min(ys) - 1.0, max(ys) + 0.7  # the diagram's own extent: no empty bands
     fig.update_xaxes(visible=False, range=[-0.1, 10.3], fixedrange=True)
-    fig.update_yaxes(visible=False, range=[-1.1, 5.9], fixedrange=True, scaleanchor=None)
+    fig.update_yaxes(visible=False, range=[y_low, y_high], fixedrange=True)
     title = f"{_cell_name(sc)} cell at step t = {t} of {sc.T}, reading {sc.step_labels[t - 1]!r}"
-    theme.style(fig, title, present, height=470)
+    theme.style(fig, title, present, height=int(150 + 60 * (y_high - y_low)))
     if animate:
         _add_frames(fig, sc, strip_keys, vectors, t, frame_ms, present)
     return fig
 
 
 def _strip_z(v: Vector, t: int) -> np.ndarray:
-    return v.values[t - 1].astype(np.float32)[None, :]  # (1, n)
+    return theme.f32(v.values[t - 1])[None, :]  # (1, n)
 
 
 def _add_frames(fig, sc, strip_keys, vectors, t, frame_ms, present) -> None:
@@ -238,7 +241,7 @@ def vector_strips(sc: Scenario, t: int, present: bool = False) -> go.Figure:
     vectors = step_vectors(sc)
     n_rows = len(vectors)
     s = theme.sizes(present)
-    fig = make_subplots(rows=n_rows, cols=1, vertical_spacing=0.35 / n_rows,
+    fig = make_subplots(rows=n_rows, cols=1, vertical_spacing=0.5 / n_rows,
                         subplot_titles=[v.text for v in vectors])
     signed_max = theme.signed_range(*(v.values for v in vectors if not v.gate and v.key != "x"))
     for row, v in enumerate(vectors, start=1):
@@ -247,18 +250,16 @@ def vector_strips(sc: Scenario, t: int, present: bool = False) -> go.Figure:
         zmax = 1.0 if v.gate else (theme.signed_range(v.values) if v.key == "x" else signed_max)
         fig.add_trace(go.Heatmap(
             z=z, x=np.arange(n), colorscale=theme.SEQUENTIAL if v.gate else theme.DIVERGING,
-            zmin=0.0 if v.gate else -zmax, zmax=1.0 if v.gate else zmax, showscale=False,
-            xgap=2, text=np.round(z, 2) if n <= 24 else None,
-            texttemplate="%{text}" if n <= 24 else None, textfont={"size": s.tick},
+            zmin=0.0 if v.gate else -zmax, zmax=1.0 if v.gate else zmax, showscale=False, xgap=2,
+            texttemplate="%{z:.2f}" if n <= 16 else None, textfont={"size": s.tick},
             customdata=_value_hover(v.text.replace("<sub>", "_").replace("</sub>", ""), n)[None],
             hovertemplate="%{customdata} = %{z:.4f}<extra></extra>", name=v.key,
         ), row=row, col=1)
         fig.update_yaxes(visible=False, row=row, col=1)
-        fig.update_xaxes(showticklabels=row == n_rows or v.key == "x", dtick=max(1, n // 16),
-                         row=row, col=1)
-    fig.update_xaxes(title_text="unit j", row=n_rows, col=1)
+        fig.update_xaxes(showticklabels=False, row=row, col=1)
+    fig.update_xaxes(showticklabels=True, title_text="unit j", row=n_rows, col=1)
     fig.update_annotations(font={"size": s.font}, xanchor="left", x=0.0)
-    theme.style(fig, f"The vectors at step t = {t}", present, height=70 * n_rows + 90)
+    theme.style(fig, f"The vectors at step t = {t}", present, height=62 * n_rows + 110)
     return fig
 
 
@@ -283,10 +284,11 @@ def state_heatmaps(sc: Scenario, t: int, present: bool = False) -> go.Figure:
         bar = None
         if not shown[scale]:
             shown[scale] = True
-            bar = theme.colorbar("gate" if gate else "value", present, len=0.4,
-                                 y=0.25 if gate else 0.8, x=1.01)
+            one_scale = all(r[3] == gate for r in rows)  # RNN: only h, one bar for the whole height
+            bar = theme.colorbar("gate" if gate else "value", present, len=1.0 if one_scale else 0.4,
+                                 y=0.5 if one_scale else (0.25 if gate else 0.8), x=1.01)
         fig.add_trace(go.Heatmap(
-            z=values.T.astype(np.float32), x=steps, y=np.arange(tr.H),
+            z=theme.f32(values.T), x=steps, y=np.arange(tr.H),
             colorscale=theme.SEQUENTIAL if gate else theme.DIVERGING,
             zmin=0.0 if gate else -signed_max, zmax=1.0 if gate else signed_max,
             showscale=bar is not None, colorbar=bar, name=key,
@@ -302,13 +304,14 @@ def state_heatmaps(sc: Scenario, t: int, present: bool = False) -> go.Figure:
 # --- the text, coloured by one unit --------------------------------------------------------------
 
 
-def text_activation(sc: Scenario, t: int, unit: int, present: bool = False, per_row: int = 40) -> go.Figure:
+def text_activation(sc: Scenario, t: int, unit: int, present: bool = False, per_row: int = 32) -> go.Figure:
     """Each character of the input coloured by h_t[unit] after reading it; step t outlined."""
     tokens = list(sc.sample.tokens or [])
     T = len(tokens)
+    per_row = max(min(T, per_row), 16)  # short texts: big letters; never wider than 16 cells each
     values = sc.trace.h[:, unit]
     rows = -(-T // per_row)
-    z = np.full((rows, per_row), np.nan, dtype=np.float32)
+    z = np.full((rows, per_row), np.nan, dtype=np.float64)
     chars = np.full((rows, per_row), "", dtype=object)
     steps = np.full((rows, per_row), 0, dtype=np.int64)
     for k, ch in enumerate(tokens):
@@ -318,15 +321,15 @@ def text_activation(sc: Scenario, t: int, unit: int, present: bool = False, per_
     vmax = theme.signed_range(values)
     s = theme.sizes(present)
     fig = go.Figure(go.Heatmap(
-        z=z, text=chars, texttemplate="%{text}", textfont={"size": s.font + 4},
-        colorscale=theme.DIVERGING, zmin=-vmax, zmax=vmax, xgap=2, ygap=2,
+        z=theme.f32(z), text=chars, texttemplate="%{text}", textfont={"size": s.title},
+        colorscale=theme.DIVERGING, zmin=-vmax, zmax=vmax, xgap=3, ygap=3,
         customdata=steps, hovertemplate="step %{customdata}: '%{text}'  h[" + str(unit) + "] = %{z:.4f}<extra></extra>",
-        colorbar=theme.colorbar(f"h<sub>t</sub>[{unit}]", present),
+        colorbar=theme.colorbar(f"h[{unit}]", present, len=1.0, y=0.5),
     ))
     r, c = (t - 1) // per_row, (t - 1) % per_row
     fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
                   line={"color": theme.CURSOR, "width": s.line * 1.5})
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
-    theme.style(fig, f"The text, coloured by unit {unit}'s hidden state", present, height=90 + 46 * rows)
+    theme.style(fig, f"The text, coloured by unit {unit}'s hidden state", present, height=130 + 56 * rows)
     return fig

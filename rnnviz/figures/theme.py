@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import plotly.graph_objects as go
 
 DIVERGING = "RdBu_r"  # blue < 0 < red, white at 0 (ColorBrewer, colour-blind safe)
@@ -67,10 +68,15 @@ def colorbar(title: str, present: bool, **extra) -> dict:
             "thickness": 18 if present else 14, **extra}
 
 
+def f32(a) -> np.ndarray:
+    """float32 for Plotly: finite values clipped into float32's range, inf/NaN as NaN (a gap)."""
+    a = np.asarray(a, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(a), np.clip(a, -3e38, 3e38), np.nan).astype(np.float32)
+
+
 def signed_range(*arrays) -> float:
     """A symmetric colour range for signed values: at least 1, so tanh outputs fill it."""
-    import numpy as np
-
     peak = 1.0
     for a in arrays:
         if a is not None:

@@ -45,7 +45,7 @@ def stored(name: str, param: Param):
         value, note = (param.default, None) if raw is None else parse_param(name, raw, param)
         values[name] = value
         if note is not None:
-            st.session_state.setdefault(NOTES_KEY, []).append(note)
+            st.session_state.setdefault(NOTES_KEY, {})[name] = note
     return values[name]
 
 
@@ -83,10 +83,12 @@ def to_url(params: dict[str, Param]) -> None:
                 st.query_params[name] = text
 
 
-def show_notes() -> None:
-    notes = st.session_state.get(NOTES_KEY)
-    if notes:
-        st.info("**This link had values rnnviz could not use as they were:** " + " ".join(notes),
+def show_notes(names=None) -> None:
+    """A short note on the URL values that were changed (the shared ones, or `names`)."""
+    notes = st.session_state.get(NOTES_KEY, {})
+    shown = [note for name, note in notes.items() if (name in PARAMS if names is None else name in names)]
+    if shown:
+        st.info("**This link had values rnnviz could not use as they were:** " + " ".join(shown),
                 icon=":material/build:")
 
 
@@ -150,6 +152,7 @@ def step_slider(T: int, key: str = "t", label: str = "Step t") -> int:
         slider_col.markdown("**Step t = 1** (the sequence has one step)")
         return 1
     t = control(slider_col.slider, label, key, 1, T, param=param)
+    show_notes([key])
     prev_col.button("◀", key=f"{key}_prev", help="Previous step", on_click=_shift, args=(key, -1, T),
                     use_container_width=True)
     next_col.button("▶", key=f"{key}_next", help="Next step", on_click=_shift, args=(key, 1, T),
@@ -167,6 +170,7 @@ def page_control(widget, label: str, name: str, param: Param, *args, **kwargs):
     """A page-specific control kept in the URL like the shared ones (e.g. the unit j)."""
     value = control(widget, label, name, *args, param=param, **kwargs)
     to_url({name: param})
+    show_notes([name])
     return value
 
 
