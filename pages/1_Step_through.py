@@ -26,13 +26,18 @@ if sc.trace.nonfinite_step is not None:
 def at_step() -> None:
     # Only this function reruns when t, the unit or the speed change: the trace is cached above.
     t = ui.step_slider(sc.T)
-    unit_col, speed_col = st.columns(2)
+    unit_col, play_col, speed_col = st.columns([4, 2, 3], vertical_alignment="bottom")
     H = sc.trace.H
     unit = 0 if H == 1 else ui.page_control(unit_col.slider, "Unit j for the equations and the text view",
                                             "unit", Param(0, low=0, high=H - 1, kind="int"), 0, H - 1)
-    frame_ms = ui.page_control(speed_col.select_slider, "Play speed (ms per step)", "speed",
-                               Param(400, SPEEDS, kind="choice"), list(SPEEDS))
-    st.plotly_chart(fig.cell_diagram(sc, t, cfg.present, frame_ms), **ui.chart_opts("step-cell", t))
+    play = ui.page_control(play_col.toggle, "Play mode", "play", Param(False, kind="bool"),
+                           help="Adds ▶ Play under the cell: the browser animates through the steps.")
+    frame_ms = 400
+    if play:
+        frame_ms = ui.page_control(speed_col.select_slider, "Play speed (ms per step)", "speed",
+                                   Param(400, SPEEDS, kind="choice"), list(SPEEDS))
+    diagram = fig.cell_diagram(sc, t, cfg.present, frame_ms, animate=play)
+    st.plotly_chart(diagram, **ui.chart_opts("step-cell", t))
     st.caption(fig.CELL_DIAGRAM_HOW_TO_READ)
 
     left, right = st.columns([1, 1], gap="large")

@@ -39,7 +39,7 @@ def hover_texts(fig) -> list[str]:
 def test_cell_diagram_draws_the_traces_values_at_t(cfg):
     sc = build_scenario(cfg)
     t = min(4, sc.T)
-    fig = step.cell_diagram(sc, t)
+    fig = step.cell_diagram(sc, t, animate=True)
     by_name = {trace.name: trace for trace in fig.data}
     np.testing.assert_allclose(array(json.loads(fig.to_json())["data"][list(by_name).index("h")]["z"])[0],
                                sc.trace.h[t - 1], rtol=1e-6)
@@ -47,21 +47,44 @@ def test_cell_diagram_draws_the_traces_values_at_t(cfg):
         np.testing.assert_allclose(np.asarray(by_name[gate].z)[0], values[t - 1], rtol=1e-6)
     assert f"step t = {t} of {sc.T}" in fig.layout.title.text
     assert len(fig.frames) == sc.T  # Play animates every step
+    assert not step.cell_diagram(sc, t).frames  # frames only in Play mode
     assert all("nan" not in text.lower() for text in hover_texts(fig))
 
 
 def test_frames_hold_each_steps_values():
     sc = build_scenario(Config(cell="lstm", hidden=4))
-    fig = step.cell_diagram(sc, 1)
+    fig = step.cell_diagram(sc, 1, animate=True)
     frame = fig.frames[6]  # t = 7
     names = [trace.name for trace in fig.data]
     f_index = names.index("f")
     np.testing.assert_allclose(np.asarray(frame.data[f_index].z)[0], sc.trace.gates["f"][6], rtol=1e-6)
 
 
-def test_many_steps_are_subsampled_to_300_frames():
+def test_many_steps_are_subsampled_to_a_bounded_number_of_frames():
     sc = build_scenario(Config(cell="gru", source="noise", length=900, hidden=4))
-    assert len(step.cell_diagram(sc, 900).frames) == 300
+    frames = step.cell_diagram(sc, 900, animate=True).frames
+    assert len(frames) == step.MAX_FRAMES and frames[0].name == "1" and frames[-1].name == "900"
+
+
+BUILDERS = [
+    lambda sc: step.cell_diagram(sc, 2, animate=True),
+    lambda sc: step.cell_diagram(sc, 2, present=True),
+    lambda sc: step.vector_strips(sc, 2),
+    lambda sc: step.state_heatmaps(sc, 2, present=True),
+    lambda sc: step.text_activation(sc, 2, 0),
+]
+
+
+@pytest.mark.parametrize("cell", ["rnn-tanh", "lstm", "gru"])
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_every_figure_passes_plotlys_full_validation(cell, builder):
+    # Builders skip validation for speed (theme.figure); Plotly's validator checks them here.
+    import plotly.graph_objects as go
+    fig = builder(build_scenario(Config(cell=cell, hidden=3)))
+    go.Figure(fig.to_dict())  # raises ValueError on any invalid property
+    for trace in fig.data:  # plotly.js gets explicit colours: it has no "_r" scale names
+        if trace.type == "heatmap":
+            assert isinstance(trace.colorscale, (list, tuple)) and len(trace.colorscale) >= 5
 
 
 @pytest.mark.parametrize("cfg", CONFIGS[::3], ids=lambda c: f"{c.cell}-{c.source}")

@@ -185,3 +185,14 @@ def test_drawn_hidden_states_are_the_engines():
     h_trace = next(tr for tr in spec["data"] if tr.get("name") == "h")
     from .test_figures import array
     np.testing.assert_allclose(array(h_trace["z"])[0], sc.trace.h[3], rtol=1e-6)
+
+
+def test_play_mode_sends_frames_for_the_browser_to_animate():
+    import json
+    at = open_page(STEP, play="true", speed="200")
+    assert_ok(at)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert len(spec["frames"]) == 11
+    play_button = spec["layout"]["updatemenus"][0]["buttons"][0]
+    assert play_button["label"] == "▶ Play" and play_button["args"][1]["frame"]["duration"] == 200
+    assert "frames" not in json.loads(open_page(STEP).get("plotly_chart")[0].proto.spec)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from ..cells import SIGMOID_BLOCKS
 from ..scenario import Scenario
@@ -20,7 +19,7 @@ CELL_DIAGRAM_HOW_TO_READ = (
     "Each coloured strip is one vector at step t, one cell per hidden unit (hover for exact "
     "values). Gates are on a 0–1 scale (dark = closed, yellow = open); states and candidates "
     "on a blue–white–red scale centred at 0. Circles are pointwise operations: × multiplies, "
-    "+ adds. Press ▶ to animate through the steps."
+    "+ adds. Turn on Play mode to animate through the steps in the browser."
 )
 VECTORS_HOW_TO_READ = (
     "The same vectors, side by side and larger: read down the column of one unit to follow "
@@ -123,11 +122,34 @@ _OP_NOTES = {
 }
 
 
+def _strip_trace(v: Vector, t: int, xc: float, yc: float, width: float, zmax: float, bar: dict | None) -> dict:
+    n = v.values.shape[1]
+    return {
+        "type": "heatmap", "name": v.key, "z": _strip_z(v, t),
+        "x0": xc - width / 2 + width / (2 * n), "dx": width / n, "y0": yc, "dy": 0.5,
+        "colorscale": theme.SEQUENTIAL if v.gate else theme.DIVERGING,
+        "zmin": 0.0 if v.gate else -zmax, "zmax": 1.0 if v.gate else zmax,
+        "showscale": bar is not None, **({"colorbar": bar} if bar else {}), "xgap": 1 if n <= 32 else 0,
+        "customdata": _value_hover(_plain(v.text), n)[None], "hovertemplate": "%{customdata} = %{z:.4f}<extra></extra>",
+    }
+
+
+def _plain(text: str) -> str:
+    return text.replace("<sub>", "_").replace("</sub>", "")
+
+
+def _arrow(x0, y0, x1, y1, width) -> dict:
+    return {"x": x1, "y": y1, "ax": x0, "ay": y0, "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
+            "showarrow": True, "arrowhead": 2, "arrowsize": 1.1, "arrowwidth": width,
+            "arrowcolor": theme.MUTED, "text": ""}
+
+
 def cell_diagram(sc: Scenario, t: int, present: bool = False, frame_ms: int = 400,
-                 animate: bool = True) -> go.Figure:
+                 animate: bool = False) -> go.Figure:
     """The cell at step t in colah's visual grammar, every vector a strip of coloured units.
 
-    With `animate`, Plotly frames for every step let ▶ play through time in the browser.
+    With `animate`, Plotly frames for the steps (at most 150) let ▶ play through time in the
+    browser, without a round trip to the server.
     """
     tr = sc.trace
     layout = _LAYOUTS[tr.kind]
@@ -135,97 +157,93 @@ def cell_diagram(sc: Scenario, t: int, present: bool = False, frame_ms: int = 40
     s = theme.sizes(present)
     signed_max = theme.signed_range(*(v.values for v in vectors.values() if not v.gate and v.key != "x"))
     x_max = theme.signed_range(vectors["x"].values)
-    fig = go.Figure()
+    data, shapes, notes = [], [], []
     strip_keys = []
     shown_bar = {"gate": False, "signed": False}
     for key, xc, yc, width in layout["strips"]:
         v = vectors[key]
-        n = v.values.shape[1]
         scale = "gate" if v.gate else "signed"
-        zmax = 1.0 if v.gate else (x_max if key == "x" else signed_max)
         bar = None
         if not shown_bar[scale] and key != "x":
             shown_bar[scale] = True
             bar = theme.colorbar("gates" if v.gate else "states", present,
                                  x=1.0 if v.gate else 1.08, len=0.45, y=0.75 if v.gate else 0.25)
-        fig.add_trace(go.Heatmap(
-            z=_strip_z(v, t), x0=xc - width / 2 + width / (2 * n), dx=width / n, y0=yc, dy=0.5,
-            colorscale=theme.SEQUENTIAL if v.gate else theme.DIVERGING,
-            zmin=0.0 if v.gate else -zmax, zmax=1.0 if v.gate else zmax,
-            showscale=bar is not None, colorbar=bar, xgap=1 if n <= 32 else 0,
-            customdata=_value_hover(v.text.replace("<sub>", "_").replace("</sub>", ""), n)[None],
-            hovertemplate="%{customdata} = %{z:.4f}<extra></extra>", name=key,
-        ))
+        data.append(_strip_trace(v, t, xc, yc, width, x_max if key == "x" else signed_max, bar))
         strip_keys.append(key)
         if key == "x":  # inputs enter from below: label to the left, clear of the arrow
-            fig.add_annotation(x=xc - width / 2 - 0.08, y=yc, text=f"<b>{v.text}</b>", showarrow=False,
-                               xanchor="right", font={"size": s.font + 1})
+            notes.append({"x": xc - width / 2 - 0.08, "y": yc, "text": f"<b>{v.text}</b>", "showarrow": False,
+                          "xanchor": "right", "font": {"size": s.font + 1}})
         else:
-            fig.add_annotation(x=xc, y=yc + 0.48, text=f"<b>{v.text}</b>", showarrow=False,
-                               font={"size": s.font + 1})
-        fig.add_shape(type="rect", x0=xc - width / 2, x1=xc + width / 2, y0=yc - 0.27, y1=yc + 0.27,
-                      line={"color": theme.INK, "width": 1.5}, layer="above")
+            notes.append({"x": xc, "y": yc + 0.48, "text": f"<b>{v.text}</b>", "showarrow": False,
+                          "font": {"size": s.font + 1}})
+        shapes.append({"type": "rect", "x0": xc - width / 2, "x1": xc + width / 2, "y0": yc - 0.27,
+                       "y1": yc + 0.27, "line": {"color": theme.INK, "width": 1.5}, "layer": "above"})
     for symbol, xc, yc in layout["ops"]:
         r = 0.3 if len(symbol) > 2 else 0.25
-        fig.add_shape(type="circle", x0=xc - r, x1=xc + r, y0=yc - r, y1=yc + r,
-                      line={"color": theme.INK, "width": s.line * 0.7}, fillcolor="white", layer="above")
-        fig.add_annotation(x=xc, y=yc, text=symbol, showarrow=False,
-                           font={"size": s.font if len(symbol) > 2 else s.font + 6})
-    for (x0, y0), (x1, y1) in layout["arrows"]:
-        fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y",
-                           showarrow=True, arrowhead=2, arrowsize=1.1, arrowwidth=s.line * 0.7,
-                           arrowcolor=theme.MUTED, text="")
-    for xb, y0, y1 in layout["bus"]:  # the shared input bus feeding each gate from below
-        fig.add_annotation(x=xb, y=y1, ax=xb, ay=y0, xref="x", yref="y", axref="x", ayref="y",
-                           showarrow=True, arrowhead=2, arrowwidth=s.line * 0.7, arrowcolor=theme.MUTED, text="")
-    note = _OP_NOTES[tr.kind].format(phi=tr.nonlinearity)
-    note_y = min(y for _, _, y, _ in layout["strips"]) - 0.75
-    fig.add_annotation(x=5.0, y=note_y, text=note, showarrow=False, font={"size": s.font, "color": theme.MUTED})
+        shapes.append({"type": "circle", "x0": xc - r, "x1": xc + r, "y0": yc - r, "y1": yc + r,
+                       "line": {"color": theme.INK, "width": s.line * 0.7}, "fillcolor": "white", "layer": "above"})
+        notes.append({"x": xc, "y": yc, "text": symbol, "showarrow": False,
+                      "font": {"size": s.font if len(symbol) > 2 else s.font + 6}})
+    notes += [_arrow(x0, y0, x1, y1, s.line * 0.7) for (x0, y0), (x1, y1) in layout["arrows"]]
+    notes += [_arrow(xb, y0, xb, y1, s.line * 0.7) for xb, y0, y1 in layout["bus"]]  # the input bus
     ys = [y for _, _, y, _ in layout["strips"]]
     y_low, y_high = min(ys) - 1.0, max(ys) + 0.7  # the diagram's own extent: no empty bands
-    fig.update_xaxes(visible=False, range=[-0.1, 10.3], fixedrange=True)
-    fig.update_yaxes(visible=False, range=[y_low, y_high], fixedrange=True)
-    title = f"{_cell_name(sc)} cell at step t = {t} of {sc.T}, reading {sc.step_labels[t - 1]!r}"
-    theme.style(fig, title, present, height=int(150 + 60 * (y_high - y_low)))
+    notes.append({"x": 5.0, "y": min(ys) - 0.75, "text": _OP_NOTES[tr.kind].format(phi=tr.nonlinearity),
+                  "showarrow": False, "font": {"size": s.font, "color": theme.MUTED}})
+    layout = {
+        "shapes": shapes, "annotations": notes,
+        "xaxis": {"visible": False, "range": [-0.1, 10.3], "fixedrange": True},
+        "yaxis": {"visible": False, "range": [y_low, y_high], "fixedrange": True},
+    }
+    frames = None
     if animate:
-        _add_frames(fig, sc, strip_keys, vectors, t, frame_ms, present)
-    return fig
+        frames, controls = _frames(sc, strip_keys, vectors, t, frame_ms, present)
+        layout |= controls
+    return theme.figure(data, layout, title=_diagram_title(sc, t), present=present,
+                        height=int(150 + 60 * (y_high - y_low)), frames=frames)
+
+
+def _diagram_title(sc: Scenario, t: int) -> str:
+    return f"{_cell_name(sc)} cell at step t = {t} of {sc.T}, reading {sc.step_labels[t - 1]!r}"
 
 
 def _strip_z(v: Vector, t: int) -> np.ndarray:
     return theme.f32(v.values[t - 1])[None, :]  # (1, n)
 
 
-def _add_frames(fig, sc, strip_keys, vectors, t, frame_ms, present) -> None:
-    """One frame per step (at most 300, evenly spaced), a ▶ / ❚❚ pair and a step slider."""
+MAX_FRAMES = 150
+
+
+def _frames(sc, strip_keys, vectors, t, frame_ms, present) -> tuple[list[dict], dict]:
+    """Frames for up to MAX_FRAMES evenly spaced steps, and the layout's ▶ / ❚❚ pair and slider."""
     T = sc.T
-    steps = np.unique(np.linspace(1, T, min(T, 300)).round().astype(int))
-    fig.frames = [
-        go.Frame(name=str(k), data=[go.Heatmap(z=_strip_z(vectors[key], k)) for key in strip_keys],
-                 traces=list(range(len(strip_keys))),
-                 layout={"title": {"text": f"{_cell_name(sc)} cell at step t = {k} of {T}, reading "
-                                           f"{sc.step_labels[k - 1]!r}"}})
+    steps = np.unique(np.linspace(1, T, min(T, MAX_FRAMES)).round().astype(int))
+    traces = list(range(len(strip_keys)))
+    frames = [
+        {"name": str(k), "traces": traces, "layout": {"title": {"text": _diagram_title(sc, k)}},
+         "data": [{"type": "heatmap", "z": _strip_z(vectors[key], k)} for key in strip_keys]}
         for k in steps
     ]
     s = theme.sizes(present)
     play = {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": True,
             "transition": {"duration": 0}, "mode": "immediate"}
-    fig.update_layout(
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left",
-                      "yanchor": "top", "pad": {"t": 0, "r": 8}, "font": {"size": s.font},
-                      "buttons": [
-                          {"label": "▶ Play", "method": "animate", "args": [None, play]},
-                          {"label": "❚❚ Pause", "method": "animate",
-                           "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]},
-                      ]}],
-        sliders=[{"active": int(np.searchsorted(steps, t)), "x": 0.26, "len": 0.74, "y": -0.02,
-                  "yanchor": "top", "pad": {"t": 0}, "currentvalue": {"prefix": "t = ", "font": {"size": s.font}},
-                  "font": {"size": s.tick},
-                  "steps": [{"label": str(k), "method": "animate",
-                             "args": [[str(k)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}]}
-                            for k in steps]}],
-    )
-    fig.update_layout(margin={"b": 90})
+    controls = {
+        "updatemenus": [{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left",
+                         "yanchor": "top", "pad": {"t": 0, "r": 8}, "font": {"size": s.font},
+                         "buttons": [
+                             {"label": "▶ Play", "method": "animate", "args": [None, play]},
+                             {"label": "❚❚ Pause", "method": "animate",
+                              "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]},
+                         ]}],
+        "sliders": [{"active": int(np.searchsorted(steps, t)), "x": 0.26, "len": 0.74, "y": -0.02,
+                     "yanchor": "top", "pad": {"t": 0},
+                     "currentvalue": {"prefix": "t = ", "font": {"size": s.font}}, "font": {"size": s.tick},
+                     "steps": [{"label": str(k), "method": "animate",
+                                "args": [[str(k)], {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"}]}
+                               for k in steps]}],
+        "margin": {"b": 90},
+    }
+    return frames, controls
 
 
 def _cell_name(sc: Scenario) -> str:
@@ -241,26 +259,27 @@ def vector_strips(sc: Scenario, t: int, present: bool = False) -> go.Figure:
     vectors = step_vectors(sc)
     n_rows = len(vectors)
     s = theme.sizes(present)
-    fig = make_subplots(rows=n_rows, cols=1, vertical_spacing=0.5 / n_rows,
-                        subplot_titles=[v.text for v in vectors])
+    layout = theme.stacked_axes(n_rows, [v.text for v in vectors], present, gap=0.5)
     signed_max = theme.signed_range(*(v.values for v in vectors if not v.gate and v.key != "x"))
+    data = []
     for row, v in enumerate(vectors, start=1):
         z = _strip_z(v, t)
         n = z.shape[1]
         zmax = 1.0 if v.gate else (theme.signed_range(v.values) if v.key == "x" else signed_max)
-        fig.add_trace(go.Heatmap(
-            z=z, x=np.arange(n), colorscale=theme.SEQUENTIAL if v.gate else theme.DIVERGING,
-            zmin=0.0 if v.gate else -zmax, zmax=1.0 if v.gate else zmax, showscale=False, xgap=2,
-            texttemplate="%{z:.2f}" if n <= 16 else None, textfont={"size": s.tick},
-            customdata=_value_hover(v.text.replace("<sub>", "_").replace("</sub>", ""), n)[None],
-            hovertemplate="%{customdata} = %{z:.4f}<extra></extra>", name=v.key,
-        ), row=row, col=1)
-        fig.update_yaxes(visible=False, row=row, col=1)
-        fig.update_xaxes(showticklabels=False, row=row, col=1)
-    fig.update_xaxes(showticklabels=True, title_text="unit j", row=n_rows, col=1)
-    fig.update_annotations(font={"size": s.font}, xanchor="left", x=0.0)
-    theme.style(fig, f"The vectors at step t = {t}", present, height=62 * n_rows + 110)
-    return fig
+        xref, yref = theme.axis_ref(row)
+        data.append({
+            "type": "heatmap", "name": v.key, "z": z, "x": np.arange(n), "xaxis": xref, "yaxis": yref,
+            "colorscale": theme.SEQUENTIAL if v.gate else theme.DIVERGING,
+            "zmin": 0.0 if v.gate else -zmax, "zmax": 1.0 if v.gate else zmax, "showscale": False, "xgap": 2,
+            **({"texttemplate": "%{z:.2f}", "textfont": {"size": s.tick}} if n <= 16 else {}),
+            "customdata": _value_hover(_plain(v.text), n)[None],
+            "hovertemplate": "%{customdata} = %{z:.4f}<extra></extra>",
+        })
+        layout[f"yaxis{'' if row == 1 else row}"]["visible"] = False
+        layout[f"xaxis{'' if row == 1 else row}"]["showticklabels"] = row == n_rows
+    layout[f"xaxis{'' if n_rows == 1 else n_rows}"]["title"] = {"text": "unit j"}
+    return theme.figure(data, layout, title=f"The vectors at step t = {t}", present=present,
+                        height=62 * n_rows + 110)
 
 
 # --- heatmaps over time ------------------------------------------------------------------------
@@ -274,31 +293,35 @@ def state_heatmaps(sc: Scenario, t: int, present: bool = False) -> go.Figure:
         rows.append(("c", label("c"), tr.c, False))
     rows += [(g, label(g), a, g in SIGMOID_BLOCKS) for g, a in tr.gates.items()]
     n_rows = len(rows)
-    fig = make_subplots(rows=n_rows, cols=1, shared_xaxes=True, vertical_spacing=0.25 / n_rows,
-                        subplot_titles=[r[1] for r in rows])
+    layout = theme.stacked_axes(n_rows, [r[1] for r in rows], present, gap=0.25, shared_x=True)
     signed_max = theme.signed_range(*(r[2] for r in rows if not r[3]))
     steps = np.arange(1, tr.T + 1)
+    one_scale = all(r[3] == rows[0][3] for r in rows)  # RNN: only h, one bar for the whole height
     shown = {"gate": False, "signed": False}
+    data, shapes = [], []
     for row, (key, _text, values, gate) in enumerate(rows, start=1):
         scale = "gate" if gate else "signed"
         bar = None
         if not shown[scale]:
             shown[scale] = True
-            one_scale = all(r[3] == gate for r in rows)  # RNN: only h, one bar for the whole height
             bar = theme.colorbar("gate" if gate else "value", present, len=1.0 if one_scale else 0.4,
                                  y=0.5 if one_scale else (0.25 if gate else 0.8), x=1.01)
-        fig.add_trace(go.Heatmap(
-            z=theme.f32(values.T), x=steps, y=np.arange(tr.H),
-            colorscale=theme.SEQUENTIAL if gate else theme.DIVERGING,
-            zmin=0.0 if gate else -signed_max, zmax=1.0 if gate else signed_max,
-            showscale=bar is not None, colorbar=bar, name=key,
-            hovertemplate=f"{key}" + "[%{y}] at t = %{x}: %{z:.4f}<extra></extra>",
-        ), row=row, col=1)
-        fig.update_yaxes(title_text="unit", row=row, col=1)
-    fig.add_vline(x=t, line={"color": theme.CURSOR, "width": theme.sizes(present).line}, row="all", col=1)
-    fig.update_xaxes(title_text="step t", row=n_rows, col=1)
-    theme.style(fig, "Every vector over time (units × steps)", present, height=150 * n_rows + 80)
-    return fig
+        xref, yref = theme.axis_ref(row)
+        data.append({
+            "type": "heatmap", "name": key, "z": theme.f32(values.T), "x": steps, "y": np.arange(tr.H),
+            "xaxis": xref, "yaxis": yref, "colorscale": theme.SEQUENTIAL if gate else theme.DIVERGING,
+            "zmin": 0.0 if gate else -signed_max, "zmax": 1.0 if gate else signed_max,
+            "showscale": bar is not None, **({"colorbar": bar} if bar else {}),
+            "hovertemplate": f"{key}" + "[%{y}] at t = %{x}: %{z:.4f}<extra></extra>",
+        })
+        layout[f"yaxis{'' if row == 1 else row}"]["title"] = {"text": "unit"}
+        layout[f"xaxis{'' if row == 1 else row}"]["showticklabels"] = row == n_rows
+        shapes.append({"type": "line", "x0": t, "x1": t, "xref": xref, "y0": 0, "y1": 1,
+                       "yref": f"{yref} domain", "line": {"color": theme.CURSOR, "width": theme.sizes(present).line}})
+    layout[f"xaxis{'' if n_rows == 1 else n_rows}"]["title"] = {"text": "step t"}
+    layout["shapes"] = shapes
+    return theme.figure(data, layout, title="Every vector over time (units × steps)", present=present,
+                        height=150 * n_rows + 80)
 
 
 # --- the text, coloured by one unit --------------------------------------------------------------
@@ -320,16 +343,15 @@ def text_activation(sc: Scenario, t: int, unit: int, present: bool = False, per_
         steps[k // per_row, k % per_row] = k + 1
     vmax = theme.signed_range(values)
     s = theme.sizes(present)
-    fig = go.Figure(go.Heatmap(
-        z=theme.f32(z), text=chars, texttemplate="%{text}", textfont={"size": s.title},
-        colorscale=theme.DIVERGING, zmin=-vmax, zmax=vmax, xgap=3, ygap=3,
-        customdata=steps, hovertemplate="step %{customdata}: '%{text}'  h[" + str(unit) + "] = %{z:.4f}<extra></extra>",
-        colorbar=theme.colorbar(f"h[{unit}]", present, len=1.0, y=0.5),
-    ))
     r, c = (t - 1) // per_row, (t - 1) % per_row
-    fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
-                  line={"color": theme.CURSOR, "width": s.line * 1.5})
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed")
-    theme.style(fig, f"The text, coloured by unit {unit}'s hidden state", present, height=130 + 56 * rows)
-    return fig
+    return theme.figure([{
+        "type": "heatmap", "z": theme.f32(z), "text": chars, "texttemplate": "%{text}",
+        "textfont": {"size": s.title}, "colorscale": theme.DIVERGING, "zmin": -vmax, "zmax": vmax,
+        "xgap": 3, "ygap": 3, "customdata": steps,
+        "hovertemplate": "step %{customdata}: '%{text}'  h[" + str(unit) + "] = %{z:.4f}<extra></extra>",
+        "colorbar": theme.colorbar(f"h[{unit}]", present, len=1.0, y=0.5),
+    }], {
+        "shapes": [{"type": "rect", "x0": c - 0.5, "x1": c + 0.5, "y0": r - 0.5, "y1": r + 0.5,
+                    "line": {"color": theme.CURSOR, "width": s.line * 1.5}}],
+        "xaxis": {"visible": False}, "yaxis": {"visible": False, "autorange": "reversed"},
+    }, title=f"The text, coloured by unit {unit}'s hidden state", present=present, height=130 + 56 * rows)

@@ -1,0 +1,78 @@
+"""AppTest rerun times of the pages, for a step change and for a cell change.
+
+Prints the median over repeats of AppTest's run() after a widget change, for the Step through
+page at its defaults and at T = 200, H = 64. AppTest reruns the whole script (it does not scope
+reruns to st.fragment), so a t change here also pays the sidebar and the cache lookup: the
+browser, which reruns only the fragment, is faster still.
+
+    python benchmarks/pages.py
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import logging  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+logging.getLogger("streamlit").setLevel(logging.ERROR)
+
+import streamlit as st  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+TARGETS_MS = {"t": 100.0, "cell": 300.0}
+SCENARIOS = {
+    "defaults (LSTM, text, H = 8, T = 11)": {},
+    "T = 200, H = 64 (LSTM, noise)": {"source": "noise", "length": "200", "hidden": "64"},
+}
+CELLS = ["gru", "rnn-tanh", "lstm", "rnn-relu"]
+
+
+def open_step(query: dict) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.switch_page("pages/1_Step_through.py")
+    return at.run()
+
+
+def timed_ms(action, repeats: int) -> float:
+    times = []
+    for k in range(repeats):
+        start = time.perf_counter()
+        action(k)
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def main() -> None:
+    print("Step through: AppTest rerun after a widget change (median ms)")
+    print(f"{'scenario':40} {'t change':>10} {'cell change':>12}")
+    for name, query in SCENARIOS.items():
+        st.cache_data.clear()
+        at = open_step(query)
+        T = 200 if "length" in query else 11
+        t_ms = timed_ms(lambda k: at.slider(key="t").set_value(2 + (k * 7) % (T - 2)).run(), repeats=15)  # noqa: B023
+        # A cell change is a cache miss the first time (the forward pass runs), a hit afterwards;
+        # clear the cache each time to time the miss, which is what a user sees first.
+        def change_cell(k):
+            st.cache_data.clear()
+            at.selectbox(key="cell").set_value(CELLS[k % len(CELLS)]).run()  # noqa: B023
+
+        cell_ms = timed_ms(change_cell, repeats=8)
+        assert not at.exception, at.exception
+        flag = lambda v, key: "" if v < TARGETS_MS[key] else " (over target)"  # noqa: E731
+        print(f"{name:40} {t_ms:8.0f}{flag(t_ms, 't'):>2} {cell_ms:10.0f}{flag(cell_ms, 'cell')}")
+    print(f"targets: t change under {TARGETS_MS['t']:.0f} ms, cell change under {TARGETS_MS['cell']:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
