@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import cells
 from .cells import BLOCKS, SIGMOID_BLOCKS
 from .engine import Backward, Trace
 
@@ -43,86 +44,135 @@ def step_jacobian(kind: str, params, trace: Trace, t: int) -> dict[str, np.ndarr
     """
     if not 1 <= t <= trace.T:
         raise ValueError(f"t must be in [1, {trace.T}], got {t!r}")
-    return _step_jacobians(kind, params, trace, slice(t - 1, t))[0]
+    return {name: block[0] for name, block in step_jacobians(kind, params, trace, np.array([t - 1])).items()}
 
 
-def _step_jacobians(kind, params, trace, steps: slice) -> list[dict[str, np.ndarray]]:
-    """Jacobians for a range of 0-based steps, built from the trace's activations."""
+def step_jacobians(kind: str, params, trace: Trace, steps: np.ndarray) -> dict[str, np.ndarray]:
+    """Step Jacobians at the 0-based `steps`, all at once: name -> (n, H, H).
+
+    Built from cells.py's local derivatives, each diag(d) W by broadcasting d[:, :, None] * W.
+    """
+    w = _blocks(kind, params)
+    loc = _local_derivatives(kind, trace)
+
+    def rows(d, block):  # diag(d_t) W_block for every step: (n, H, H)
+        return d[steps][:, :, None] * w[block][None]
+
+    H = trace.H
+    eye = np.eye(H)[None]
+    if kind == "rnn":
+        return {"hh": rows(loc["dphi"], 0)}
+    if kind == "lstm":
+        coef, k, f = loc["dc_pre_ifg"], loc["dc_from_dh"], loc["f"]
+        ch = rows(coef[:, 0], 0) + rows(coef[:, 1], 1) + rows(coef[:, 2], 2)
+        hh = rows(loc["do_pre"], 3) + k[steps][:, :, None] * ch
+        return {"hh": hh, "hc": (k * f)[steps][:, :, None] * eye, "ch": ch, "cc": f[steps][:, :, None] * eye}
+    coef, z = loc["dh_pre"], loc["z"]
+    hh = z[steps][:, :, None] * eye + rows(coef[:, 0], 0) + rows(coef[:, 1], 1) + rows(coef[:, 2], 2)
+    return {"hh": hh}
+
+
+def _blocks(kind: str, params) -> np.ndarray:
+    """weight_hh as (G, H, H): one block per gate."""
     w_hh = np.asarray(params["weight_hh"])
     H = w_hh.shape[1]
-    w = w_hh.reshape(len(BLOCKS[kind]), H, H)  # one (H, H) block per gate
-    out = []
-    for k in range(*steps.indices(trace.T)):
-        if kind == "rnn":
-            if trace.nonlinearity == "tanh":
-                dphi = 1.0 - trace.h[k] ** 2
-            else:
-                dphi = (trace.pre["h"][k] > 0).astype(float)
-            out.append({"hh": dphi[:, None] * w[0]})  # diag(phi'(a_t)) W_hh
-        elif kind == "lstm":
-            i, f, g, o = (trace.gates[n][k] for n in "ifgo")
-            c_prev = trace.c0 if k == 0 else trace.c[k - 1]
-            tanh_c = np.tanh(trace.c[k])
-            # dc_t/dh_{t-1} = sum over i, f, g of diag(dc/d pre) W_block
-            ch = ((g * i * (1 - i))[:, None] * w[0] + (c_prev * f * (1 - f))[:, None] * w[1]
-                  + (i * (1 - g * g))[:, None] * w[2])
-            dh_dc = o * (1 - tanh_c ** 2)  # h = o tanh(c)
-            hh = (tanh_c * o * (1 - o))[:, None] * w[3] + dh_dc[:, None] * ch
-            out.append({"hh": hh, "hc": np.diag(dh_dc * f), "ch": ch, "cc": np.diag(f)})
-        else:
-            r, z, n = (trace.gates[b][k] for b in "rzn")
-            h_prev = trace.h0 if k == 0 else trace.h[k - 1]
-            hn = trace.pre_h["n"][k]  # W_hn h_{t-1} + b_hn
-            dn = (1 - n * n)[:, None] * (r[:, None] * w[2] + (hn * r * (1 - r))[:, None] * w[0])
-            dz = (z * (1 - z))[:, None] * w[1]
-            hh = np.diag(z) + (h_prev - n)[:, None] * dz + (1 - z)[:, None] * dn
-            out.append({"hh": hh})
-    return out
+    return w_hh.reshape(len(BLOCKS[kind]), H, H)
 
 
-def _state_jacobian(kind, blocks) -> np.ndarray:
-    """The full state Jacobian: (H, H) for RNN/GRU, (2H, 2H) over (h, c) for the LSTM."""
-    if kind != "lstm":
-        return blocks["hh"]
-    return np.block([[blocks["hh"], blocks["hc"]], [blocks["ch"], blocks["cc"]]])
+def _local_derivatives(kind: str, trace: Trace) -> dict[str, np.ndarray]:
+    """The per-step local derivatives the backward loops of cells.py use, from a trace."""
+    if kind == "rnn":
+        return {"dphi": cells.rnn_local(trace.h, trace.pre["h"], trace.nonlinearity)}
+    if kind == "lstm":
+        act = np.stack([trace.gates[g] for g in "ifgo"], axis=-2)  # (T, 4, H)
+        dc_from_dh, do_pre, dc_pre_ifg = cells.lstm_local(act, trace.c_prev, np.tanh(trace.c))
+        return {"dc_from_dh": dc_from_dh, "do_pre": do_pre, "dc_pre_ifg": dc_pre_ifg, "f": trace.gates["f"]}
+    act = np.stack([trace.gates[g] for g in "rzn"], axis=-2)  # (T, 3, H)
+    _, dh_pre = cells.gru_local(act, trace.h_prev, trace.pre_h["n"])
+    return {"dh_pre": dh_pre, "z": trace.gates["z"]}
 
 
 @dataclass(frozen=True)
 class JacobianNorms:
-    """Spectral norms of Jacobians along one sequence. NaN where numbers stopped being finite."""
+    """Spectral norms of Jacobians at the steps `t` of one sequence.
 
-    step: np.ndarray  # (T,) ||dh_t/dh_{t-1}||_2 of each step
-    to_last: np.ndarray  # (T,) ||dh_T/dh_t||_2 (total, through every path; 1 at t = T)
-    cell_to_last: np.ndarray | None  # (T,) LSTM ||dc_T/dc_t||_2, else None
+    A norm past float range is 0 or inf; NaN only where the Jacobian itself is not finite.
+    """
+
+    t: np.ndarray  # (K,) the 1-based steps evaluated (every step when T <= max_points)
+    step: np.ndarray  # (K,) ||dh_t/dh_{t-1}||_2
+    to_last: np.ndarray  # (K,) ||dh_T/dh_t||_2 (total, through every path; 1 at t = T)
+    cell_to_last: np.ndarray | None  # (K,) LSTM ||dc_T/dc_t||_2 if asked for, else None
 
 
-def jacobian_norms(kind: str, params, trace: Trace, chunk: int = 128) -> JacobianNorms:
-    """Spectral norms of the per-step Jacobians and of dh_T/dh_t for every t of one sequence.
+def jacobian_norms(kind: str, params, trace: Trace, max_points: int = 128, cell: bool = False) -> JacobianNorms:
+    """Spectral norms of the step Jacobians and of dh_T/dh_t, at up to max_points steps.
 
-    dh_T/dh_t is the product of state Jacobians J_T ... J_{t+1}, accumulated backwards; for the
-    LSTM the state is (h, c) and dh_T/dh_t is its h-to-h block (c_t held fixed, as in BPTT).
+    Row j of dh_T/dh_t is e_j^T dh_T/dh_t: exactly what BPTT carries back from a unit gradient
+    on h_T. So the H rows are propagated backwards through every step with the same local
+    derivatives as cells.py's backward loops, and no Jacobian is ever built; for the LSTM the
+    rows carry an h part and a c part (c_t held fixed in dh_T/dh_t, as in BPTT). SVDs are
+    taken at evenly spaced steps only. With cell=True (LSTM) also dc_T/dc_t, at twice the cost.
     """
     if trace.h.ndim != 2:
         raise ValueError("jacobian_norms takes the trace of one sequence, not a batch")
     T, H = trace.h.shape
-    step = np.empty(T)
-    to_last = np.empty(T)
-    cell_to_last = np.empty(T) if kind == "lstm" else None
-    S = 2 * H if kind == "lstm" else H
-    product = np.eye(S)  # d state_T / d state_t, starting at t = T
+    wanted = np.unique(np.linspace(1, T, min(T, max_points)).round().astype(int))  # 1-based
+    loc = _local_derivatives(kind, trace)
+    w_hh = np.asarray(params["weight_hh"])
+    eye, zero = np.eye(H), np.zeros((H, H))
+    to_last = _propagate_rows(kind, loc, w_hh, eye, zero if kind == "lstm" else None, wanted, T)
+    cell_to_last = None
+    if kind == "lstm" and cell:  # dc_T/dc_t: the rows of c_T, through the cell-state path and h alike
+        cell_to_last = _propagate_rows(kind, loc, w_hh, zero, eye, wanted, T, read_cell=True)
+    return JacobianNorms(
+        t=wanted,
+        step=_spectral_norms(step_jacobians(kind, params, trace, wanted - 1)["hh"]),
+        to_last=to_last,
+        cell_to_last=cell_to_last,
+    )
+
+
+def _propagate_rows(kind, loc, w_hh, rows_h, rows_c, wanted, T, read_cell=False) -> np.ndarray:
+    """Carry (H, H) gradient rows from step T back to step 1; spectral norms at `wanted` steps.
+
+    The rows shrink or grow geometrically: dividing out their largest entry each step and
+    keeping it in log_scale keeps them in float range (subnormals are ~100x slower too).
+    """
+    H = w_hh.shape[1]
+    keep = np.zeros(T + 1, dtype=bool)
+    keep[wanted] = True
+    saved, log_scales = [], []
+    log_scale = 0.0
+    spread = np.empty((H, len(BLOCKS[kind]), H))  # each row spread over the gate blocks
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for stop in range(T, 0, -chunk):  # chunks of steps, last to first
-            start = max(stop - chunk, 0)
-            jacs = _step_jacobians(kind, params, trace, slice(start, stop))
-            products = np.empty((stop - start, S, S))
-            for k in range(stop - 1, start - 1, -1):
-                products[k - start] = product  # d state_T / d state_{k+1}
-                product = product @ _state_jacobian(kind, jacs[k - start])
-            step[start:stop] = _spectral_norms(np.stack([j["hh"] for j in jacs]))
-            to_last[start:stop] = _spectral_norms(products[:, :H, :H])
-            if cell_to_last is not None:
-                cell_to_last[start:stop] = _spectral_norms(products[:, H:, H:])
-    return JacobianNorms(step=step, to_last=to_last, cell_to_last=cell_to_last)
+        for t in range(T, 0, -1):  # the rows are d(out_T)/d(state_t)
+            if keep[t]:
+                saved.append(rows_c if read_cell else rows_h)
+                log_scales.append(log_scale)
+            if t == 1:
+                break
+            k = t - 1  # 0-based index of step t, whose Jacobian d state_t / d state_{t-1} we cross
+            if kind == "rnn":
+                rows_h = (rows_h * loc["dphi"][k]) @ w_hh  # R diag(phi') W_hh
+            elif kind == "gru":
+                np.multiply(rows_h[:, None, :], loc["dh_pre"][k][None], out=spread)
+                rows_h = rows_h * loc["z"][k] + spread.reshape(H, 3 * H) @ w_hh
+            else:
+                q = rows_h * loc["dc_from_dh"][k] + rows_c  # the rows' total on c_t
+                np.multiply(q[:, None, :], loc["dc_pre_ifg"][k][None], out=spread[:, :3])
+                np.multiply(rows_h, loc["do_pre"][k], out=spread[:, 3])
+                rows_h, rows_c = spread.reshape(H, 4 * H) @ w_hh, q * loc["f"][k]
+            peak = max(np.max(np.abs(rows_h)), np.max(np.abs(rows_c)) if rows_c is not None else 0.0)
+            if np.isfinite(peak) and peak > 0:
+                rows_h = rows_h / peak
+                rows_c = None if rows_c is None else rows_c / peak
+                log_scale += np.log(peak)
+    order = np.argsort(wanted)[::-1]  # saved from t = T downwards
+    norms = np.empty(len(wanted))
+    with np.errstate(over="ignore"):  # past float range the norm is honestly inf
+        norms[order] = np.exp(np.array(log_scales)) * _spectral_norms(np.stack(saved))
+    return norms
 
 
 def _spectral_norms(mats: np.ndarray) -> np.ndarray:

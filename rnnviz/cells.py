@@ -82,10 +82,14 @@ def _relu(a, out):
     return np.maximum(a, 0.0, out=out)
 
 
+def rnn_local(h, pre, nonlinearity):
+    """phi'(a_t) for all steps (T, ..., H): tanh' = 1 - h^2; relu' = 1 where a > 0, 0 at the kink."""
+    return 1.0 - h * h if nonlinearity == "tanh" else (pre > 0.0).astype(float)
+
+
 def rnn_backward(h, pre, weight_hh, dL_dh, nonlinearity):
     """BPTT for the RNN. h, pre = a_t, dL_dh: (T, ..., H). Returns dh, dpre (T, ..., H), dh0."""
-    # phi'(a_t): tanh' = 1 - h^2; relu' = 1 where a > 0, and 0 at the kink like PyTorch
-    dphi = 1.0 - h * h if nonlinearity == "tanh" else (pre > 0.0).astype(float)
+    dphi = rnn_local(h, pre, nonlinearity)
     dh = np.empty_like(h)  # total dL/dh_t
     dpre = np.empty_like(h)  # dL/da_t
     dh_next = np.zeros_like(h[0])  # dL/dh_t arriving through step t+1
@@ -135,17 +139,27 @@ def lstm_forward(pre_in, weight_hh, h0, c0):
     return act, c, tanh_c, h
 
 
+def lstm_local(act, c_prev, tanh_c):
+    """The LSTM's local derivatives for all steps: (dc_from_dh, do_pre, dc_pre_ifg).
+
+    dc_from_dh (T, ..., H): h = o tanh(c)              -> dh/dc
+    do_pre     (T, ..., H): h = o tanh(c), o = s(.)     -> dh/d(o pre-activation)
+    dc_pre_ifg (T, ..., 3, H): c = f c_prev + i g       -> dc/d(pre-activation) of i, f, g
+    """
+    i, f, g, o = (act[..., k, :] for k in range(4))
+    dc_from_dh = o * (1.0 - tanh_c * tanh_c)
+    do_pre = tanh_c * o * (1.0 - o)
+    dc_pre_ifg = np.stack([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g)], axis=-2)
+    return dc_from_dh, do_pre, dc_pre_ifg
+
+
 def lstm_backward(act, c_prev, tanh_c, weight_hh, dL_dh):
     """BPTT for the LSTM. act (T, ..., 4, H); c_prev, tanh_c, dL_dh (T, ..., H).
 
     Returns dh, dc (T, ..., H), dpre (T, ..., 4, H), dh0, dc0 (..., H).
     """
-    i, f, g, o = (act[..., k, :] for k in range(4))
-    # Local derivatives, all steps at once (each (T, ..., H)):
-    dc_from_dh = o * (1.0 - tanh_c * tanh_c)  # h = o tanh(c)          -> dh/dc
-    do_pre = tanh_c * o * (1.0 - o)  # h = o tanh(c), o = s(.)     -> dh/d(o pre-act)
-    # c = f c_prev + i g: dc/d(pre-act) of i, f, g, stacked as (T, ..., 3, H)
-    dc_pre_ifg = np.stack([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g)], axis=-2)
+    f = act[..., 1, :]
+    dc_from_dh, do_pre, dc_pre_ifg = lstm_local(act, c_prev, tanh_c)
     dh = np.empty_like(dL_dh)
     dc = np.empty_like(dL_dh)
     dpre = np.empty_like(act)
@@ -204,18 +218,29 @@ def gru_forward(x_proj, weight_hh, bias_hh, h0):
     return act, h, h_proj
 
 
+def gru_local(act, h_prev, h_proj_n):
+    """The GRU's local derivatives dh_t/d(pre-activation) of r, z, n for all steps: (dx_pre, dh_pre).
+
+    dx_pre (T, ..., 3, H) is for the input side; dh_pre for the recurrent side, which differs in
+    the n block: n's recurrent part is multiplied by r before the tanh. The direct path
+    h_t = ... + z h_{t-1} adds z on top.
+    """
+    r, z, n = (act[..., k, :] for k in range(3))
+    dn_pre = (1.0 - z) * (1.0 - n * n)  # h = (1-z) n + z h_prev, n = tanh(.) -> dh/d(n pre)
+    dx_pre = np.stack([dn_pre * h_proj_n * r * (1.0 - r), (h_prev - n) * z * (1.0 - z), dn_pre], -2)
+    dh_pre = dx_pre.copy()
+    dh_pre[..., 2, :] *= r
+    return dx_pre, dh_pre
+
+
 def gru_backward(act, h_prev, h_proj_n, weight_hh, dL_dh):
     """BPTT for the GRU. act (T, ..., 3, H); h_prev, h_proj_n = W_hn h + b_hn, dL_dh (T, ..., H).
 
     Returns dh (T, ..., H), dpre_x, dpre_h (T, ..., 3, H), dh0 (..., H). The two pre-activation
     gradients differ in the n block: the recurrent part enters n multiplied by r.
     """
-    r, z, n = (act[..., k, :] for k in range(3))
-    dn_pre = (1.0 - z) * (1.0 - n * n)  # h = (1-z) n + z h_prev, n = tanh(.) -> dh/d(n pre)
-    # dh/d(pre-act) of r, z, n on the input side, all steps at once: (T, ..., 3, H)
-    dx_pre = np.stack([dn_pre * h_proj_n * r * (1.0 - r), (h_prev - n) * z * (1.0 - z), dn_pre], -2)
-    dh_pre = dx_pre.copy()
-    dh_pre[..., 2, :] *= r  # n's recurrent part is multiplied by r before the tanh
+    z = act[..., 1, :]
+    dx_pre, dh_pre = gru_local(act, h_prev, h_proj_n)
     dh = np.empty_like(dL_dh)
     dpre_h = np.empty_like(act)
     dh_next = np.zeros_like(dL_dh[0])

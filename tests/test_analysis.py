@@ -32,6 +32,7 @@ def test_linear_rnn_gradient_norms_are_powers_of_lambda(lam):
     norms = analysis.hidden_grad_norms(bw)
     np.testing.assert_allclose(norms, lam ** steps_back * np.linalg.norm(dL_dh[-1]), rtol=1e-12)
     jn = analysis.jacobian_norms("rnn", params, trace)
+    np.testing.assert_array_equal(jn.t, np.arange(1, T + 1))
     np.testing.assert_allclose(jn.to_last, lam ** steps_back, rtol=1e-12)  # ||dh_T/dh_t|| = lam^(T-t)
     np.testing.assert_allclose(jn.step, lam, rtol=1e-12)
     fit = analysis.growth_fit(norms)
@@ -51,7 +52,7 @@ def test_lstm_with_zero_recurrent_weights_carries_dc_through_the_forget_gates():
     for t in range(T):  # dc_T/dc_t = diag(prod_{k>t} f_k)
         product = np.prod(f[t + 1 :], axis=0)
         np.testing.assert_allclose(bw.dc[t], bw.dc[-1] * product, rtol=1e-12)
-    jn = analysis.jacobian_norms("lstm", params, trace)
+    jn = analysis.jacobian_norms("lstm", params, trace, cell=True)
     expected = [np.max(np.prod(f[t + 1 :], axis=0)) for t in range(T)]
     np.testing.assert_allclose(jn.cell_to_last, expected, rtol=1e-12)
 
@@ -78,7 +79,7 @@ def test_jacobian_to_last_agrees_with_bptt(kind):
     # spectral norm times ||dL_dh[T]||, with equality for the top singular direction.
     params, xs, _, h0, c0 = random_problem(kind, T=6, H=3, seed=12)
     trace = rnnviz.forward(kind, params, xs, h0, c0)
-    jn = analysis.jacobian_norms(kind, params, trace, chunk=2)  # chunking must not matter
+    jn = analysis.jacobian_norms(kind, params, trace)
     assert jn.to_last[-1] == pytest.approx(1.0)
     for t in range(6):
         dL_dh = np.zeros((6, 3))
@@ -102,6 +103,15 @@ def test_weight_hh_contributions_are_the_terms_of_its_gradient(kind):
     np.testing.assert_allclose(contrib["total"], [np.linalg.norm(m) for m in terms], rtol=1e-12)
     first = rnnviz.BLOCKS[kind][0]
     np.testing.assert_allclose(contrib[first], [np.linalg.norm(m[:H]) for m in terms], rtol=1e-12)
+
+
+def test_long_sequences_evaluate_evenly_spaced_steps_with_exact_norms():
+    params, _ = _linear_relu_rnn(0.99, H=4, T=2)
+    xs = np.random.default_rng(2).uniform(0.5, 1.0, (1000, 4))
+    trace = rnnviz.forward("rnn", params, xs, nonlinearity="relu")
+    jn = analysis.jacobian_norms("rnn", params, trace, max_points=50)
+    assert len(jn.t) == 50 and jn.t[0] == 1 and jn.t[-1] == 1000
+    np.testing.assert_allclose(jn.to_last, 0.99 ** (1000 - jn.t), rtol=1e-10)  # through 999 products
 
 
 def test_growth_fit_ignores_zeros_and_reports_undefined():
@@ -136,10 +146,10 @@ def test_weight_spectrum_per_gate_block():
     assert spectra["f"].eigenvalues.shape == (5,)
 
 
-def test_nonfinite_jacobians_give_nan_not_an_exception():
+def test_jacobian_norms_past_float_range_are_inf_not_an_exception():
     params = {"weight_ih": np.zeros((1, 1)), "weight_hh": np.array([[1e200]]),
               "bias_ih": np.array([1.0]), "bias_hh": np.array([0.0])}
     trace = rnnviz.forward("rnn", params, np.zeros((4, 1)), nonlinearity="relu")
-    jn = analysis.jacobian_norms("rnn", params, trace)  # h = 1, 1e200, inf, inf
+    jn = analysis.jacobian_norms("rnn", params, trace)  # each step multiplies by 1e200
     assert jn.to_last[3] == 1.0 and jn.to_last[2] == pytest.approx(1e200)
-    assert np.isnan(jn.to_last[0]) and np.isnan(jn.to_last[1])  # 1e400: not finite -> NaN
+    assert jn.to_last[1] == np.inf and jn.to_last[0] == np.inf  # 1e400, 1e600: past float range
