@@ -27,10 +27,34 @@ LESSONS = [
       "hidden": "16"}),
 ]
 
-cols = st.columns(2)
-for k, (title, sentence, params) in enumerate(LESSONS):
-    with cols[k % 2].container(border=True):
-        st.markdown(f"#### {title}")
-        st.write(sentence)
-        st.page_link("pages/1_Step_through.py", label="Open in Step through", icon=":material/play_arrow:",
-                     query_params=params)
+GRADIENT_LESSONS = [
+    ("Vanishing: an RNN at spectral radius 0.8", "Every step back multiplies the gradient by about 0.76: "
+     "after 60 steps almost nothing of the first inputs reaches the loss.",
+     {"cell": "rnn-relu", "source": "noise", "length": "60", "hidden": "16", "init": "radius", "radius": "0.8",
+      "forget_bias": "3"}),
+    ("Exploding: the same RNN at 1.2", "The same network with W_hh scaled to 1.2: now each step back multiplies "
+     "the gradient by more than 1, and it grows without bound.",
+     {"cell": "rnn-relu", "source": "noise", "length": "60", "hidden": "16", "init": "radius", "radius": "1.2",
+      "forget_bias": "3"}),
+    ("The LSTM's gradient highway", "With its forget gate open, the LSTM carries the gradient along its cell "
+     "state almost undiminished, while the RNN's fades.",
+     {"cell": "lstm", "source": "task", "task": "adding", "length": "80", "hidden": "16", "forget_bias": "3"}),
+    ("Saturation stops a tanh RNN", "Large inputs push tanh units to ±1, where their derivative is 0: "
+     "watch the saturation meter and the gradient.",
+     {"cell": "rnn-tanh", "source": "noise", "length": "60", "hidden": "16", "input_scale": "5"}),
+]
+
+
+def lesson_cards(lessons, page: str, label: str) -> None:
+    cols = st.columns(2)
+    for k, (title, sentence, params) in enumerate(lessons):
+        with cols[k % 2].container(border=True):
+            st.markdown(f"#### {title}")
+            st.write(sentence)
+            st.page_link(page, label=label, icon=":material/play_arrow:", query_params=params)
+
+
+st.subheader("The forward pass, step by step")
+lesson_cards(LESSONS, "pages/1_Step_through.py", "Open in Step through")
+st.subheader("Backprop through time: vanishing and exploding gradients")
+lesson_cards(GRADIENT_LESSONS, "pages/2_Backprop_through_time.py", "Open in Backprop through time")

@@ -1,7 +1,9 @@
-"""AppTest rerun times of the pages, for a step change and for a cell change.
+"""AppTest rerun times of the pages after a control change.
 
-Prints the median over repeats of AppTest's run() after a widget change, for the Step through
-page at its defaults and at T = 200, H = 64. AppTest reruns the whole script (it does not scope
+Prints the median over repeats of AppTest's run() after a widget change: for the Step through
+page (a t change, a cell change) at its defaults and at T = 200, H = 64; for the Backprop
+through time page (a spectral-radius change, a cell change, each a cache miss) at its defaults
+and at T = 1000, H = 64. AppTest reruns the whole script (it does not scope
 reruns to st.fragment), so a t change here also pays the sidebar and the cache lookup: the
 browser, which reruns only the fragment, is faster still.
 
@@ -29,6 +31,11 @@ import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 TARGETS_MS = {"t": 100.0, "cell": 300.0}
+BPTT_TARGETS_MS = {"defaults": 200.0, "T = 1000, H = 64": 500.0}
+BPTT_SCENARIOS = {
+    "defaults": {},
+    "T = 1000, H = 64": {"source": "noise", "length": "1000", "hidden": "64", "init": "radius"},
+}
 SCENARIOS = {
     "defaults (LSTM, text, H = 8, T = 11)": {},
     "T = 200, H = 64 (LSTM, noise)": {"source": "noise", "length": "200", "hidden": "64"},
@@ -72,6 +79,34 @@ def main() -> None:
         flag = lambda v, key: "" if v < TARGETS_MS[key] else " (over target)"  # noqa: E731
         print(f"{name:40} {t_ms:8.0f}{flag(t_ms, 't'):>2} {cell_ms:10.0f}{flag(cell_ms, 'cell')}")
     print(f"targets: t change under {TARGETS_MS['t']:.0f} ms, cell change under {TARGETS_MS['cell']:.0f} ms")
+    print()
+    print("Backprop through time: AppTest rerun after a control change, cache cleared (median ms)")
+    print(f"{'scenario':40} {'radius change':>14} {'cell change':>12}")
+    radii = [0.8, 1.2, 0.9, 1.1]
+    for name, query in BPTT_SCENARIOS.items():
+        st.cache_data.clear()
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        for key, value in query.items():
+            at.query_params[key] = value
+        at.query_params["init"] = "radius"
+        at.switch_page("pages/2_Backprop_through_time.py")
+        at.run()
+
+        def change_radius(k):
+            st.cache_data.clear()
+            at.slider(key="radius").set_value(radii[k % len(radii)]).run()  # noqa: B023
+
+        def change_cell(k):
+            st.cache_data.clear()
+            at.selectbox(key="cell").set_value(CELLS[k % len(CELLS)]).run()  # noqa: B023
+
+        radius_ms = timed_ms(change_radius, repeats=6)
+        cell_ms = timed_ms(change_cell, repeats=4)
+        assert not at.exception, at.exception
+        target = BPTT_TARGETS_MS[name]
+        over = lambda v: "" if v < target else " (over target)"  # noqa: E731, B023
+        print(f"{name:40} {radius_ms:12.0f}{over(radius_ms)} {cell_ms:10.0f}{over(cell_ms)}")
+    print("targets: a control change under 200 ms at defaults, under 500 ms at T = 1000, H = 64")
 
 
 if __name__ == "__main__":

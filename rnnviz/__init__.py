@@ -1,7 +1,16 @@
 """rnnviz: an exact, fast RNN/LSTM/GRU engine and the analyses behind the rnnviz app."""
 
 from .cells import BLOCKS, GATES, KINDS, NONLINEARITIES, init_params
-from .engine import Backward, Trace, bptt, check_params, clip_grad_norm, clip_grad_value, forward
+from .engine import (
+    Backward,
+    Trace,
+    backward_from_trace,
+    bptt,
+    check_params,
+    clip_grad_norm,
+    clip_grad_value,
+    forward,
+)
 from .readout import (
     ReadoutResult,
     every_step_mask,
@@ -11,7 +20,7 @@ from .readout import (
 )
 
 __all__ = [
-    "BLOCKS", "GATES", "KINDS", "NONLINEARITIES", "Backward", "ReadoutResult", "Trace", "bptt",
+    "BLOCKS", "GATES", "KINDS", "NONLINEARITIES", "Backward", "ReadoutResult", "Trace", "backward_from_trace", "bptt",
     "check_params", "clip_grad_norm", "clip_grad_value", "every_step_mask", "forward",
     "init_params", "init_readout", "last_step_mask", "readout_loss",
 ]

@@ -133,17 +133,22 @@ def jacobian_norms(kind: str, params, trace: Trace, max_points: int = 128, cell:
     )
 
 
+RESCALE_EVERY = 4  # steps between renormalisations of the propagated rows
+
+
 def _propagate_rows(kind, loc, w_hh, rows_h, rows_c, wanted, T, read_cell=False) -> np.ndarray:
     """Carry (H, H) gradient rows from step T back to step 1; spectral norms at `wanted` steps.
 
-    The rows shrink or grow geometrically: dividing out their largest entry each step and
-    keeping it in log_scale keeps them in float range (subnormals are ~100x slower too).
+    The rows shrink or grow geometrically: dividing out their largest entry every few steps and
+    keeping it in log_scale keeps them in float range (subnormals are ~100x slower too). The
+    interval is one step until the per-step change is known to be below 1e20, then four.
     """
     H = w_hh.shape[1]
     keep = np.zeros(T + 1, dtype=bool)
     keep[wanted] = True
     saved, log_scales = [], []
     log_scale = 0.0
+    every, since = 1, 0  # rescale interval (adaptive) and steps since the last rescale
     spread = np.empty((H, len(BLOCKS[kind]), H))  # each row spread over the gate blocks
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for t in range(T, 0, -1):  # the rows are d(out_T)/d(state_t)
@@ -163,11 +168,17 @@ def _propagate_rows(kind, loc, w_hh, rows_h, rows_c, wanted, T, read_cell=False)
                 np.multiply(q[:, None, :], loc["dc_pre_ifg"][k][None], out=spread[:, :3])
                 np.multiply(rows_h, loc["do_pre"][k], out=spread[:, 3])
                 rows_h, rows_c = spread.reshape(H, 4 * H) @ w_hh, q * loc["f"][k]
+            since += 1
+            if since < every:
+                continue
             peak = max(np.max(np.abs(rows_h)), np.max(np.abs(rows_c)) if rows_c is not None else 0.0)
             if np.isfinite(peak) and peak > 0:
                 rows_h = rows_h / peak
                 rows_c = None if rows_c is None else rows_c / peak
                 log_scale += np.log(peak)
+                # every step while one step can move the scale by more than 1e20, else every few
+                every = RESCALE_EVERY if abs(np.log(peak)) / since < 46.0 else 1
+            since = 0
     order = np.argsort(wanted)[::-1]  # saved from t = T downwards
     norms = np.empty(len(wanted))
     with np.errstate(over="ignore"):  # past float range the norm is honestly inf
@@ -193,8 +204,8 @@ def weight_hh_contributions(trace: Trace, backward: Backward) -> dict[str, np.nd
     Returns block -> (T,) ||dpre_h[block][t]|| * ||h_{t-1}|| (the Frobenius norm of an outer
     product is the product of the norms), plus "total": the norm of the full (G*H, H) term.
     """
-    h_prev_norm = np.linalg.norm(trace.h_prev, axis=-1)  # (T,)
     with np.errstate(over="ignore", invalid="ignore"):
+        h_prev_norm = np.linalg.norm(trace.h_prev, axis=-1)  # (T,)
         out = {b: np.linalg.norm(d, axis=-1) * h_prev_norm for b, d in backward.dpre_h.items()}
         out["total"] = np.sqrt(sum(v**2 for v in out.values()))
     return out

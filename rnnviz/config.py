@@ -15,6 +15,7 @@ CELLS = {"rnn-tanh": "RNN (tanh)", "rnn-relu": "RNN (ReLU)", "lstm": "LSTM", "gr
 SOURCES = {"text": "Free text", "sine": "Sine wave", "noise": "Gaussian noise", "task": "Task sample"}
 TASKS = {"adding": "Adding problem", "temporal_order": "Temporal order", "memorisation": "Delayed recall"}
 INITS = {"default": "PyTorch default", "radius": "W_hh at a spectral radius"}
+FORGET_BIASES = {"default": "PyTorch default (random)", "0": "0", "1": "1", "2": "2", "3": "3", "5": "5"}
 
 MAX_TEXT = 500  # characters the app accepts as free text (one step each)
 DEFAULT_TEXT = "hello world"
@@ -33,6 +34,8 @@ class Config:
     seed: int = 0
     init: str = "default"  # a key of INITS
     radius: float = 1.0  # spectral radius of each W_hh block when init == "radius"
+    input_scale: float = 1.0  # every input is multiplied by this (large: tanh saturates)
+    forget_bias: str = "default"  # LSTM: a key of FORGET_BIASES
     present: bool = False  # presentation mode: big text, thick lines
 
     @property
@@ -69,6 +72,8 @@ PARAMS: dict[str, Param] = {
     "seed": Param(DEFAULT.seed, low=0, high=99_999, kind="int"),
     "init": Param(DEFAULT.init, INITS),
     "radius": Param(DEFAULT.radius, low=0.1, high=2.0, kind="float"),
+    "input_scale": Param(DEFAULT.input_scale, low=0.1, high=10.0, kind="float"),
+    "forget_bias": Param(DEFAULT.forget_bias, FORGET_BIASES),
     "present": Param(DEFAULT.present, kind="bool"),
 }
 

@@ -105,6 +105,27 @@ def bptt(kind, params, xs, dL_dh, h0=None, c0=None, nonlinearity="tanh") -> Back
     return _pack_backward(kind, back)
 
 
+def backward_from_trace(params, trace: Trace, dL_dh) -> Backward:
+    """bptt for a forward pass already run: the same gradients, without repeating the forward."""
+    kind = trace.kind
+    check_params(kind, params)
+    params = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
+    dL_dh = _as_float_array("dL_dh", dL_dh)
+    if dL_dh.shape != trace.h.shape:
+        raise ValueError(f"dL_dh must have shape {trace.h.shape} (like h), got {dL_dh.shape}")
+    if kind == "rnn":
+        run = {"h": trace.h, "pre": trace.pre["h"]}
+    elif kind == "lstm":
+        run = {"h": trace.h, "c": trace.c, "tanh_c": np.tanh(trace.c),
+               "act": np.stack([trace.gates[g] for g in GATES[kind]], axis=-2)}
+    else:
+        run = {"h": trace.h, "act": np.stack([trace.gates[g] for g in GATES[kind]], axis=-2),
+               "h_proj": np.concatenate([trace.pre_h[b] for b in BLOCKS[kind]], axis=-1)}
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        back = _run_backward(kind, params, trace.xs, trace.h0, trace.c0, trace.nonlinearity, run, dL_dh)
+    return _pack_backward(kind, back)
+
+
 # --- the two passes, on (T, I) or (T, B, I) alike --------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,7 +35,14 @@ class Scenario:
 
 
 def make_sample(cfg: Config) -> tasks.Sample:
-    """The input sequence the controls describe."""
+    """The input sequence the controls describe, multiplied by the input scale."""
+    sample = _raw_sample(cfg)
+    if cfg.input_scale == 1.0:
+        return sample
+    return replace(sample, xs=sample.xs * cfg.input_scale)
+
+
+def _raw_sample(cfg: Config) -> tasks.Sample:
     if cfg.source == "text":
         return tasks.text_sample(cfg.text)
     if cfg.source == "sine":
@@ -53,7 +60,8 @@ def make_sample(cfg: Config) -> tasks.Sample:
 def make_params(cfg: Config, input_size: int) -> dict[str, np.ndarray]:
     """The cell's weights, seeded, with W_hh rescaled if the controls ask for it."""
     radius = cfg.radius if cfg.init == "radius" else None
-    return init_params(cfg.kind, input_size, cfg.hidden, seed=cfg.seed, spectral_radius=radius)
+    forget = float(cfg.forget_bias) if cfg.kind == "lstm" and cfg.forget_bias != "default" else None
+    return init_params(cfg.kind, input_size, cfg.hidden, seed=cfg.seed, spectral_radius=radius, forget_bias=forget)
 
 
 def build_scenario(cfg: Config) -> Scenario:

@@ -161,3 +161,32 @@ def test_bad_url_values_are_clamped_with_a_note(server, browser):
     assert "step t = 1 of" in cell_title(page)
     shot(page, "bad-url-values", full_page=False)
     page.close()
+
+
+def test_backprop_page_runs_the_backward_animation(server, browser):
+    # a deep link into the page is the first request to this server
+    page = open_page(browser, f"{server}/Backprop_through_time?cell=rnn-relu&source=noise&length=60&hidden=16"
+                              "&init=radius&radius=0.8&forget_bias=3", height=1400)
+    assert_no_error(page)
+    assert "Unrolled RNN (ReLU), backward" in cell_title(page)
+    shot(page, "bptt-vanishing", full_page=False)
+    page.get_by_text("▶ Play backward").click()
+    time.sleep(2.0)  # frames advance every 450 ms: the gradient has reached a middle step
+    title = cell_title(page)
+    assert title.startswith("Backward: the gradient has reached step")
+    reached = int(title.split("step")[1].split("of")[0])
+    assert 1 <= reached < 60
+    shot(page, "bptt-backward-animation", full_page=False)
+    page.close()
+
+
+def test_backprop_page_flips_from_vanishing_to_exploding(server, browser):
+    query = "cell=rnn-relu&source=noise&length=60&hidden=16&init=radius&forget_bias=3"
+    page = open_page(browser, f"{server}/Backprop_through_time?{query}&radius=0.8", height=1400)
+    assert "vanishing" in page.locator("[data-testid='stMetricValue']").nth(1).inner_text()
+    page.goto(f"{server}/Backprop_through_time?{query}&radius=1.2")
+    wait_idle(page)
+    assert_no_error(page)
+    assert "exploding" in page.locator("[data-testid='stMetricValue']").nth(1).inner_text()
+    shot(page, "bptt-exploding", full_page=False)
+    page.close()

@@ -158,3 +158,17 @@ def test_relu_derivative_at_zero_is_zero_like_pytorch():
               "bias_ih": np.array([-1.0]), "bias_hh": np.array([0.0])}
     bw = rnnviz.bptt("rnn", params, np.array([[1.0]]), np.array([[1.0]]), nonlinearity="relu")
     assert bw.params["weight_ih"][0, 0] == 0.0 and bw.dxs[0, 0] == 0.0
+
+
+@pytest.mark.parametrize("kind,nonlinearity", CASES)
+def test_backward_from_a_trace_equals_bptt(kind, nonlinearity):
+    params, xs, dL_dh, h0, c0 = random_problem(kind, T=9, seed=21)
+    trace = rnnviz.forward(kind, params, xs, h0, c0, nonlinearity)
+    from_trace = rnnviz.backward_from_trace(params, trace, dL_dh)
+    direct = rnnviz.bptt(kind, params, xs, dL_dh, h0, c0, nonlinearity)
+    for name in ("dh", "dh0", "dxs"):
+        np.testing.assert_allclose(getattr(from_trace, name), getattr(direct, name), rtol=1e-12, atol=1e-14)
+    for name in params:
+        np.testing.assert_allclose(from_trace.params[name], direct.params[name], rtol=1e-12, atol=1e-14)
+    if kind == "lstm":
+        np.testing.assert_allclose(from_trace.dc, direct.dc, rtol=1e-12, atol=1e-14)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import config as cfgmod
-from ..config import CELLS, INITS, PARAMS, SOURCES, TASKS, Config, Param, parse_param, url_value
+from ..config import CELLS, FORGET_BIASES, INITS, PARAMS, SOURCES, TASKS, Config, Param, parse_param, url_value
 from ..figures.theme import export_config
 from ..scenario import Scenario, build_scenario
 
@@ -97,9 +97,10 @@ def sidebar() -> Config:
     sb = st.sidebar
     sb.page_link("app.py", label="Home", icon=":material/home:")
     sb.page_link("pages/1_Step_through.py", label="Step through", icon=":material/footprint:")
+    sb.page_link("pages/2_Backprop_through_time.py", label="Backprop through time", icon=":material/undo:")
     sb.markdown("### The network")
     control(sb.selectbox, "Cell", "cell", list(CELLS), format_func=CELLS.get,
-            help="Which recurrent cell steps through the sequence.")
+                   help="Which recurrent cell steps through the sequence.")
     control(sb.slider, "Hidden size H", "hidden", 1, 64,
             help="Number of hidden units (and cell-state units for the LSTM).")
     init = control(sb.selectbox, "Weight initialisation", "init", list(INITS), format_func=INITS.get,
@@ -108,6 +109,9 @@ def sidebar() -> Config:
     if init == "radius":
         control(sb.slider, "Spectral radius of W_hh", "radius", 0.1, 2.0, step=0.05,
                 help="Below 1 the recurrence contracts (memories fade); above 1 it expands.")
+    control(sb.selectbox, "LSTM forget-gate bias", "forget_bias", list(FORGET_BIASES), format_func=FORGET_BIASES.get,
+            help="For the LSTM (also when it is overlaid for comparison): a positive bias opens "
+                                 "the forget gate (f ≈ 1), so the cell state, and its gradient, last longer.")
     control(sb.number_input, "Seed", "seed", 0, 99_999, step=1, help="Same seed, same weights and same random input.")
     sb.markdown("### The input")
     source = control(sb.selectbox, "Input", "source", list(SOURCES), format_func=SOURCES.get)
@@ -118,13 +122,16 @@ def sidebar() -> Config:
             control(sb.selectbox, "Task", "task", list(TASKS), format_func=TASKS.get,
                     help="Long-dependency tasks as defined by Pascanu et al. (2013).")
         control(sb.slider, "Sequence length T", "length", 2, 1000)
+    control(sb.slider, "Input scale", "input_scale", 0.1, 10.0, step=0.1,
+            help="Multiplies every input. Large inputs drive tanh and sigmoid units into saturation.")
     sb.markdown("### Display")
     control(sb.toggle, "Presentation mode", "present", help="Large text and thick lines for a projector.")
     v = {name: stored(name, param) for name, param in PARAMS.items()}  # shown or not, all kept
     to_url(PARAMS)
     return Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
                   length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
-                  radius=float(v["radius"]), present=bool(v["present"]))
+                  radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"],
+                  present=bool(v["present"]))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -178,3 +185,31 @@ def chart_opts(name: str, t: int | None = None) -> dict:
     """Keyword arguments for st.plotly_chart: full width, PNG export named rnnviz-<name>[-tNN]."""
     filename = f"rnnviz-{name}" + (f"-t{t:02d}" if t is not None else "")
     return {"config": export_config(filename), "width": "stretch", "theme": None}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_cell_gradients(cfg: Config, loss_on: str):
+    from ..gradients import cell_gradients
+
+    return cell_gradients(cfg, loss_on)
+
+
+@st.cache_data(max_entries=32, show_spinner="Backpropagating through time…")
+def cached_gradient_study(cfg: Config, loss_on: str):
+    """The study; the overlay cells come from their own cache, so switching cells reuses them."""
+    from ..gradients import gradient_study, other_cells
+
+    others = {c: cached_cell_gradients(cfg.with_(cell=c), loss_on) for c in other_cells(cfg.cell)}
+    return gradient_study(cfg, loss_on, others=others)
+
+
+def gradient_study(cfg: Config, loss_on: str):
+    """The cached gradient study; bad input stops the page with a clear message."""
+    if cfg.source == "text" and not cfg.text.strip():
+        st.warning("The text is empty. Type at least one character in the sidebar.")
+        st.stop()
+    try:
+        return cached_gradient_study(cfg, loss_on)
+    except ValueError as err:
+        st.error(f"rnnviz cannot run this input: {err}")
+        st.stop()

@@ -1,0 +1,82 @@
+"""Backprop through time: the unrolled graph, and gradients that vanish or explode."""
+
+import streamlit as st
+
+from rnnviz import ui
+from rnnviz.config import Param
+from rnnviz.figures import bptt as fig
+from rnnviz.gradients import LOSS_ON, TINY
+
+MODES = {"forward": "Forward", "backward": "Backward"}
+
+cfg = ui.page("Backprop through time")
+st.title("Backprop through time")
+st.markdown(
+    "To learn, a recurrent network must find out how each earlier step affected the loss, so the "
+    "gradient is carried **backwards through every step**, multiplied each time by that step's "
+    "Jacobian. When those factors are below 1 the signal from the distant past **vanishes** "
+    "geometrically, and the network cannot learn long dependencies; above 1 it **explodes**. "
+    "The LSTM's cell state adds a path where the factor is just the forget gate — a highway on which "
+    "the gradient can survive."
+)
+loss_col, mode_col = st.columns(2)
+loss_on = ui.page_control(loss_col.segmented_control, "Loss on", "loss", Param("last", LOSS_ON),
+                          list(LOSS_ON), format_func=LOSS_ON.get,
+                          help="Last step only: the long-dependency case. "
+                               "Every step: fresh gradient enters everywhere.")
+study = ui.gradient_study(cfg, loss_on or "last")
+main = study.main
+if main.exploded_at is not None:
+    st.error(f"**Exploded at step {main.exploded_at}**: the {main.exploded_in} pass overflowed to inf/NaN there. "
+             "The plots show the numbers up to that point. Lower the spectral radius or the input scale.")
+
+
+@st.fragment
+def graph() -> None:
+    mode = ui.page_control(mode_col.segmented_control, "Unrolled graph", "mode", Param("backward", MODES),
+                           list(MODES), format_func=MODES.get) or "backward"
+    t = ui.step_slider(main.scenario.T) if mode == "forward" else main.scenario.T
+    st.plotly_chart(fig.unrolled_graph(study, mode, t, cfg.present), **ui.chart_opts(f"bptt-graph-{mode}", t))
+    st.caption(fig.GRAPH_HOW_TO_READ)
+
+
+graph()
+
+norms_col, stats_col = st.columns([3, 1])
+with norms_col:
+    st.plotly_chart(fig.grad_norms(study, cfg.present), **ui.chart_opts("bptt-grad-norms"))
+    st.caption(fig.NORMS_HOW_TO_READ)
+with stats_col:
+    fit = main.fit
+    st.metric("Per-step factor going back", "—" if fit.regime == "undefined" else f"× {fit.factor:.3g}",
+              help="A straight-line fit of log ||dL/dh_t|| against the number of steps back.")
+    st.metric("Regime", fit.regime)
+    if main.steps_to_tiny is not None:
+        st.markdown(f"The gradient from step t is below **{TINY:g}** of its final size after "
+                    f"**{main.steps_to_tiny} steps** back.")
+    else:
+        st.markdown(f"The gradient never falls below {TINY:g} of its final size in these {main.scenario.T} steps.")
+    for cell, other in study.others.items():
+        st.caption(f"{fig.cell_label(cell)}: {other.fit.regime}"
+                   + ("" if other.fit.regime == "undefined" else f", × {other.fit.factor:.3g} per step"))
+
+st.subheader("Why it happens")
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(fig.spectrum(study, cfg.present), **ui.chart_opts("bptt-spectrum"))
+    st.caption(fig.SPECTRUM_HOW_TO_READ)
+    st.plotly_chart(fig.saturation_meter(study, cfg.present), **ui.chart_opts("bptt-saturation"))
+    st.caption(fig.SATURATION_HOW_TO_READ)
+with right:
+    st.plotly_chart(fig.jacobian_norms(study, cfg.present), **ui.chart_opts("bptt-jacobians"))
+    st.caption(fig.JACOBIAN_HOW_TO_READ)
+    st.plotly_chart(fig.contributions(study, cfg.present), **ui.chart_opts("bptt-contributions"))
+    st.caption(fig.CONTRIB_HOW_TO_READ)
+if study.bound is not None:
+    st.caption("The dotted line on the gradient plot is the bound of Pascanu, Mikolov & Bengio (2013): with γ = 1 "
+               "bounding the activation's derivative, ||dL/dh_t|| ≤ ||dL/dh_T|| (γ σ_max)^(T−t); when σ_max < 1/γ "
+               "the gradient must vanish at least that fast.")
+
+st.subheader("Saliency: which inputs can still teach the network")
+st.plotly_chart(fig.saliency(study, cfg.present), **ui.chart_opts("bptt-saliency"))
+st.caption(fig.SALIENCY_HOW_TO_READ)

@@ -1,0 +1,422 @@
+"""Figures of backprop through time: the unrolled graph, gradient norms and why they behave so.
+
+Pure builders from a GradientStudy (rnnviz.gradients) to go.Figure. Steps are 1-based.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..config import CELLS
+from ..gradients import LOSS_ON, CellGradients, GradientStudy
+from . import theme
+
+GRAPH_HOW_TO_READ = (
+    "The network unrolled in time: one column per step, inputs x at the bottom, the hidden state h "
+    "(and the LSTM's cell state c) in the middle, outputs y and the loss L on top. In backward mode "
+    "each edge's width and colour show how much gradient flows along it (log scale, bright = large): "
+    "press ▶ to watch the gradient leave L and travel back from t = T to 1, fading as it goes. "
+    "Hover a node for its value and its gradient."
+)
+NORMS_HOW_TO_READ = (
+    "The size of the gradient reaching each h_t, on a log axis. A straight falling line is "
+    "geometric vanishing: each step back multiplies it by the same factor below 1. A rising line "
+    "going back is explosion. The faint lines are the other cells on the same input and seed."
+)
+SPECTRUM_HOW_TO_READ = (
+    "Left: the singular values of W_hh, largest first; above 1 (dashed) a direction can grow. "
+    "Right: its eigenvalues in the complex plane. Inside the unit circle repeated multiplication "
+    "shrinks a vector, outside it grows: the spectral radius is the largest |eigenvalue|."
+)
+JACOBIAN_HOW_TO_READ = (
+    "||dh_T/dh_t||: how strongly the state at step t can still move the last state. Each step back "
+    "multiplies by one step Jacobian (diag(φ') W_hh for the RNN); the per-step norms are the dots."
+)
+SATURATION_HOW_TO_READ = (
+    "The fraction of units whose activation is flat (derivative below a tenth of its maximum) at "
+    "each step. Saturated units pass almost no gradient: a high meter means a fast-fading signal."
+)
+CONTRIB_HOW_TO_READ = (
+    "dL/dW_hh is a sum over steps. Each bar is the size of one step's term, by how far back from "
+    "the end it lies: the weight update is made almost entirely of the most recent steps."
+)
+SALIENCY_HOW_TO_READ = (
+    "||dL/dx_t||: how much each input can still change the loss. Inputs whose gradient has "
+    "vanished cannot be learned from, however much they matter."
+)
+
+MAX_COLUMNS = 16  # steps drawn in the unrolled graph; longer sequences: first, …, last
+
+
+def cell_label(cell: str) -> str:
+    return CELLS[cell]
+
+
+# --- the unrolled graph ---------------------------------------------------------------------
+
+
+def drawn_steps(T: int) -> list[int | None]:
+    """The 1-based steps drawn as columns; None marks the ellipsis between first and last."""
+    if T <= MAX_COLUMNS:
+        return list(range(1, T + 1))
+    head = MAX_COLUMNS // 2 - 1
+    tail = MAX_COLUMNS - head - 1
+    return [*range(1, head + 1), None, *range(T - tail + 1, T + 1)]
+
+
+def edge_gradients(cg: CellGradients) -> dict[str, np.ndarray]:
+    """(T,) gradient magnitude flowing along each kind of edge at each step t (1-based index t-1).
+
+    "hh": from h_t back into h_{t-1} through W_hh (for the LSTM through the o gate), "cc": from
+    c_t back into c_{t-1} (f_t dc_t), "ch": LSTM, from c_t's gates back into h_{t-1}, "hc": from
+    h_t into c_t, "xh": into x_t, "hy": from the readout into h_t.
+    """
+    tr, back = cg.scenario.trace, cg.backward
+    w = np.asarray(cg.scenario.params["weight_hh"])
+    H = tr.H
+    norm = lambda a: np.sqrt(np.sum(np.asarray(a) ** 2, axis=-1))  # noqa: E731
+    dpre_h = np.concatenate([back.dpre_h[b] for b in back.dpre_h], axis=-1)  # (T, G*H)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = {"xh": norm(back.dxs), "hy": norm(cg.readout.dL_dh)}
+        if tr.kind == "lstm":
+            out["hh"] = norm(back.dpre_h["o"] @ w[3 * H :])
+            out["ch"] = norm(np.concatenate([back.dpre_h[g] for g in "ifg"], axis=-1) @ w[: 3 * H])
+            out["cc"] = norm(back.dc * tr.gates["f"])
+            out["hc"] = norm(back.dh * tr.gates["o"] * (1 - np.tanh(tr.c) ** 2))
+        elif tr.kind == "gru":
+            out["hh"] = norm(back.dh * tr.gates["z"] + dpre_h @ w)
+        else:
+            out["hh"] = norm(dpre_h @ w)
+    return out
+
+
+def unrolled_graph(study: GradientStudy, mode: str, t: int, present: bool = False) -> go.Figure:
+    """The unrolled network. mode "forward": step t highlighted; "backward": gradient flow, animated."""
+    cg = study.main
+    tr = cg.scenario.trace
+    T, lstm = tr.T, tr.kind == "lstm"
+    s = theme.sizes(present)
+    columns = drawn_steps(T)
+    col_of = {step: k for k, step in enumerate(columns) if step is not None}
+    y = {"x": 0.0, "h": 1.0, "c": 2.0, "y": 3.0 if lstm else 2.0}
+    y_loss = y["y"] + 1.0
+    x_loss = len(columns) + 0.2
+    grads = edge_gradients(cg)
+    # Edges: (kind of flow, step t, (x0, y0), (x1, y1)); drawn as one line trace each.
+    edges = []
+    for step, k in col_of.items():
+        edges.append(("xh", step, (k, y["x"]), (k, y["h"])))
+        edges.append(("hy", step, (k, y["h"]), (k, y["y"])))
+        if lstm:
+            edges.append(("hc", step, (k, y["h"]), (k, y["c"])))
+        prev = col_of.get(step - 1)
+        if prev is not None:
+            edges.append(("hh", step, (prev, y["h"]), (k, y["h"])))
+            if lstm:
+                edges.append(("cc", step, (prev, y["c"]), (k, y["c"])))
+                edges.append(("ch", step, (prev, y["h"]), (k, y["c"])))
+        if np.any(cg.readout.dL_dh[step - 1] != 0):
+            edges.append(("yL", step, (k, y["y"]), (x_loss, y_loss)))
+    # Each edge's style once, vectorised: log10 of its flow over 8 decades below the largest
+    # flow maps to 0..1, which sets both the colour and the width.
+    values = np.array([grads["hy" if kind == "yL" else kind][step - 1] for kind, step, _, _ in edges])
+    finite = values[np.isfinite(values) & (values > 0)]
+    top = np.log10(finite.max()) if finite.size else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        levels = np.clip((np.log10(np.maximum(values, 1e-300)) - top + 8.0) / 8.0, 0.0, 1.0)
+    levels[~np.isfinite(values)] = 1.0  # overflow: as large as it gets
+    stops = np.array([p for p, _ in theme.MAGNITUDE])
+    colours = [theme.MAGNITUDE[i][1] for i in np.abs(stops[None, :] - levels[:, None]).argmin(axis=1)]
+    reached_style = [{"color": c, "width": 1.0 + 9.0 * lv} for c, lv in zip(colours, levels, strict=True)]
+    grey = {"color": "#c8c8c8", "width": 1.5}
+
+    def edge_style(e: int, frame_t: int) -> dict:
+        """Edge e's line once the backward pass has reached step frame_t (grey before that)."""
+        return reached_style[e] if mode == "backward" and edges[e][1] >= frame_t else grey
+
+    data = []
+    for e, (kind, step, (x0, y0), (x1, y1)) in enumerate(edges):
+        data.append({"type": "scatter", "x": [x0, x1], "y": [y0, y1], "mode": "lines", "showlegend": False,
+                     "line": edge_style(e, 1), "hoverinfo": "text",
+                     "text": f"{_EDGE_NAMES[kind]} at t = {step}: gradient {_fmt(values[e])}"})
+    # Nodes: one scatter per row, hover with the value and the gradient.
+    node_rows = [("x", "x"), ("h", "h")] + ([("c", "c")] if lstm else []) + [("y", "y")]
+    for name, key in node_rows:
+        xs_, texts = [], []
+        for step, k in col_of.items():
+            xs_.append(k)
+            texts.append(_node_hover(cg, key, step))
+        data.append({"type": "scatter", "x": xs_, "y": [y[key]] * len(xs_), "mode": "markers+text",
+                     "text": [f"{key}<sub>{step}</sub>" for step in col_of], "textposition": "middle center",
+                     "textfont": {"size": s.tick if len(columns) > 10 else s.font, "color": theme.INK},
+                     "marker": {"size": 34 if present else 28, "color": "white",
+                                "line": {"color": theme.INK, "width": 1.5}},
+                     "hovertext": texts, "hoverinfo": "text", "showlegend": False, "name": name})
+    data.append({"type": "scatter", "x": [x_loss], "y": [y_loss], "mode": "markers+text", "text": ["L"],
+                 "marker": {"size": 40, "color": "#fde6c8", "line": {"color": theme.INK, "width": 1.5}},
+                 "hovertext": [f"loss L = {_fmt(cg.readout.loss)} (on {LOSS_ON[study.loss_on].lower()})"],
+                 "hoverinfo": "text", "showlegend": False, "textfont": {"size": s.font}})
+    shapes, notes = [], []
+    if None in columns:
+        k = columns.index(None)
+        notes.append({"x": k, "y": y["h"], "text": "…", "showarrow": False, "font": {"size": s.title * 2}})
+    if mode == "forward" and t in col_of:
+        k = col_of[t]
+        shapes.append({"type": "rect", "x0": k - 0.42, "x1": k + 0.42, "y0": -0.5, "y1": y["y"] + 0.5,
+                       "fillcolor": theme.CURSOR, "opacity": 0.18, "line": {"width": 0}, "layer": "below"})
+    title = (f"Unrolled {cell_label(cg.cell)}, forward: step t = {t} of {T}" if mode == "forward" else
+             f"Unrolled {cell_label(cg.cell)}, backward: gradient flow from L (width and colour: log scale)")
+    layout = {
+        "shapes": shapes, "annotations": notes,
+        "xaxis": {"visible": False, "range": [-0.7, x_loss + 0.7], "fixedrange": True},
+        "yaxis": {"visible": False, "range": [-0.6, y_loss + 0.6], "fixedrange": True},
+    }
+    frames = None
+    if mode == "backward":
+        # Frames apply on top of each other: "start" greys every edge, then frame t lights up
+        # only the edges of step t, so each edge appears in two frames, not in all of them.
+        order = [step for step in range(T, 0, -1) if step in col_of]
+        start = {"name": "start", "traces": list(range(len(edges))),
+                 "data": [{"type": "scatter", "line": grey} for _ in edges],
+                 "layout": {"title": {"text": "Backward: the gradient starts at the loss L"}}}
+        frames = [start]
+        for ft in order:
+            lit = [e for e, edge in enumerate(edges) if edge[1] == ft]
+            frames.append({"name": str(ft), "traces": lit,
+                           "data": [{"type": "scatter", "line": reached_style[e]} for e in lit],
+                           "layout": {"title": {"text": f"Backward: the gradient has reached step {ft} of {T}"}}})
+        play = {"frame": {"duration": 450, "redraw": True}, "fromcurrent": False,
+                "transition": {"duration": 0}, "mode": "immediate"}
+        layout["updatemenus"] = [{"type": "buttons", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top",
+                                  "direction": "left", "font": {"size": s.font},
+                                  "buttons": [{"label": "▶ Play backward", "method": "animate",
+                                               "args": [[f["name"] for f in frames], play]}]}]
+        layout["margin"] = {"b": 60}
+    height = 360 + (90 if lstm else 0)
+    return theme.figure(data, layout, title=title, present=present, height=height, frames=frames)
+
+
+_EDGE_NAMES = {"xh": "x → h", "hy": "h → y", "hh": "h(t−1) → h(t)", "cc": "c(t−1) → c(t) (cell-state highway)",
+               "ch": "h(t−1) → c(t) (gates)", "hc": "c(t) → h(t)", "yL": "y → L"}
+
+
+def _node_hover(cg: CellGradients, key: str, step: int) -> str:
+    tr, back = cg.scenario.trace, cg.backward
+    k = step - 1
+    if key == "x":
+        value, grad = tr.xs[k], back.dxs[k]
+    elif key == "h":
+        value, grad = tr.h[k], back.dh[k]
+    elif key == "c":
+        value, grad = tr.c[k], back.dc[k]
+    else:
+        value, grad = cg.readout.y[k], None
+    head = ", ".join(f"{v:.3f}" for v in value[:4]) + (", …" if len(value) > 4 else "")
+    with np.errstate(over="ignore", invalid="ignore"):
+        text = f"<b>{key}<sub>{step}</sub></b> = [{head}]<br>||{key}|| = {_fmt(np.linalg.norm(value))}"
+        if grad is not None:
+            text += f"<br>||dL/d{key}<sub>{step}</sub>|| = {_fmt(np.linalg.norm(grad))}"
+    return text
+
+
+def _fmt(value: float) -> str:
+    if not np.isfinite(value):
+        return "overflow (inf)" if value > 0 or np.isinf(value) else "not a number"
+    return f"{value:.3g}"
+
+
+# --- gradient norms ---------------------------------------------------------------------------
+
+
+def grad_norms(study: GradientStudy, present: bool = False) -> go.Figure:
+    """||dL/dh_t|| against t (log axis) for the main cell, the other cells, the bound and ||dL/dc_t||."""
+    s = theme.sizes(present)
+    main = study.main
+    T = main.scenario.T
+    steps = np.arange(1, T + 1)
+    data = []
+    for cell, cg in study.others.items():
+        colour = theme.KIND_COLOURS[cell.split("-")[0]]
+        data.append(_norm_line(steps, cg.h_norms, f"{cell_label(cell)}: ||dL/dh<sub>t</sub>||", colour,
+                               s.line * 0.8, opacity=0.55))
+        if cg.c_norms is not None:  # the LSTM's cell-state highway, even when it is the overlay
+            data.append(_norm_line(steps, cg.c_norms, f"{cell_label(cell)}: ||dL/dc<sub>t</sub>||", colour,
+                                   s.line * 0.8, dash="dash", opacity=0.75))
+    if main.c_norms is not None:
+        data.append(_norm_line(steps, main.c_norms, f"{cell_label(main.cell)}: ||dL/dc<sub>t</sub>||",
+                               theme.KIND_COLOURS["lstm"], s.line, dash="dash"))
+    if study.bound is not None:
+        data.append(_norm_line(steps, study.bound, "bound: ||dL/dh<sub>T</sub>|| (γσ<sub>max</sub>)<sup>T−t</sup>",
+                               theme.MUTED, s.line * 0.8, dash="dot"))
+    data.append(_norm_line(steps, main.h_norms, f"{cell_label(main.cell)}: ||dL/dh<sub>t</sub>||",
+                           theme.KIND_COLOURS[main.scenario.config.kind], s.line * 1.6))
+    shapes, notes = [], []
+    if main.exploded_at is not None:
+        shapes.append({"type": "line", "x0": main.exploded_at, "x1": main.exploded_at, "y0": 0, "y1": 1,
+                       "yref": "paper", "line": {"color": "#D55E00", "width": s.line, "dash": "dash"}})
+        notes.append({"x": main.exploded_at, "y": 1, "yref": "paper", "text": f"exploded at step {main.exploded_at}",
+                      "showarrow": False, "yanchor": "bottom", "font": {"color": "#D55E00", "size": s.font}})
+    fit = main.fit
+    regime = "—" if fit.regime == "undefined" else f"{fit.regime} (×{fit.factor:.3g} per step back)"
+    layout = {
+        "xaxis": {"title": {"text": "step t"}, "range": [0.5, T + 0.5]},
+        "yaxis": {"title": {"text": "||dL/dh<sub>t</sub>||"}, "type": "log", "exponentformat": "power"},
+        "legend": {"orientation": "h", "y": -0.22, "x": 0.0, "font": {"size": s.tick}},
+        "shapes": shapes, "annotations": notes, "hovermode": "x unified",
+    }
+    return theme.figure(data, layout, title=f"Gradient reaching each step — {cell_label(main.cell)}: {regime}",
+                        present=present, height=460)
+
+
+def _norm_line(steps, values, name, colour, width, dash="solid", opacity=1.0) -> dict:
+    values = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        shown = np.where(values > 0, values, np.nan)  # 0 has no place on a log axis
+    return {"type": "scatter", "x": steps, "y": theme.f32(shown), "mode": "lines", "name": name,
+            "line": {"color": colour, "width": width, "dash": dash}, "opacity": opacity,
+            "hovertemplate": "%{y:.3e}"}
+
+
+# --- why it happens -----------------------------------------------------------------------------
+
+
+def spectrum(study: GradientStudy, present: bool = False) -> go.Figure:
+    """Singular values of each W_hh block (left) and its eigenvalues with the unit circle (right)."""
+    s = theme.sizes(present)
+    data = []
+    for k, (block, sp) in enumerate(study.spectrum.items()):
+        colour = theme.LINES[k % len(theme.LINES)]
+        name = "W_hh" if block == "h" else f"W_h{block}"
+        index = np.arange(1, len(sp.singular_values) + 1)
+        data.append({"type": "scatter", "x": index, "y": theme.f32(sp.singular_values),
+                     "mode": "lines+markers", "name": name, "legendgroup": name, "xaxis": "x", "yaxis": "y",
+                     "line": {"color": colour, "width": s.line}, "marker": {"size": s.marker * 0.7},
+                     "hovertemplate": "σ<sub>%{x}</sub> = %{y:.4f}<extra>" + name + "</extra>"})
+        data.append({"type": "scatter", "x": theme.f32(sp.eigenvalues.real), "y": theme.f32(sp.eigenvalues.imag),
+                     "mode": "markers", "name": name, "legendgroup": name, "showlegend": False,
+                     "xaxis": "x2", "yaxis": "y2", "marker": {"color": colour, "size": s.marker},
+                     "hovertemplate": "λ = %{x:.3f} %{y:+.3f}i<extra>" + name + "</extra>"})
+    angle = np.linspace(0, 2 * np.pi, 121)
+    data.append({"type": "scatter", "x": np.cos(angle), "y": np.sin(angle), "mode": "lines", "xaxis": "x2",
+                 "yaxis": "y2", "line": {"color": theme.MUTED, "dash": "dot", "width": s.line * 0.6},
+                 "name": "unit circle", "hoverinfo": "skip"})
+    radius = max(sp.spectral_radius for sp in study.spectrum.values())
+    r = max(1.15, radius * 1.1)
+    layout = {
+        "xaxis": {"domain": [0.0, 0.5], "title": {"text": "index i"}},
+        "yaxis": {"title": {"text": "singular value σ<sub>i</sub>"}, "rangemode": "tozero"},
+        "xaxis2": {"domain": [0.6, 1.0], "title": {"text": "Re λ"}, "range": [-r, r], "anchor": "y2"},
+        "yaxis2": {"title": {"text": "Im λ"}, "range": [-r, r], "anchor": "x2", "scaleanchor": "x2"},
+        "shapes": [{"type": "line", "xref": "x", "yref": "y", "x0": 0.5, "x1": study.main.scenario.trace.H + 0.5,
+                    "y0": 1, "y1": 1, "line": {"color": theme.MUTED, "dash": "dash", "width": s.line * 0.6}}],
+        "legend": {"orientation": "h", "y": -0.25, "font": {"size": s.tick}},
+    }
+    return theme.figure(data, layout, title=f"W_hh: singular values and eigenvalues (spectral radius {radius:.3g})",
+                        present=present, height=420)
+
+
+def jacobian_norms(study: GradientStudy, present: bool = False) -> go.Figure:
+    """||dh_T/dh_t|| at the sampled steps, and each step's ||dh_t/dh_{t-1}||."""
+    s = theme.sizes(present)
+    jn = study.jacobians
+    data = [
+        {"type": "scatter", "x": jn.t, "y": theme.f32(np.where(jn.to_last > 0, jn.to_last, np.nan)), "mode": "lines",
+         "name": "||dh<sub>T</sub>/dh<sub>t</sub>||", "line": {"color": theme.LINES[0], "width": s.line * 1.4},
+         "hovertemplate": "t = %{x}: %{y:.3e}<extra></extra>"},
+        {"type": "scatter", "x": jn.t, "y": theme.f32(np.where(jn.step > 0, jn.step, np.nan)), "mode": "markers",
+         "name": "||dh<sub>t</sub>/dh<sub>t−1</sub>||", "marker": {"color": theme.LINES[1], "size": s.marker * 0.8},
+         "hovertemplate": "t = %{x}: %{y:.3f}<extra></extra>"},
+    ]
+    layout = {"xaxis": {"title": {"text": "step t"}}, "yaxis": {"title": {"text": "spectral norm"}, "type": "log",
+                                                                  "exponentformat": "power"},
+              "legend": {"orientation": "h", "y": -0.25, "font": {"size": s.tick}}}
+    return theme.figure(data, layout, title="How strongly step t can still move the last state",
+                        present=present, height=380)
+
+
+def saturation_meter(study: GradientStudy, present: bool = False) -> go.Figure:
+    """Fraction of saturated units per step, per gate block and overall."""
+    s = theme.sizes(present)
+    T = study.main.scenario.T
+    steps = np.arange(1, T + 1)
+    data = []
+    blocks = [b for b in study.saturation if b != "all"]
+    for k, block in enumerate(blocks):
+        if len(blocks) > 1:
+            data.append({"type": "scatter", "x": steps, "y": theme.f32(study.saturation[block]), "mode": "lines",
+                         "name": block, "line": {"color": theme.LINES[k % len(theme.LINES)], "width": s.line * 0.7},
+                         "opacity": 0.7, "hovertemplate": f"{block}: " + "%{y:.0%}<extra></extra>"})
+    data.append({"type": "scatter", "x": steps, "y": theme.f32(study.saturation["all"]), "mode": "lines",
+                 "name": "all units", "fill": "tozeroy", "line": {"color": theme.INK, "width": s.line},
+                 "hovertemplate": "all: %{y:.0%}<extra></extra>"})
+    layout = {"xaxis": {"title": {"text": "step t"}},
+              "yaxis": {"title": {"text": "saturated units"}, "range": [0, 1.02], "tickformat": ".0%"},
+              "legend": {"orientation": "h", "y": -0.25, "font": {"size": s.tick}}}
+    return theme.figure(data, layout, title="Saturation meter", present=present, height=380)
+
+
+def contributions(study: GradientStudy, present: bool = False, max_bars: int = 100) -> go.Figure:
+    """Stacked bars: the size of each step's term of dL/dW_hh, by steps back from the end."""
+    s = theme.sizes(present)
+    T = study.main.scenario.T
+    blocks = [b for b in study.contributions if b != "total"]
+    back = np.arange(T)[::-1]  # T - t for t = 1..T
+    width = max(1, -(-T // max_bars))  # bin steps back so at most max_bars bars are drawn
+    bins = back // width
+    n_bins = bins.max() + 1
+    data = []
+    for k, block in enumerate(blocks):
+        sums = np.bincount(bins, weights=np.nan_to_num(study.contributions[block], posinf=0.0), minlength=n_bins)
+        label = "W_hh" if block == "h" else f"block {block}"
+        data.append({"type": "bar", "x": np.arange(n_bins) * width, "y": theme.f32(sums), "name": label,
+                     "marker": {"color": theme.LINES[k % len(theme.LINES)]},
+                     "hovertemplate": f"{label}, " + "%{x} steps back: %{y:.3e}<extra></extra>"})
+    axis = "steps back from the end, T − t" + (f" (bins of {width})" if width > 1 else "")
+    layout = {"barmode": "stack", "bargap": 0.1, "xaxis": {"title": {"text": axis}},
+              "yaxis": {"title": {"text": "||term of dL/dW<sub>hh</sub>||"}},
+              "legend": {"orientation": "h", "y": -0.25, "font": {"size": s.tick}}}
+    return theme.figure(data, layout, title="Where the weight gradient comes from", present=present, height=380)
+
+
+def saliency(study: GradientStudy, present: bool = False, per_row: int = 32) -> go.Figure:
+    """||dL/dx_t|| per input: characters coloured (text), or bars under the input signal (numbers)."""
+    s = theme.sizes(present)
+    sc = study.main.scenario
+    values = np.asarray(study.saliency, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log10(np.where(values > 0, values, np.nan))
+    if sc.config.source == "text":
+        tokens = list(sc.sample.tokens)
+        T = len(tokens)
+        per_row = max(min(T, per_row), 16)
+        rows = -(-T // per_row)
+        z = np.full((rows, per_row), np.nan)
+        chars = np.full((rows, per_row), "", dtype=object)
+        hover = np.full((rows, per_row), "", dtype=object)
+        for k, ch in enumerate(tokens):
+            z[k // per_row, k % per_row] = logs[k]
+            chars[k // per_row, k % per_row] = "␣" if ch == " " else ("⏎" if ch == "\n" else ch)
+            hover[k // per_row, k % per_row] = f"step {k + 1}: ||dL/dx|| = {values[k]:.3e}"
+        data = [{"type": "heatmap", "z": theme.f32(z), "text": chars, "texttemplate": "%{text}",
+                 "textfont": {"size": s.title}, "colorscale": theme.MAGNITUDE, "xgap": 3, "ygap": 3,
+                 "customdata": hover, "hovertemplate": "%{customdata}<extra></extra>",
+                 "colorbar": theme.colorbar("log<sub>10</sub> ||dL/dx||", present)}]
+        layout = {"xaxis": {"visible": False}, "yaxis": {"visible": False, "autorange": "reversed"}}
+        return theme.figure(data, layout, title="Saliency: how much each character can still change the loss",
+                            present=present, height=130 + 56 * rows)
+    steps = np.arange(1, sc.T + 1)
+    xs = np.asarray(sc.sample.xs, dtype=float)
+    layout = theme.stacked_axes(2, ["input x<sub>t</sub>", "||dL/dx<sub>t</sub>||"], present, gap=0.3, shared_x=True)
+    data = [{"type": "scatter", "x": steps, "y": theme.f32(xs[:, j]), "mode": "lines", "xaxis": "x", "yaxis": "y",
+             "name": f"x[{j}]", "line": {"width": s.line * 0.8, "color": theme.LINES[j % len(theme.LINES)]}}
+            for j in range(min(xs.shape[1], 4))]
+    data.append({"type": "bar", "x": steps, "y": theme.f32(values), "xaxis": "x2", "yaxis": "y2", "name": "||dL/dx||",
+                 "marker": {"color": theme.LINES[0]}, "hovertemplate": "t = %{x}: %{y:.3e}<extra></extra>"})
+    layout["yaxis2"]["type"] = "log"
+    layout["yaxis2"]["exponentformat"] = "power"
+    layout["xaxis2"]["title"] = {"text": "step t"}
+    layout["xaxis"]["showticklabels"] = False
+    layout["showlegend"] = False
+    return theme.figure(data, layout, title="Saliency: how much each input can still change the loss",
+                        present=present, height=440)

@@ -1,0 +1,205 @@
+"""The Backprop-through-time study, its figures and its page."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from rnnviz import analysis
+from rnnviz.config import Config
+from rnnviz.figures import bptt as fig
+from rnnviz.gradients import cell_gradients, gradient_study, other_cells
+
+from .test_figures import array
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = "pages/2_Backprop_through_time.py"
+RELU = Config(cell="rnn-relu", source="noise", length=60, hidden=16, init="radius", forget_bias="3")
+
+
+# --- the study -------------------------------------------------------------------------------
+
+
+def test_spectral_radius_turns_vanishing_into_exploding():
+    assert cell_gradients(RELU.with_(radius=0.8)).fit.regime == "vanishing"
+    assert cell_gradients(RELU.with_(radius=1.2)).fit.regime == "exploding"
+
+
+def test_an_lstm_with_an_open_forget_gate_keeps_its_cell_gradient():
+    lstm = cell_gradients(RELU.with_(cell="lstm", radius=0.8))
+    rnn = cell_gradients(RELU.with_(radius=0.8))
+    assert lstm.c_norms[0] / lstm.c_norms[-1] > 0.1  # within a factor 10 over 60 steps
+    assert rnn.h_norms[0] / rnn.h_norms[-1] < 1e-4
+
+
+def test_the_study_overlays_the_other_two_cells_on_the_same_input():
+    study = gradient_study(Config(cell="gru", source="sine", length=20, hidden=4))
+    assert list(study.others) == ["rnn-tanh", "lstm"] == other_cells("gru")
+    for other in study.others.values():
+        np.testing.assert_array_equal(other.scenario.sample.xs, study.main.scenario.sample.xs)
+
+
+@pytest.mark.parametrize("loss_on,nonzero", [("last", 1), ("all", 20)])
+def test_the_loss_applies_where_asked(loss_on, nonzero):
+    cg = cell_gradients(Config(cell="lstm", source="sine", length=20, hidden=4), loss_on)
+    assert np.count_nonzero(np.abs(cg.readout.dL_dh).sum(axis=1)) == nonzero
+
+
+def test_pascanu_bound_holds_for_the_rnn_on_a_last_step_loss():
+    study = gradient_study(RELU.with_(cell="rnn-tanh", radius=0.8))
+    assert study.bound is not None
+    assert np.all(study.main.h_norms <= study.bound * (1 + 1e-9))
+    assert gradient_study(RELU.with_(cell="lstm")).bound is None  # no such bound drawn for gated cells
+
+
+def test_overflow_is_reported_with_its_step_and_never_raises():
+    cg = cell_gradients(Config(cell="rnn-relu", source="noise", length=1000, hidden=16, init="radius",
+                               radius=2.0, input_scale=10.0))
+    assert cg.exploded_at is not None and cg.exploded_in in ("forward", "backward")
+    assert not np.isfinite(cg.h_norms[cg.exploded_at - 1]) or cg.exploded_in == "forward"
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def test_plotted_norms_are_the_engines():
+    study = gradient_study(RELU.with_(radius=0.8))
+    figure = fig.grad_norms(study)
+    main = next(tr for tr in figure.data if tr.name == "RNN (ReLU): ||dL/dh<sub>t</sub>||")
+    np.testing.assert_allclose(np.asarray(main.y, dtype=float), analysis.hidden_grad_norms(study.main.backward),
+                               rtol=1e-6)
+    names = [tr.name for tr in figure.data]
+    assert "LSTM: ||dL/dc<sub>t</sub>||" in names and "GRU: ||dL/dh<sub>t</sub>||" in names
+    assert any(name.startswith("bound") for name in names)
+    assert figure.layout.yaxis.type == "log" and figure.layout.xaxis.title.text == "step t"
+    assert "vanishing" in figure.layout.title.text
+
+
+def test_the_explosion_is_marked_on_the_norm_plot():
+    study = gradient_study(Config(cell="rnn-relu", source="noise", length=1000, hidden=16, init="radius",
+                                  radius=2.0, input_scale=10.0))
+    figure = fig.grad_norms(study)
+    assert any(f"exploded at step {study.main.exploded_at}" in a.text for a in figure.layout.annotations)
+    assert json.dumps(json.loads(figure.to_json())).count("Infinity") == 0  # no inf reaches the browser
+
+
+@pytest.mark.parametrize("T,expected", [(5, [1, 2, 3, 4, 5]), (40, [1, 2, 3, 4, 5, 6, 7, None, 33, 34, 35, 36,
+                                                                   37, 38, 39, 40])])
+def test_long_sequences_draw_first_and_last_steps_with_an_ellipsis(T, expected):
+    assert fig.drawn_steps(T) == expected
+
+
+def test_backward_graph_animates_from_T_down_and_edges_carry_the_gradient():
+    study = gradient_study(Config(cell="lstm", source="sine", length=10, hidden=4))
+    figure = fig.unrolled_graph(study, "backward", 10)
+    names = [f.name for f in figure.frames]
+    assert names == ["start", *[str(t) for t in range(10, 0, -1)]]
+    highway = [tr for tr in figure.data if tr.mode == "lines" and "cell-state highway" in tr.text]
+    assert len(highway) == 9  # c_{t-1} -> c_t for t = 2..10, apart from the hidden path
+    flows = fig.edge_gradients(study.main)
+    expected = np.linalg.norm(study.main.backward.dc * study.main.scenario.trace.gates["f"], axis=1)
+    np.testing.assert_allclose(flows["cc"], expected, rtol=1e-12)
+    assert "gradient" in highway[0].text and "e" in highway[0].text  # the value is in the hover
+
+
+def test_forward_graph_highlights_the_step():
+    study = gradient_study(Config(cell="rnn-tanh", source="sine", length=8, hidden=3))
+    figure = fig.unrolled_graph(study, "forward", 5)
+    assert not figure.frames and figure.layout.shapes[0].x0 == pytest.approx(4 - 0.42)
+    assert "step t = 5 of 8" in figure.layout.title.text
+
+
+BUILDERS = [lambda s: fig.unrolled_graph(s, "backward", 1), lambda s: fig.unrolled_graph(s, "forward", 2),
+            fig.grad_norms, fig.spectrum, fig.jacobian_norms, fig.saturation_meter, fig.contributions, fig.saliency]
+
+
+@pytest.mark.parametrize("cfg", [Config(cell="lstm", hidden=3), Config(cell="gru", source="noise", length=30, hidden=3),
+                                 Config(cell="rnn-relu", source="task", length=20, hidden=3)], ids=["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_every_bptt_figure_is_valid_titled_and_hover_clean(cfg, builder):
+    figure = builder(gradient_study(cfg))
+    go.Figure(figure.to_dict())  # Plotly's full validation
+    assert figure.layout.title.text
+    spec = json.loads(figure.to_json())
+    for trace in spec["data"]:
+        for key in ("hovertemplate", "hovertext", "text", "customdata"):
+            assert "nan" not in json.dumps(trace.get(key, "")).lower()
+
+
+def test_contribution_bars_sum_the_engines_terms():
+    study = gradient_study(Config(cell="rnn-tanh", source="noise", length=250, hidden=4))
+    figure = fig.contributions(study, max_bars=100)
+    bars = figure.data[0]
+    assert len(bars.x) == 84 and bars.x[1] == 3  # bins of 3 steps back
+    np.testing.assert_allclose(np.asarray(bars.y, dtype=float).sum(), study.contributions["h"].sum(), rtol=1e-5)
+
+
+def test_saliency_of_text_colours_each_character():
+    study = gradient_study(Config(cell="lstm", text="abcdef", hidden=3))
+    figure = fig.saliency(study)
+    z = array(json.loads(figure.to_json())["data"][0]["z"])
+    np.testing.assert_allclose(10 ** z[0, :6], study.saliency, rtol=1e-5)
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    st.cache_data.clear()
+    yield
+
+
+def open_page(**query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    at.switch_page(PAGE)
+    return at.run()
+
+
+@pytest.mark.parametrize("cell", ["rnn-tanh", "rnn-relu", "lstm", "gru"])
+def test_page_runs_for_every_cell_with_every_figure(cell):
+    at = open_page(cell=cell, hidden=6)
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == 7
+    assert at.metric[1].value in ("vanishing", "stable", "exploding")
+
+
+@pytest.mark.parametrize("query", [
+    {"loss": "all"}, {"mode": "forward", "t": "4"}, {"init": "radius", "radius": "1.5"},
+    {"input_scale": "8"}, {"forget_bias": "5", "cell": "lstm"}, {"source": "noise", "length": "300"},
+    {"source": "task", "task": "temporal_order", "length": "40"},
+])
+def test_page_runs_for_every_control(query):
+    at = open_page(**query)
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.get("plotly_chart")) == 7
+
+
+def test_changing_the_radius_live_flips_the_regime():
+    at = open_page(**{k: str(v) for k, v in {"cell": "rnn-relu", "source": "noise", "length": 60, "hidden": 16,
+                                             "init": "radius", "radius": 0.8}.items()})
+    assert at.metric[1].value == "vanishing"
+    at.slider(key="radius").set_value(1.2).run()
+    assert at.metric[1].value == "exploding"
+
+
+def test_overflow_says_exploded_at_step_k_and_keeps_drawing():
+    at = open_page(cell="rnn-relu", source="noise", length=1000, hidden=16, init="radius", radius=2.0, input_scale=10)
+    assert not at.exception
+    assert any("Exploded at step" in e.value for e in at.error)
+    assert len(at.get("plotly_chart")) == 7
+
+
+def test_bad_page_values_fall_back_with_a_note():
+    at = open_page(loss="sideways", mode="diagonal")
+    assert not at.exception
+    notes = " ".join(i.value for i in at.info)
+    assert "loss=sideways" in notes and "mode=diagonal" in notes
