@@ -387,17 +387,10 @@ def saliency(study: GradientStudy, present: bool = False, per_row: int = 32) -> 
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log10(np.where(values > 0, values, np.nan))
     if sc.config.source == "text":
-        tokens = list(sc.sample.tokens)
-        T = len(tokens)
-        per_row = max(min(T, per_row), 16)
-        rows = -(-T // per_row)
-        z = np.full((rows, per_row), np.nan)
-        chars = np.full((rows, per_row), "", dtype=object)
-        hover = np.full((rows, per_row), "", dtype=object)
-        for k, ch in enumerate(tokens):
-            z[k // per_row, k % per_row] = logs[k]
-            chars[k // per_row, k % per_row] = "␣" if ch == " " else ("⏎" if ch == "\n" else ch)
-            hover[k // per_row, k % per_row] = f"step {k + 1}: ||dL/dx|| = {values[k]:.3e}"
+        z, chars, steps = theme.char_grid(list(sc.sample.tokens), logs, per_row)
+        rows = z.shape[0]
+        hover = np.array([[f"step {k}: ||dL/dx|| = {values[k - 1]:.3e}" if k else "" for k in row] for row in steps],
+                         dtype=object)
         data = [{"type": "heatmap", "z": theme.f32(z), "text": chars, "texttemplate": "%{text}",
                  "textfont": {"size": s.title}, "colorscale": theme.MAGNITUDE, "xgap": 3, "ygap": 3,
                  "customdata": hover, "hovertemplate": "%{customdata}<extra></extra>",

@@ -329,18 +329,9 @@ def state_heatmaps(sc: Scenario, t: int, present: bool = False) -> go.Figure:
 
 def text_activation(sc: Scenario, t: int, unit: int, present: bool = False, per_row: int = 32) -> go.Figure:
     """Each character of the input coloured by h_t[unit] after reading it; step t outlined."""
-    tokens = list(sc.sample.tokens or [])
-    T = len(tokens)
-    per_row = max(min(T, per_row), 16)  # short texts: big letters; never wider than 16 cells each
     values = sc.trace.h[:, unit]
-    rows = -(-T // per_row)
-    z = np.full((rows, per_row), np.nan, dtype=np.float64)
-    chars = np.full((rows, per_row), "", dtype=object)
-    steps = np.full((rows, per_row), 0, dtype=np.int64)
-    for k, ch in enumerate(tokens):
-        z[k // per_row, k % per_row] = values[k]
-        chars[k // per_row, k % per_row] = "␣" if ch == " " else ("⏎" if ch == "\n" else ch)
-        steps[k // per_row, k % per_row] = k + 1
+    z, chars, steps = theme.char_grid(list(sc.sample.tokens or []), values, per_row)
+    rows, per_row = z.shape
     vmax = theme.signed_range(values)
     s = theme.sizes(present)
     r, c = (t - 1) // per_row, (t - 1) % per_row

@@ -129,6 +129,26 @@ def f32(a) -> np.ndarray:
         return np.where(np.isfinite(a), np.clip(a, -3e38, 3e38), np.nan).astype(np.float32)
 
 
+def char_grid(tokens: list[str], values: np.ndarray, per_row: int = 32):
+    """Characters laid out in rows for a text heatmap: (z, chars, steps), each (rows, per_row).
+
+    Short texts get big cells (at least 16 per row); spaces and newlines are drawn visibly;
+    cells past the end are NaN (no colour, no hover). steps holds each cell's 1-based step.
+    """
+    T = len(tokens)
+    per_row = max(min(T, per_row), 16)
+    rows = -(-T // per_row)
+    z = np.full((rows, per_row), np.nan)
+    chars = np.full((rows, per_row), "", dtype=object)
+    steps = np.zeros((rows, per_row), dtype=np.int64)
+    for k, ch in enumerate(tokens):
+        r, c = divmod(k, per_row)
+        z[r, c] = values[k]
+        chars[r, c] = "␣" if ch == " " else ("⏎" if ch == "\n" else ch)
+        steps[r, c] = k + 1
+    return z, chars, steps
+
+
 def signed_range(*arrays) -> float:
     """A symmetric colour range for signed values: at least 1, so tanh outputs fill it."""
     peak = 1.0
