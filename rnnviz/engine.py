@@ -105,6 +105,22 @@ def bptt(kind, params, xs, dL_dh, h0=None, c0=None, nonlinearity="tanh") -> Back
     return _pack_backward(kind, back)
 
 
+def loss_and_bptt(kind, params, xs, loss_of_h, h0=None, c0=None, nonlinearity="tanh"):
+    """Forward, a loss on the hidden states, and BPTT in one pass, without building a Trace.
+
+    loss_of_h(h) takes h (T, [B,] H) and returns (loss, dL_dh, extra). Returns
+    (loss, Backward, extra, nonfinite_step) where nonfinite_step is the forward pass's. The lean
+    path for training loops, which need gradients, not every intermediate of the forward pass.
+    """
+    kind, nonlinearity, params, xs, h0, c0 = _check_inputs(kind, params, xs, h0, c0, nonlinearity)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        run = _run_forward(kind, params, xs, h0, c0, nonlinearity)
+        nonfinite_step = _first_nonfinite(run["h"], run["c"])
+        loss, dL_dh, extra = loss_of_h(run["h"])
+        back = _run_backward(kind, params, xs, h0, c0, nonlinearity, run, np.asarray(dL_dh, dtype=np.float64))
+    return loss, _pack_backward(kind, back), extra, nonfinite_step
+
+
 def backward_from_trace(params, trace: Trace, dL_dh) -> Backward:
     """bptt for a forward pass already run: the same gradients, without repeating the forward."""
     kind = trace.kind

@@ -1,0 +1,226 @@
+"""Training a recurrent cell with a linear readout on a long-dependency task, with gradient clipping.
+
+Mini-batches go through the engine's batched forward and BPTT; the readout's loss and gradient
+come from autograd. Optimisers follow PyTorch's update rules (torch.optim.SGD with and without
+momentum, torch.optim.Adam with its defaults), clipping follows torch.nn.utils (one norm over
+every parameter, cell and readout). Everything is seeded: the same RunConfig gives the same run.
+A run whose loss or weights stop being finite ends there and says at which update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from . import tasks
+from .analysis import hidden_grad_norms
+from .cells import init_params
+from .engine import clip_grad_norm, clip_grad_value, loss_and_bptt
+from .readout import init_readout, readout_loss
+
+OPTIMIZERS = {"sgd": "SGD", "momentum": "SGD with momentum 0.9", "adam": "Adam"}
+CLIPS = {"none": "No clipping", "norm": "Clip by global norm τ", "value": "Clip by value v"}
+TASKS = {"adding": "Adding problem", "memorisation": "Delayed recall", "temporal_order": "Temporal order",
+         "text": "Next character of a text"}
+TRAIN_TEXT = "the quick brown fox jumps over the lazy dog. "
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run: the network, the task, the optimiser and the clipping."""
+
+    cell: str = "rnn-tanh"  # "rnn-tanh", "rnn-relu", "lstm", "gru"
+    hidden: int = 32
+    task: str = "adding"  # a key of TASKS
+    length: int = 50  # T (the text task uses windows of this many characters)
+    batch: int = 32
+    updates: int = 200
+    optimizer: str = "sgd"  # a key of OPTIMIZERS
+    lr: float = 0.1
+    clip: str = "none"  # a key of CLIPS
+    threshold: float = 1.0  # tau for "norm", v for "value"
+    seed: int = 0
+    radius: float | None = None  # spectral radius of each W_hh block; None: PyTorch default
+    forget_bias: float | None = None  # LSTM forget-gate bias
+
+    @property
+    def kind(self) -> str:
+        return self.cell.split("-")[0]
+
+    @property
+    def nonlinearity(self) -> str:
+        return "relu" if self.cell == "rnn-relu" else "tanh"
+
+    def with_(self, **changes) -> RunConfig:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """Per-update records of a run (U = updates done)."""
+
+    config: RunConfig
+    loss: np.ndarray  # (U,) training loss of each mini-batch, before its update
+    grad_norm: np.ndarray  # (U,) global gradient norm before clipping
+    clipped_norm: np.ndarray  # (U,) global gradient norm after clipping
+    clipped: np.ndarray  # (U,) bool: did clipping change the gradient
+    update_norm: np.ndarray  # (U,) norm of the parameter change
+    cosine: np.ndarray  # (U,) cosine between the raw and the clipped gradient
+    diverged_at: int | None  # 1-based update whose loss or weights were not finite, else None
+    stopped_at: int | None  # updates done when a caller stopped the run early, else None
+    h_norms_start: np.ndarray  # (T,) ||dL/dh_t|| on a fixed probe batch before training
+    h_norms_end: np.ndarray  # (T,) the same after training (or at divergence)
+    final_loss: float = field(default=float("nan"))
+
+    @property
+    def updates_done(self) -> int:
+        return len(self.loss)
+
+
+def _check(cfg: RunConfig) -> None:
+    checks = [
+        (cfg.cell in ("rnn-tanh", "rnn-relu", "lstm", "gru"), "cell", "one of rnn-tanh, rnn-relu, lstm, gru"),
+        (cfg.task in TASKS, "task", f"one of {tuple(TASKS)}"),
+        (cfg.optimizer in OPTIMIZERS, "optimizer", f"one of {tuple(OPTIMIZERS)}"),
+        (cfg.clip in CLIPS, "clip", f"one of {tuple(CLIPS)}"),
+        (isinstance(cfg.hidden, int) and 1 <= cfg.hidden <= 256, "hidden", "an integer in 1..256"),
+        (isinstance(cfg.length, int) and 10 <= cfg.length <= 500, "length", "an integer in 10..500"),
+        (isinstance(cfg.batch, int) and 1 <= cfg.batch <= 256, "batch", "an integer in 1..256"),
+        (isinstance(cfg.updates, int) and 1 <= cfg.updates <= 5000, "updates", "an integer in 1..5000"),
+        (np.isfinite(cfg.lr) and cfg.lr > 0, "lr", "a positive number"),
+        (np.isfinite(cfg.threshold) and cfg.threshold > 0, "threshold", "a positive number"),
+    ]
+    for ok, name, expected in checks:
+        if not ok:
+            raise ValueError(f"{name} must be {expected}, got {getattr(cfg, name)!r}")
+
+
+def make_batch(cfg: RunConfig, index: int) -> tasks.Sample:
+    """Mini-batch number `index` (0 is the fixed probe batch): (T, B, I), seeded by (seed, index)."""
+    seed = int(np.random.SeedSequence([cfg.seed, index]).generate_state(1)[0])
+    if cfg.task == "adding":
+        return tasks.adding_sample(cfg.length, seed=seed, batch=cfg.batch)
+    if cfg.task == "temporal_order":
+        return tasks.temporal_order_sample(cfg.length, seed=seed, batch=cfg.batch)
+    if cfg.task == "memorisation":
+        return tasks.memorisation_sample(delay=max(cfg.length - 10, 0), n_pos=5, seed=seed, batch=cfg.batch)
+    return _text_batch(cfg, seed)
+
+
+def _text_batch(cfg: RunConfig, seed: int) -> tasks.Sample:
+    """Random windows of TRAIN_TEXT (repeated), one-hot, predicting the next character."""
+    text = TRAIN_TEXT * (cfg.length // len(TRAIN_TEXT) + 3)
+    vocab = tuple(sorted(set(TRAIN_TEXT)))
+    index = {ch: k for k, ch in enumerate(vocab)}
+    ids = np.array([index[ch] for ch in text])
+    starts = np.random.default_rng(seed).integers(0, len(TRAIN_TEXT), cfg.batch)
+    windows = np.stack([ids[s : s + cfg.length + 1] for s in starts], axis=1)  # (T + 1, B)
+    xs = np.eye(len(vocab))[windows[:-1]]  # (T, B, V)
+    return tasks.Sample("text", xs, windows[1:], np.ones(cfg.length, dtype=bool), "xent", len(vocab), vocab=vocab)
+
+
+def _loss_and_grads(cfg, params, readout, sample):
+    """(loss, grads for cell and readout, ||dL/dh_t|| per step) for one batch."""
+
+    def readout_on(h):
+        with np.errstate(over="ignore", invalid="ignore"):
+            h = np.nan_to_num(h, nan=0.0, posinf=0.0, neginf=0.0)
+            result = readout_loss(readout, h, sample.targets, sample.loss_mask, sample.loss)
+        return result.loss, result.dL_dh, result.grads
+
+    loss, back, readout_grads, nonfinite_step = loss_and_bptt(cfg.kind, params, sample.xs, readout_on,
+                                                               nonlinearity=cfg.nonlinearity)
+    grads = dict(back.params) | dict(readout_grads)
+    return (loss if nonfinite_step is None else float("nan")), grads, hidden_grad_norms(back)
+
+
+class _Optimizer:
+    """PyTorch's SGD (momentum 0 or 0.9, dampening 0) and Adam (betas 0.9, 0.999, eps 1e-8)."""
+
+    def __init__(self, kind: str, lr: float, names):
+        self.kind, self.lr, self.step_count = kind, lr, 0
+        self.m = {n: None for n in names}
+        self.v = {n: None for n in names}
+
+    def delta(self, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The change to add to each parameter."""
+        self.step_count += 1
+        out = {}
+        for n, g in grads.items():
+            if self.kind == "sgd":
+                out[n] = -self.lr * g
+            elif self.kind == "momentum":  # buf = 0.9 buf + g (buf = g at the first step)
+                self.m[n] = g.copy() if self.m[n] is None else 0.9 * self.m[n] + g
+                out[n] = -self.lr * self.m[n]
+            else:
+                b1, b2, eps, k = 0.9, 0.999, 1e-8, self.step_count
+                self.m[n] = (1 - b1) * g if self.m[n] is None else b1 * self.m[n] + (1 - b1) * g
+                self.v[n] = (1 - b2) * g * g if self.v[n] is None else b2 * self.v[n] + (1 - b2) * g * g
+                m_hat, v_hat = self.m[n] / (1 - b1**k), self.v[n] / (1 - b2**k)
+                out[n] = -self.lr * m_hat / (np.sqrt(v_hat) + eps)
+        return out
+
+
+def _cosine(a: dict, b: dict) -> float:
+    dot = sum(float(np.sum(a[n] * b[n])) for n in a)
+    na, nb = np.sqrt(sum(float(np.sum(a[n] ** 2)) for n in a)), np.sqrt(sum(float(np.sum(b[n] ** 2)) for n in b))
+    return dot / (na * nb) if na > 0 and nb > 0 and np.isfinite(na * nb) else float("nan")
+
+
+def train_steps(cfg: RunConfig) -> Iterator[TrainingRun]:
+    """Train, yielding the run so far after every update; the last one yielded is the result."""
+    _check(cfg)
+    probe = make_batch(cfg, 0)
+    I, n_out = probe.xs.shape[-1], probe.n_out
+    params = init_params(cfg.kind, I, cfg.hidden, seed=cfg.seed, spectral_radius=cfg.radius,
+                         forget_bias=cfg.forget_bias if cfg.kind == "lstm" else None)
+    readout = init_readout(cfg.hidden, n_out, seed=cfg.seed)
+    optimizer = _Optimizer(cfg.optimizer, cfg.lr, [*params, *readout])
+    _, _, h_start = _loss_and_grads(cfg, params, readout, probe)
+    rec = {k: [] for k in ("loss", "grad_norm", "clipped_norm", "clipped", "update_norm", "cosine")}
+    diverged_at = None
+
+    def snapshot(final: bool) -> TrainingRun:
+        arrays = {k: np.array(v, dtype=bool if k == "clipped" else float) for k, v in rec.items()}
+        h_end = h_start
+        final_loss = float("nan")
+        if final and diverged_at is None:
+            final_loss, _, h_end = _loss_and_grads(cfg, params, readout, probe)
+        return TrainingRun(config=cfg, **arrays, diverged_at=diverged_at, stopped_at=None,
+                           h_norms_start=h_start, h_norms_end=h_end, final_loss=final_loss)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        for u in range(1, cfg.updates + 1):
+            loss, grads, _ = _loss_and_grads(cfg, params, readout, make_batch(cfg, u))
+            if cfg.clip == "norm":
+                clipped, total = clip_grad_norm(grads, cfg.threshold)
+            else:
+                total = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
+                clipped = clip_grad_value(grads, cfg.threshold) if cfg.clip == "value" else grads
+            after = float(np.sqrt(sum(float(np.sum(g * g)) for g in clipped.values())))
+            delta = optimizer.delta(clipped)
+            params = {n: params[n] + delta[n] for n in params}
+            readout = {n: readout[n] + delta[n] for n in readout}
+            rec["loss"].append(loss)
+            rec["grad_norm"].append(total)
+            rec["clipped_norm"].append(after)
+            rec["clipped"].append(any(not np.array_equal(grads[n], clipped[n], equal_nan=True) for n in grads))
+            rec["update_norm"].append(float(np.sqrt(sum(float(np.sum(d * d)) for d in delta.values()))))
+            rec["cosine"].append(_cosine(grads, clipped))
+            weights_ok = all(np.all(np.isfinite(p)) for p in (*params.values(), *readout.values()))
+            if not (np.isfinite(loss) and np.isfinite(total) and weights_ok):
+                diverged_at = u
+                yield snapshot(final=True)
+                return
+            yield snapshot(final=u == cfg.updates)
+
+
+def train(cfg: RunConfig, keep_going: Callable[[TrainingRun], bool] | None = None) -> TrainingRun:
+    """Run cfg to the end (or divergence). keep_going(run_so_far) -> False stops early."""
+    run = None
+    for run in train_steps(cfg):
+        if keep_going is not None and not keep_going(run):
+            return replace(run, stopped_at=run.updates_done)
+    return run
