@@ -54,7 +54,16 @@ def lesson_cards(lessons, page: str, label: str) -> None:
             st.page_link(page, label=label, icon=":material/play_arrow:", query_params=params)
 
 
+TRAINING_LESSONS = [
+    ("Clipping tames an explosion", "Two runs on the same data: without clipping the loss blows up by hundreds "
+     "of orders of magnitude; with the gradient's norm clipped at 1 the same network learns.", {}),
+    ("The cliff", "A one-unit recurrent net whose loss has a wall: one plain gradient step from next to it is "
+     "thrown off the map, a clipped one stays put.", {"part": "cliff"}),
+]
+
 st.subheader("The forward pass, step by step")
 lesson_cards(LESSONS, "pages/1_Step_through.py", "Open in Step through")
 st.subheader("Backprop through time: vanishing and exploding gradients")
 lesson_cards(GRADIENT_LESSONS, "pages/2_Backprop_through_time.py", "Open in Backprop through time")
+st.subheader("Clipping and training")
+lesson_cards(TRAINING_LESSONS, "pages/3_Clipping_and_training.py", "Open in Clipping and training")

@@ -22,8 +22,12 @@ from .readout import init_readout, readout_loss
 
 OPTIMIZERS = {"sgd": "SGD", "momentum": "SGD with momentum 0.9", "adam": "Adam"}
 CLIPS = {"none": "No clipping", "norm": "Clip by global norm τ", "value": "Clip by value v"}
-TASKS = {"adding": "Adding problem", "memorisation": "Delayed recall", "temporal_order": "Temporal order",
-         "text": "Next character of a text"}
+TASKS = {
+    "adding": "Adding problem",
+    "memorisation": "Delayed recall",
+    "temporal_order": "Temporal order",
+    "text": "Next character of a text",
+}
 TRAIN_TEXT = "the quick brown fox jumps over the lazy dog. "
 
 
@@ -130,8 +134,9 @@ def _loss_and_grads(cfg, params, readout, sample):
             result = readout_loss(readout, h, sample.targets, sample.loss_mask, sample.loss)
         return result.loss, result.dL_dh, result.grads
 
-    loss, back, readout_grads, nonfinite_step = loss_and_bptt(cfg.kind, params, sample.xs, readout_on,
-                                                               nonlinearity=cfg.nonlinearity)
+    loss, back, readout_grads, nonfinite_step = loss_and_bptt(
+        cfg.kind, params, sample.xs, readout_on, nonlinearity=cfg.nonlinearity
+    )
     grads = dict(back.params) | dict(readout_grads)
     return (loss if nonfinite_step is None else float("nan")), grads, hidden_grad_norms(back)
 
@@ -174,8 +179,14 @@ def train_steps(cfg: RunConfig) -> Iterator[TrainingRun]:
     _check(cfg)
     probe = make_batch(cfg, 0)
     I, n_out = probe.xs.shape[-1], probe.n_out
-    params = init_params(cfg.kind, I, cfg.hidden, seed=cfg.seed, spectral_radius=cfg.radius,
-                         forget_bias=cfg.forget_bias if cfg.kind == "lstm" else None)
+    params = init_params(
+        cfg.kind,
+        I,
+        cfg.hidden,
+        seed=cfg.seed,
+        spectral_radius=cfg.radius,
+        forget_bias=cfg.forget_bias if cfg.kind == "lstm" else None,
+    )
     readout = init_readout(cfg.hidden, n_out, seed=cfg.seed)
     optimizer = _Optimizer(cfg.optimizer, cfg.lr, [*params, *readout])
     _, _, h_start = _loss_and_grads(cfg, params, readout, probe)
@@ -188,8 +199,15 @@ def train_steps(cfg: RunConfig) -> Iterator[TrainingRun]:
         final_loss = float("nan")
         if final and diverged_at is None:
             final_loss, _, h_end = _loss_and_grads(cfg, params, readout, probe)
-        return TrainingRun(config=cfg, **arrays, diverged_at=diverged_at, stopped_at=None,
-                           h_norms_start=h_start, h_norms_end=h_end, final_loss=final_loss)
+        return TrainingRun(
+            config=cfg,
+            **arrays,
+            diverged_at=diverged_at,
+            stopped_at=None,
+            h_norms_start=h_start,
+            h_norms_end=h_end,
+            final_loss=final_loss,
+        )
 
     with np.errstate(over="ignore", invalid="ignore"):
         for u in range(1, cfg.updates + 1):

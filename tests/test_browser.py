@@ -190,3 +190,23 @@ def test_backprop_page_flips_from_vanishing_to_exploding(server, browser):
     assert "exploding" in page.locator("[data-testid='stMetricValue']").nth(1).inner_text()
     shot(page, "bptt-exploding", full_page=False)
     page.close()
+
+
+def test_clipping_preset_trains_and_shows_the_unclipped_run_blowing_up(server, browser):
+    page = open_page(browser, f"{server}/Clipping_and_training", height=1500)
+    assert_no_error(page)
+    page.get_by_role("button", name="Exploding without clipping").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Train 2 runs").click()
+    page.wait_for_selector("text=Training loss, with and without clipping", timeout=120_000)
+    wait_idle(page, timeout=120)
+    assert_no_error(page)
+    titles = [t.text_content() for t in page.locator(".js-plotly-plot .gtitle").all()]
+    assert "Training loss, with and without clipping" in titles
+    shot(page, "clipping-exploding-preset", full_page=False)
+    page.get_by_role("button", name="The cliff").click()
+    wait_idle(page)
+    assert_no_error(page)
+    assert page.get_by_text("thrown to").count() >= 1
+    shot(page, "clipping-cliff", full_page=False)
+    page.close()

@@ -47,6 +47,8 @@ def test_home_page_has_a_card_per_lesson_linking_to_step_through():
     assert "see inside a recurrent neural network" in at.title[0].value
     links = at.get("page_link")
     assert sum("Open in Step through" in link.proto.label for link in links) == 4
+    assert sum("Open in Backprop through time" in link.proto.label for link in links) == 4
+    assert sum("Open in Clipping and training" in link.proto.label for link in links) == 2
 
 
 @pytest.mark.parametrize("cell", ["rnn-tanh", "rnn-relu", "lstm", "gru"])

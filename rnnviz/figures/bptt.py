@@ -270,10 +270,7 @@ def grad_norms(study: GradientStudy, present: bool = False) -> go.Figure:
 
 
 def _norm_line(steps, values, name, colour, width, dash="solid", opacity=1.0) -> dict:
-    values = np.asarray(values, dtype=float)
-    with np.errstate(invalid="ignore"):
-        shown = np.where(values > 0, values, np.nan)  # 0 has no place on a log axis
-    return {"type": "scatter", "x": steps, "y": theme.f32(shown), "mode": "lines", "name": name,
+    return {"type": "scatter", "x": steps, "y": theme.log_values(values), "mode": "lines", "name": name,
             "line": {"color": colour, "width": width, "dash": dash}, "opacity": opacity,
             "hovertemplate": "%{y:.3e}"}
 
@@ -321,10 +318,10 @@ def jacobian_norms(study: GradientStudy, present: bool = False) -> go.Figure:
     s = theme.sizes(present)
     jn = study.jacobians
     data = [
-        {"type": "scatter", "x": jn.t, "y": theme.f32(np.where(jn.to_last > 0, jn.to_last, np.nan)), "mode": "lines",
+        {"type": "scatter", "x": jn.t, "y": theme.log_values(jn.to_last), "mode": "lines",
          "name": "||dh<sub>T</sub>/dh<sub>t</sub>||", "line": {"color": theme.LINES[0], "width": s.line * 1.4},
          "hovertemplate": "t = %{x}: %{y:.3e}<extra></extra>"},
-        {"type": "scatter", "x": jn.t, "y": theme.f32(np.where(jn.step > 0, jn.step, np.nan)), "mode": "markers",
+        {"type": "scatter", "x": jn.t, "y": theme.log_values(jn.step), "mode": "markers",
          "name": "||dh<sub>t</sub>/dh<sub>t−1</sub>||", "marker": {"color": theme.LINES[1], "size": s.marker * 0.8},
          "hovertemplate": "t = %{x}: %{y:.3f}<extra></extra>"},
     ]

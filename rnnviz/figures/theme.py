@@ -129,6 +129,13 @@ def f32(a) -> np.ndarray:
         return np.where(np.isfinite(a), np.clip(a, -3e38, 3e38), np.nan).astype(np.float32)
 
 
+def log_values(a) -> np.ndarray:
+    """For a log axis: float64 (magnitudes like 1e281 must survive), NaN where <= 0 or not finite."""
+    a = np.asarray(a, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(a) & (a > 0), a, np.nan)
+
+
 def char_grid(tokens: list[str], values: np.ndarray, per_row: int = 32):
     """Characters laid out in rows for a text heatmap: (z, chars, steps), each (rows, per_row).
 

@@ -25,10 +25,14 @@ NOTES_KEY = "_url_notes"
 VALUES_KEY = "_values"  # control name -> value: the session's truth, across pages
 
 
-def page(title: str, icon: str = "🔁") -> Config:
-    """Set up a page: config, the shared sidebar, URL notes. Returns the scenario's Config."""
+def page(title: str, icon: str = "🔁", scenario_controls: bool = True) -> Config:
+    """Set up a page: config, the shared sidebar, URL notes. Returns the scenario's Config.
+
+    scenario_controls=False keeps only navigation and presentation mode in the sidebar, for a
+    page that does not draw the shared scenario (its other values stay stored and in the URL).
+    """
     st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide")
-    cfg = sidebar()
+    cfg = sidebar(scenario_controls)
     show_notes()
     return cfg
 
@@ -65,6 +69,12 @@ def control(widget, label: str, name: str, *args, param: Param | None = None, **
     from_url(name, param)
     if param.kind in ("int", "float"):  # a range that shrank since (unit 7 after H drops to 4)
         st.session_state[name] = _values()[name] = min(max(_values()[name], param.low), param.high)
+    options = args[0] if args and isinstance(args[0], list) else None
+    if options is not None and _values()[name] not in options:  # e.g. a URL value between two stops
+        value = _values()[name]
+        nearest = min(options, key=lambda o: abs(o - value)) if param.kind in ("int", "float") else options[0]
+        st.session_state.setdefault(NOTES_KEY, {})[name] = f"{name}={value} is not one of the choices; using {nearest}."
+        st.session_state[name] = _values()[name] = nearest
     widget(label, *args, key=name, on_change=_remember, args=(name,), **kwargs)
     return _values()[name]
 
@@ -92,12 +102,27 @@ def show_notes(names=None) -> None:
                 icon=":material/build:")
 
 
-def sidebar() -> Config:
+def sidebar(scenario_controls: bool = True) -> Config:
     """The shared controls, in the sidebar; returns the Config they describe."""
     sb = st.sidebar
     sb.page_link("app.py", label="Home", icon=":material/home:")
     sb.page_link("pages/1_Step_through.py", label="Step through", icon=":material/footprint:")
     sb.page_link("pages/2_Backprop_through_time.py", label="Backprop through time", icon=":material/undo:")
+    sb.page_link("pages/3_Clipping_and_training.py", label="Clipping and training", icon=":material/content_cut:")
+    if scenario_controls:
+        _scenario_controls(sb)
+    sb.markdown("### Display")
+    control(sb.toggle, "Presentation mode", "present", help="Large text and thick lines for a projector.")
+    v = {name: stored(name, param) for name, param in PARAMS.items()}  # shown or not, all kept
+    to_url(PARAMS)
+    return Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
+                  length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
+                  radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"],
+                  present=bool(v["present"]))
+
+
+def _scenario_controls(sb) -> None:
+    """The network and input controls of the shared scenario."""
     sb.markdown("### The network")
     control(sb.selectbox, "Cell", "cell", list(CELLS), format_func=CELLS.get,
                    help="Which recurrent cell steps through the sequence.")
@@ -124,14 +149,6 @@ def sidebar() -> Config:
         control(sb.slider, "Sequence length T", "length", 2, 1000)
     control(sb.slider, "Input scale", "input_scale", 0.1, 10.0, step=0.1,
             help="Multiplies every input. Large inputs drive tanh and sigmoid units into saturation.")
-    sb.markdown("### Display")
-    control(sb.toggle, "Presentation mode", "present", help="Large text and thick lines for a projector.")
-    v = {name: stored(name, param) for name, param in PARAMS.items()}  # shown or not, all kept
-    to_url(PARAMS)
-    return Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
-                  length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
-                  radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"],
-                  present=bool(v["present"]))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -213,3 +230,13 @@ def gradient_study(cfg: Config, loss_on: str):
     except ValueError as err:
         st.error(f"rnnviz cannot run this input: {err}")
         st.stop()
+
+
+def set_values(values: dict) -> None:
+    """Set stored control values (a preset): every widget shows them on the next run."""
+    _values().update(values)
+
+
+def cached(fn):
+    """st.cache_data for a pure rnnviz function (e.g. a loss surface)."""
+    return st.cache_data(show_spinner=False, max_entries=16)(fn)
