@@ -210,3 +210,17 @@ def test_clipping_preset_trains_and_shows_the_unclipped_run_blowing_up(server, b
     assert page.get_by_text("thrown to").count() >= 1
     shot(page, "clipping-cliff", full_page=False)
     page.close()
+
+
+def test_a_training_run_can_be_stopped_and_keeps_what_it_did(server, browser):
+    page = open_page(browser, f"{server}/Clipping_and_training?tr_cell=lstm&tr_updates=1000&r2_clip=off", height=1400)
+    page.get_by_role("button", name="Train 1 run").click()
+    page.wait_for_selector("text=Run 1 of 1: update", timeout=60_000)
+    time.sleep(1.5)
+    page.get_by_role("button", name="Stop").click()
+    wait_idle(page, timeout=60)
+    assert_no_error(page)
+    assert page.get_by_text("stopped after").count() == 1
+    assert "Train" not in " ".join(b.inner_text() for b in page.get_by_role("button").all())
+    shot(page, "clipping-stopped-run", full_page=False)
+    page.close()

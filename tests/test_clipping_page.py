@@ -166,3 +166,9 @@ def test_bad_page_values_fall_back_with_a_note(query, note):
 def test_all_runs_off_asks_for_one():
     at = open_page(r1_clip="off", r2_clip="off")
     assert not at.exception and "at least one run" in at.info[0].value
+
+
+def test_unfinished_runs_have_no_after_training_profile():
+    stopped = train(RunConfig(length=20, hidden=8, updates=10), keep_going=lambda r: r.updates_done < 3)
+    names = [t.name for t in fig.gradient_profiles([stopped]).data]
+    assert names == ["no clipping, start"]

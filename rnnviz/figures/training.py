@@ -24,7 +24,8 @@ COSINE_HOW_TO_READ = (
 )
 PROFILE_HOW_TO_READ = (
     "||dL/dh_t|| on a fixed batch, before (dotted) and after (solid) training: how far back in "
-    "time the loss can still reach, and how training changed that."
+    "time the loss can still reach, and how training changed that. Runs that diverged or were "
+    "stopped have no 'after' line."
 )
 CLIFF_HOW_TO_READ = (
     "The loss of a one-unit recurrent net over its two weights (Pascanu et al. 2013). The sharp "
@@ -203,6 +204,8 @@ def gradient_profiles(runs: list[TrainingRun], present: bool = False) -> go.Figu
                 "hovertemplate": "t = %{x}: %{y:.3e}<extra>start</extra>",
             }
         )
+        if run.stopped_at is not None or run.diverged_at is not None:
+            continue  # no end-of-training profile: the run did not finish
         data.append(
             {
                 "type": "scatter",
