@@ -21,8 +21,26 @@ MAX_TEXT = 500  # characters the app accepts as free text (one step each)
 DEFAULT_TEXT = "hello world"
 
 
+class CellChoice:
+    """For a dataclass with a `cell` key ("rnn-tanh", "rnn-relu", "lstm", "gru"): the engine's
+    kind and nonlinearity, and a copy with changes."""
+
+    cell: str
+
+    @property
+    def kind(self) -> str:
+        return self.cell.split("-")[0]
+
+    @property
+    def nonlinearity(self) -> str:
+        return "relu" if self.cell == "rnn-relu" else "tanh"
+
+    def with_(self, **changes):
+        return replace(self, **changes)
+
+
 @dataclass(frozen=True)
-class Config:
+class Config(CellChoice):
     """The shared controls: one scenario, from cell to presentation mode."""
 
     cell: str = "lstm"  # a key of CELLS
@@ -37,17 +55,6 @@ class Config:
     input_scale: float = 1.0  # every input is multiplied by this (large: tanh saturates)
     forget_bias: str = "default"  # LSTM: a key of FORGET_BIASES
     present: bool = False  # presentation mode: big text, thick lines
-
-    @property
-    def kind(self) -> str:
-        return self.cell.split("-")[0]
-
-    @property
-    def nonlinearity(self) -> str:
-        return "relu" if self.cell == "rnn-relu" else "tanh"
-
-    def with_(self, **changes) -> Config:
-        return replace(self, **changes)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 from . import tasks
 from .analysis import hidden_grad_norms
 from .cells import init_params
+from .config import CellChoice
 from .engine import clip_grad_norm, clip_grad_value, loss_and_bptt
 from .readout import init_readout, readout_loss
 
@@ -32,7 +33,7 @@ TRAIN_TEXT = "the quick brown fox jumps over the lazy dog. "
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(CellChoice):
     """One training run: the network, the task, the optimiser and the clipping."""
 
     cell: str = "rnn-tanh"  # "rnn-tanh", "rnn-relu", "lstm", "gru"
@@ -48,17 +49,6 @@ class RunConfig:
     seed: int = 0
     radius: float | None = None  # spectral radius of each W_hh block; None: PyTorch default
     forget_bias: float | None = None  # LSTM forget-gate bias
-
-    @property
-    def kind(self) -> str:
-        return self.cell.split("-")[0]
-
-    @property
-    def nonlinearity(self) -> str:
-        return "relu" if self.cell == "rnn-relu" else "tanh"
-
-    def with_(self, **changes) -> RunConfig:
-        return replace(self, **changes)
 
 
 @dataclass(frozen=True)

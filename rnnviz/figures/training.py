@@ -48,6 +48,13 @@ def _positive(values) -> np.ndarray:
     return theme.log_values(values)
 
 
+def _line(x, y, name: str, colour: str, width: float, hover: str, **extra) -> dict:
+    """One run's line: x, y, legend name, colour, width and the hover text ("%{y}" etc.)."""
+    return {"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name,
+            "line": {"color": colour, "width": width, **extra.pop("line", {})},
+            "hovertemplate": hover + "<extra>" + name + "</extra>", **extra}
+
+
 def run_summary(run: TrainingRun) -> tuple[str, str]:
     """(headline, detail) for one run: its loss at the start and the end, or where it failed."""
     first = float(run.loss[0]) if run.updates_done else float("nan")
@@ -66,17 +73,7 @@ def loss_curves(runs: list[TrainingRun], present: bool = False) -> go.Figure:
     for k, run in enumerate(runs):
         colour = theme.LINES[k % len(theme.LINES)]
         updates = np.arange(1, run.updates_done + 1)
-        data.append(
-            {
-                "type": "scatter",
-                "x": updates,
-                "y": _positive(run.loss),
-                "mode": "lines",
-                "name": run_label(run),
-                "line": {"color": colour, "width": s.line},
-                "hovertemplate": "update %{x}: loss %{y:.4g}<extra>" + run_label(run) + "</extra>",
-            }
-        )
+        data.append(_line(updates, _positive(run.loss), run_label(run), colour, s.line, "update %{x}: loss %{y:.4g}"))
         if run.diverged_at is not None:
             last = run.loss[np.isfinite(run.loss)]
             y = float(last[-1]) if last.size else 1.0
@@ -118,17 +115,8 @@ def grad_norms(runs: list[TrainingRun], present: bool = False) -> go.Figure:
     for k, run in enumerate(runs):
         colour = theme.LINES[k % len(theme.LINES)]
         updates = np.arange(1, run.updates_done + 1)
-        data.append(
-            {
-                "type": "scatter",
-                "x": updates,
-                "y": _positive(run.grad_norm),
-                "mode": "lines",
-                "name": run_label(run),
-                "line": {"color": colour, "width": s.line * 0.8},
-                "hovertemplate": "update %{x}: ||g|| = %{y:.3e}<extra>" + run_label(run) + "</extra>",
-            }
-        )
+        data.append(_line(updates, _positive(run.grad_norm), run_label(run), colour, s.line * 0.8,
+                          "update %{x}: ||g|| = %{y:.3e}"))
         if run.clipped.any():
             data.append(
                 {
@@ -167,18 +155,9 @@ def cosines(runs: list[TrainingRun], present: bool = False) -> go.Figure:
     s = theme.sizes(present)
     data = []
     for k, run in enumerate(runs):
-        data.append(
-            {
-                "type": "scatter",
-                "x": np.arange(1, run.updates_done + 1),
-                "y": theme.f32(run.cosine),
-                "mode": "lines+markers",
-                "name": run_label(run),
-                "marker": {"size": s.marker * 0.5},
-                "line": {"color": theme.LINES[k % len(theme.LINES)], "width": s.line * 0.8},
-                "hovertemplate": "update %{x}: cos = %{y:.4f}<extra>" + run_label(run) + "</extra>",
-            }
-        )
+        data.append(_line(np.arange(1, run.updates_done + 1), theme.f32(run.cosine), run_label(run),
+                          theme.LINES[k % len(theme.LINES)], s.line * 0.8, "update %{x}: cos = %{y:.4f}",
+                          mode="lines+markers", marker={"size": s.marker * 0.5}))
     layout = {
         "xaxis": {"title": {"text": "update"}},
         "yaxis": {"title": {"text": "cos(raw, clipped)"}},
@@ -193,30 +172,12 @@ def gradient_profiles(runs: list[TrainingRun], present: bool = False) -> go.Figu
     for k, run in enumerate(runs):
         colour = theme.LINES[k % len(theme.LINES)]
         steps = np.arange(1, len(run.h_norms_start) + 1)
-        data.append(
-            {
-                "type": "scatter",
-                "x": steps,
-                "y": _positive(run.h_norms_start),
-                "mode": "lines",
-                "name": f"{run_label(run)}, start",
-                "line": {"color": colour, "dash": "dot", "width": s.line * 0.8},
-                "hovertemplate": "t = %{x}: %{y:.3e}<extra>start</extra>",
-            }
-        )
+        data.append(_line(steps, _positive(run.h_norms_start), f"{run_label(run)}, start", colour, s.line * 0.8,
+                          "t = %{x}: %{y:.3e}", line={"dash": "dot"}))
         if run.stopped_at is not None or run.diverged_at is not None:
             continue  # no end-of-training profile: the run did not finish
-        data.append(
-            {
-                "type": "scatter",
-                "x": steps,
-                "y": _positive(run.h_norms_end),
-                "mode": "lines",
-                "name": f"{run_label(run)}, end",
-                "line": {"color": colour, "width": s.line},
-                "hovertemplate": "t = %{x}: %{y:.3e}<extra>end</extra>",
-            }
-        )
+        data.append(_line(steps, _positive(run.h_norms_end), f"{run_label(run)}, end", colour, s.line,
+                          "t = %{x}: %{y:.3e}"))
     layout = {
         "xaxis": {"title": {"text": "step t"}},
         "yaxis": {"title": {"text": "||dL/dh<sub>t</sub>||"}, "type": "log", "exponentformat": "power"},
