@@ -21,7 +21,8 @@ PRESETS = {
     "explode": ("Exploding without clipping", {**TRAIN, "part": "train"}),
     "norm_value": ("Norm vs value clipping", {**TRAIN, "part": "train", "r1_clip": "norm", "r1_th": 1.0,
                                               "r2_clip": "value", "r2_th": 0.05, "r3_clip": "none"}),
-    "cliff": ("The cliff", {"part": "cliff", "cl_b": -4.0, "cl_lr": 0.1, "cl_steps": 20, "cl_tau": 1.0}),
+    "cliff": ("The cliff", {"part": "cliff", "cl_b": -4.0, "cl_snap": True, "cl_lr": 0.1, "cl_steps": 20,
+                            "cl_tau": 1.0}),
     "lstm_adding": ("LSTM on the adding problem", {**TRAIN, "part": "train", "tr_cell": "lstm", "tr_length": 10,
                                                    "tr_updates": 500, "tr_opt": "adam", "tr_lr": "0.01",
                                                    "tr_radius": "default", "r1_clip": "none", "r2_clip": "norm"}),
@@ -34,7 +35,8 @@ P = {  # page controls kept in the URL, with their checks
     "tr_seed": Param(0, low=0, high=9999, kind="int"),
     **{f"r{k}_clip": Param(v, RUN_CLIPS) for k, v in ((1, "none"), (2, "norm"), (3, "off"))},
     **{f"r{k}_th": Param(v, low=1e-4, high=1e3, kind="float") for k, v in ((1, 1.0), (2, 1.0), (3, 0.05))},
-    "cl_b": Param(-4.0, low=-6.5, high=-3.0, kind="float"), "cl_lr": Param(0.1, low=0.001, high=1.0, kind="float"),
+    "cl_b": Param(-4.0, low=-8.0, high=0.0, kind="float"), "cl_snap": Param(True, kind="bool"),
+    "cl_w": Param(6.0, low=0.0, high=12.0, kind="float"), "cl_lr": Param(0.1, low=0.001, high=1.0, kind="float"),
     "cl_steps": Param(20, low=1, high=100, kind="int"), "cl_tau": Param(1.0, low=0.01, high=10.0, kind="float"),
 }
 
@@ -59,15 +61,22 @@ part = control(st.segmented_control, "Part", "part", list(PARTS), format_func=PA
 
 if part == "cliff":
     st.subheader("The cliff (Pascanu, Mikolov & Bengio 2013)")
-    c1, c2, c3, c4 = st.columns(4)
-    b0 = control(c1.slider, "Start: bias b (w is set just next to the wall)", "cl_b", -6.5, -3.0, step=0.5)
+    c0, c1, c2, c3, c4 = st.columns(5)
+    snap = control(c0.toggle, "Start next to the wall", "cl_snap",
+                   help="On: w is placed 1e-11 from the wall at your b, where the gradient is enormous. "
+                        "Off: choose w yourself.")
+    b0 = control(c1.slider, "Start: bias b", "cl_b", -8.0, 0.0, step=0.25)
     lr = control(c2.select_slider, "Learning rate", "cl_lr", [0.001, 0.01, 0.03, 0.1, 0.3, 1.0])
     steps = control(c3.slider, "Steps", "cl_steps", 1, 100)
     tau = control(c4.select_slider, "Clip the norm at τ", "cl_tau", [0.01, 0.1, 0.3, 1.0, 3.0, 10.0])
-    start = cliff.wall_point(b0)
-    if start is None:
-        st.warning(f"At b = {b0} there is no wall inside the map; choose b between −6.5 and −3.")
-        st.stop()
+    if snap:
+        start = cliff.wall_point(b0)
+        if start is None:
+            st.warning(f"At b = {b0} there is no wall inside the map: choose b between −6.5 and −3, "
+                       "or turn off “Start next to the wall” and choose w.")
+            st.stop()
+    else:
+        start = (control(c0.slider, "Start: weight w", "cl_w", 0.0, 12.0, step=0.25), b0)
     surface = ui.cached(cliff.loss_surface)()
     descents = {"no clipping": cliff.descend(start, lr, steps), "clipped": cliff.descend(start, lr, steps, tau)}
     st.plotly_chart(fig.cliff_surface(*surface, descents, cfg.present), **ui.chart_opts("cliff"))

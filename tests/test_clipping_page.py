@@ -172,3 +172,15 @@ def test_unfinished_runs_have_no_after_training_profile():
     stopped = train(RunConfig(length=20, hidden=8, updates=10), keep_going=lambda r: r.updates_done < 3)
     names = [t.name for t in fig.gradient_profiles([stopped]).data]
     assert names == ["no clipping, start"]
+
+
+def test_the_cliff_start_can_be_chosen_freely():
+    at = open_page(part="cliff", cl_snap="false", cl_w="3", cl_b="-1", cl_lr="1.0", cl_steps="30")
+    assert not at.exception
+    assert float(at.metric[0].value) < 10  # away from the wall the gradient is small
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_a_b_without_a_wall_says_so():
+    at = open_page(part="cliff", cl_b="-1")
+    assert not at.exception and "no wall inside the map" in at.warning[0].value
