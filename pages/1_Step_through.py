@@ -37,13 +37,11 @@ def at_step() -> None:
         frame_ms = ui.page_control(speed_col.select_slider, "Play speed (ms per step)", "speed",
                                    Param(400, SPEEDS, kind="choice"), list(SPEEDS))
     diagram = fig.cell_diagram(sc, t, cfg.present, frame_ms, animate=play)
-    st.plotly_chart(diagram, **ui.chart_opts("step-cell", t))
-    st.caption(fig.CELL_DIAGRAM_HOW_TO_READ)
+    ui.chart(diagram, "step-cell", fig.CELL_DIAGRAM_HOW_TO_READ, t)
 
     left, right = st.columns([1, 1], gap="large")
     with left:
-        st.plotly_chart(fig.vector_strips(sc, t, cfg.present), **ui.chart_opts("step-vectors", t))
-        st.caption(fig.VECTORS_HOW_TO_READ)
+        ui.chart(fig.vector_strips(sc, t, cfg.present), "step-vectors", fig.VECTORS_HOW_TO_READ, t)
     with right:
         st.markdown(f"#### The equations for unit j = {unit} at t = {t}")
         for line in equations.step_equations(sc.trace, t, unit):
@@ -52,10 +50,8 @@ def at_step() -> None:
                    "part (W h + b); σ squashes to 0–1, tanh to −1…1.")
 
     if sc.sample.tokens is not None and cfg.source == "text":
-        st.plotly_chart(fig.text_activation(sc, t, unit, cfg.present), **ui.chart_opts("step-text", t))
-        st.caption(fig.TEXT_HOW_TO_READ)
-    st.plotly_chart(fig.state_heatmaps(sc, t, cfg.present), **ui.chart_opts("step-heatmaps", t))
-    st.caption(fig.HEATMAPS_HOW_TO_READ)
+        ui.chart(fig.text_activation(sc, t, unit, cfg.present), "step-text", fig.TEXT_HOW_TO_READ, t)
+    ui.chart(fig.state_heatmaps(sc, t, cfg.present), "step-heatmaps", fig.HEATMAPS_HOW_TO_READ, t)
 
 
 at_step()

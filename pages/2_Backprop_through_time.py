@@ -36,16 +36,14 @@ def graph() -> None:
     mode = ui.page_control(mode_col.segmented_control, "Unrolled graph", "mode", Param("backward", MODES),
                            list(MODES), format_func=MODES.get) or "backward"
     t = ui.step_slider(main.scenario.T) if mode == "forward" else main.scenario.T
-    st.plotly_chart(fig.unrolled_graph(study, mode, t, cfg.present), **ui.chart_opts(f"bptt-graph-{mode}", t))
-    st.caption(fig.GRAPH_HOW_TO_READ)
+    ui.chart(fig.unrolled_graph(study, mode, t, cfg.present), f"bptt-graph-{mode}", fig.GRAPH_HOW_TO_READ, t)
 
 
 graph()
 
 norms_col, stats_col = st.columns([3, 1])
 with norms_col:
-    st.plotly_chart(fig.grad_norms(study, cfg.present), **ui.chart_opts("bptt-grad-norms"))
-    st.caption(fig.NORMS_HOW_TO_READ)
+    ui.chart(fig.grad_norms(study, cfg.present), "bptt-grad-norms", fig.NORMS_HOW_TO_READ)
 with stats_col:
     fit = main.fit
     st.metric("Per-step factor going back", "—" if fit.regime == "undefined" else f"× {fit.factor:.3g}",
@@ -63,20 +61,15 @@ with stats_col:
 st.subheader("Why it happens")
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(fig.spectrum(study, cfg.present), **ui.chart_opts("bptt-spectrum"))
-    st.caption(fig.SPECTRUM_HOW_TO_READ)
-    st.plotly_chart(fig.saturation_meter(study, cfg.present), **ui.chart_opts("bptt-saturation"))
-    st.caption(fig.SATURATION_HOW_TO_READ)
+    ui.chart(fig.spectrum(study, cfg.present), "bptt-spectrum", fig.SPECTRUM_HOW_TO_READ)
+    ui.chart(fig.saturation_meter(study, cfg.present), "bptt-saturation", fig.SATURATION_HOW_TO_READ)
 with right:
-    st.plotly_chart(fig.jacobian_norms(study, cfg.present), **ui.chart_opts("bptt-jacobians"))
-    st.caption(fig.JACOBIAN_HOW_TO_READ)
-    st.plotly_chart(fig.contributions(study, cfg.present), **ui.chart_opts("bptt-contributions"))
-    st.caption(fig.CONTRIB_HOW_TO_READ)
+    ui.chart(fig.jacobian_norms(study, cfg.present), "bptt-jacobians", fig.JACOBIAN_HOW_TO_READ)
+    ui.chart(fig.contributions(study, cfg.present), "bptt-contributions", fig.CONTRIB_HOW_TO_READ)
 if study.bound is not None:
     st.caption("The dotted line on the gradient plot is the bound of Pascanu, Mikolov & Bengio (2013): with γ = 1 "
                "bounding the activation's derivative, ||dL/dh_t|| ≤ ||dL/dh_T|| (γ σ_max)^(T−t); when σ_max < 1/γ "
                "the gradient must vanish at least that fast.")
 
 st.subheader("Saliency: which inputs can still teach the network")
-st.plotly_chart(fig.saliency(study, cfg.present), **ui.chart_opts("bptt-saliency"))
-st.caption(fig.SALIENCY_HOW_TO_READ)
+ui.chart(fig.saliency(study, cfg.present), "bptt-saliency", fig.SALIENCY_HOW_TO_READ)

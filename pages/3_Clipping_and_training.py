@@ -79,8 +79,7 @@ if part == "cliff":
         start = (control(c0.slider, "Start: weight w", "cl_w", 0.0, 12.0, step=0.25), b0)
     surface = ui.cached(cliff.loss_surface)()
     descents = {"no clipping": cliff.descend(start, lr, steps), "clipped": cliff.descend(start, lr, steps, tau)}
-    st.plotly_chart(fig.cliff_surface(*surface, descents, cfg.present), **ui.chart_opts("cliff"))
-    st.caption(fig.CLIFF_HOW_TO_READ)
+    ui.chart(fig.cliff_surface(*surface, descents, cfg.present), "cliff", fig.CLIFF_HOW_TO_READ)
     raw, clipped = descents["no clipping"], descents["clipped"]
     m1, m2, m3 = st.columns(3)
     m1.metric("Gradient norm at the start", f"{raw.grad_norms[0]:.3g}")
@@ -156,12 +155,8 @@ for col, run in zip(st.columns(len(runs)), runs, strict=True):
 
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(fig.loss_curves(runs, cfg.present), **ui.chart_opts("train-loss"))
-    st.caption(fig.LOSS_HOW_TO_READ)
-    st.plotly_chart(fig.cosines(runs, cfg.present), **ui.chart_opts("train-cosine"))
-    st.caption(fig.COSINE_HOW_TO_READ)
+    ui.chart(fig.loss_curves(runs, cfg.present), "train-loss", fig.LOSS_HOW_TO_READ)
+    ui.chart(fig.cosines(runs, cfg.present), "train-cosine", fig.COSINE_HOW_TO_READ)
 with right:
-    st.plotly_chart(fig.grad_norms(runs, cfg.present), **ui.chart_opts("train-grad-norms"))
-    st.caption(fig.GRAD_HOW_TO_READ)
-    st.plotly_chart(fig.gradient_profiles(runs, cfg.present), **ui.chart_opts("train-profiles"))
-    st.caption(fig.PROFILE_HOW_TO_READ)
+    ui.chart(fig.grad_norms(runs, cfg.present), "train-grad-norms", fig.GRAD_HOW_TO_READ)
+    ui.chart(fig.gradient_profiles(runs, cfg.present), "train-profiles", fig.PROFILE_HOW_TO_READ)

@@ -240,3 +240,9 @@ def set_values(values: dict) -> None:
 def cached(fn):
     """st.cache_data for a pure rnnviz function (e.g. a loss surface)."""
     return st.cache_data(show_spinner=False, max_entries=16)(fn)
+
+
+def chart(figure, name: str, caption: str, t: int | None = None) -> None:
+    """A figure, full width with its PNG export named rnnviz-<name>[-tNN], and how to read it."""
+    st.plotly_chart(figure, **chart_opts(name, t))
+    st.caption(caption)
