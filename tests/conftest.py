@@ -1,9 +1,15 @@
 """Shared helpers for the tests."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 import rnnviz
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CASES = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 
@@ -25,3 +31,20 @@ def random_problem(kind, T=6, I=3, H=4, seed=0, batch=None, scale=1.0):
     h0 = rng.normal(size=state) * 0.5
     c0 = rng.normal(size=state) * 0.5 if kind == "lstm" else None
     return params, xs, dL_dh, h0, c0
+
+
+def open_app(page: str | None = None, **query) -> AppTest:
+    """A new session opening `page` (as a link would, through app.py) with these URL parameters."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    if page:
+        at.switch_page(page)
+    return at.run()
+
+
+@pytest.fixture
+def fresh_cache():
+    """Page tests start from an empty st.cache_data, like a fresh server."""
+    st.cache_data.clear()
+    yield

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from rnnviz import analysis
 from rnnviz.config import Config
 from rnnviz.figures import bptt as fig
 from rnnviz.gradients import cell_gradients, gradient_study, other_cells
 
+from .conftest import open_app
 from .test_figures import array
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/2_Backprop_through_time.py"
+pytestmark = pytest.mark.usefixtures("fresh_cache")
+
+
+def open_page(**query):
+    return open_app(PAGE, **query)
+
+
 RELU = Config(cell="rnn-relu", source="noise", length=60, hidden=16, init="radius", forget_bias="3")
 
 
@@ -148,20 +152,6 @@ def test_saliency_of_text_colours_each_character():
 
 
 # --- the page ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    st.cache_data.clear()
-    yield
-
-
-def open_page(**query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    at.switch_page(PAGE)
-    return at.run()
 
 
 @pytest.mark.parametrize("cell", ["rnn-tanh", "rnn-relu", "lstm", "gru"])

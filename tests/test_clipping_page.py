@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import streamlit as st
 from autograd import grad
-from streamlit.testing.v1 import AppTest
 
 from rnnviz import cliff
 from rnnviz.figures import training as fig
 from rnnviz.training import RunConfig, train
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import open_app
+
 PAGE = "pages/3_Clipping_and_training.py"
+pytestmark = pytest.mark.usefixtures("fresh_cache")
+
+
+def open_page(**query):
+    return open_app(PAGE, **query)
 
 
 def test_cliff_loss_matches_its_definition():
@@ -101,20 +104,6 @@ def test_cliff_figure_marks_the_step_thrown_off_the_map():
 
 
 # --- the page ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def fresh_state():
-    st.cache_data.clear()
-    yield
-
-
-def open_page(**query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    at.switch_page(PAGE)
-    return at.run()
 
 
 def button(at, label):

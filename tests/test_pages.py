@@ -2,41 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from rnnviz.config import Config
 from rnnviz.scenario import build_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import open_app
+
 STEP = "pages/1_Step_through.py"
+pytestmark = pytest.mark.usefixtures("fresh_cache")
+open_page = open_app
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    st.cache_data.clear()
-    yield
 
 
-def open_page(page: str | None = None, **query) -> AppTest:
-    """A new session opening `page` (as a link would), with the given URL query parameters."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    if page:
-        at.switch_page(page)
-    return at.run()
 
 
-def assert_ok(at: AppTest) -> None:
+def assert_ok(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-def cell_title(at: AppTest) -> str:
+def cell_title(at) -> str:
     import json
     return json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
 
