@@ -1,6 +1,6 @@
 """rnnviz: an exact, fast RNN/LSTM/GRU engine and the analyses behind the rnnviz app."""
 
-from .cells import BLOCKS, GATES, KINDS, NONLINEARITIES, init_params
+from .cells import BLOCKS, CELLS, GATES, KINDS, NONLINEARITIES, init_params
 from .engine import (
     Backward,
     Trace,
@@ -11,6 +11,7 @@ from .engine import (
     clip_grad_value,
     forward,
 )
+from .numerics import global_norm
 from .readout import (
     ReadoutResult,
     every_step_mask,
@@ -20,7 +21,7 @@ from .readout import (
 )
 
 __all__ = [
-    "BLOCKS", "GATES", "KINDS", "NONLINEARITIES", "Backward", "ReadoutResult", "Trace", "backward_from_trace", "bptt",
-    "check_params", "clip_grad_norm", "clip_grad_value", "every_step_mask", "forward",
-    "init_params", "init_readout", "last_step_mask", "readout_loss",
+    "BLOCKS", "CELLS", "GATES", "KINDS", "NONLINEARITIES", "Backward", "ReadoutResult", "Trace",
+    "backward_from_trace", "bptt", "check_params", "clip_grad_norm", "clip_grad_value", "every_step_mask",
+    "forward", "global_norm", "init_params", "init_readout", "last_step_mask", "readout_loss",
 ]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from ..cells import SIGMOID_BLOCKS
+from ..cells import KINDS
 from ..scenario import Scenario
 from . import theme
 
@@ -60,7 +60,7 @@ def step_vectors(sc: Scenario) -> list[Vector]:
     if tr.c is not None:
         out.append(Vector("c_prev", label("c", "t−1"), tr.c_prev, False))
     for name, values in tr.gates.items():
-        out.append(Vector(name, label(name), values, name in SIGMOID_BLOCKS))
+        out.append(Vector(name, label(name), values, name in KINDS[tr.kind].sigmoid_gates))
     if tr.c is not None:
         out.append(Vector("c", label("c"), tr.c, False))
     if tr.kind == "rnn":
@@ -291,7 +291,7 @@ def state_heatmaps(sc: Scenario, t: int, present: bool = False) -> go.Figure:
     rows = [("h", label("h"), tr.h, False)]
     if tr.c is not None:
         rows.append(("c", label("c"), tr.c, False))
-    rows += [(g, label(g), a, g in SIGMOID_BLOCKS) for g, a in tr.gates.items()]
+    rows += [(g, label(g), a, g in KINDS[tr.kind].sigmoid_gates) for g, a in tr.gates.items()]
     n_rows = len(rows)
     layout = theme.stacked_axes(n_rows, [r[1] for r in rows], present, gap=0.25, shared_x=True)
     signed_max = theme.signed_range(*(r[2] for r in rows if not r[3]))
