@@ -119,10 +119,15 @@ def rnn_forward(x_proj, weight_hh, bias_hh, h0, c0, nonlinearity) -> Run:
 
 
 def rnn_local(run: Run, h_prev, c_prev, nonlinearity) -> dict[str, np.ndarray]:
-    """phi'(a_t) for all steps (T, ..., H), as "dphi": tanh' = 1 - h^2; relu' = 1 where a > 0, 0 at the kink."""
+    """phi'(a_t) for all steps (T, ..., H), as "dphi".
+
+    tanh' = 1 - h^2. relu' = 1 where a > 0 and 0 where a <= 0 (0 at the kink); at a NaN
+    pre-activation it is 1, as in PyTorch, whose relu backward zeroes the gradient only where
+    the output is <= 0: an overflowed forward pass shows up in the gradients, not as zeros.
+    """
     if nonlinearity == "tanh":
         return {"dphi": 1.0 - run.h * run.h}
-    return {"dphi": (run.saved["a"] > 0.0).astype(float)}
+    return {"dphi": np.where(run.saved["a"] <= 0.0, 0.0, 1.0)}
 
 
 def rnn_backward(run: Run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity) -> BackRun:
