@@ -65,7 +65,7 @@ def torch_eager_ms(kind, params, xs, dL_dh, repeats):
         c = torch.zeros(1, H, dtype=torch.float64)
         hs = []
         for t in range(x.shape[0]):
-            if kind == "lstm":
+            if rnnviz.KINDS[kind].has_cell_state:
                 h, c = cell(x[t : t + 1], (h, c))
             else:
                 h = cell(x[t : t + 1], h)

@@ -30,6 +30,8 @@ logging.getLogger("streamlit").setLevel(logging.ERROR)
 import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+import rnnviz  # noqa: E402
+
 TARGETS_MS = {"t": 100.0, "cell": 300.0}
 BPTT_TARGETS_MS = {"defaults": 200.0, "T = 1000, H = 64": 500.0}
 BPTT_SCENARIOS = {
@@ -40,7 +42,7 @@ SCENARIOS = {
     "defaults (LSTM, text, H = 8, T = 11)": {},
     "T = 200, H = 64 (LSTM, noise)": {"source": "noise", "length": "200", "hidden": "64"},
 }
-CELLS = ["gru", "rnn-tanh", "lstm", "rnn-relu"]
+CELLS = list(reversed(rnnviz.CELLS))  # a change to each in turn, starting away from the default
 
 
 def open_step(query: dict) -> AppTest:

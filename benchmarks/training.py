@@ -17,6 +17,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from rnnviz.cells import CELLS  # noqa: E402
 from rnnviz.training import RunConfig, train  # noqa: E402
 
 PRESETS = {  # the page's presets (pages/3_Clipping_and_training.py), as run configurations
@@ -31,7 +32,7 @@ PRESETS = {  # the page's presets (pages/3_Clipping_and_training.py), as run con
 
 def main() -> None:
     print("updates per second (T = 50, H = 32, batch 32, SGD, one core)")
-    for cell in ("rnn-tanh", "rnn-relu", "lstm", "gru"):
+    for cell in CELLS:
         cfg = RunConfig(cell=cell, updates=60)
         start = time.perf_counter()
         train(cfg)

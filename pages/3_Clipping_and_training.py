@@ -5,15 +5,17 @@ from dataclasses import replace
 import streamlit as st
 
 from rnnviz import cliff, ui
-from rnnviz.config import CELLS, Param
+from rnnviz.cells import CELLS
+from rnnviz.config import Param
 from rnnviz.figures import training as fig
-from rnnviz.training import CLIPS, OPTIMIZERS, TASKS, RunConfig, train
+from rnnviz.tasks import TASKS
+from rnnviz.training import CLIPS, OPTIMIZERS, RunConfig, train
 
 PARTS = {"train": "Training runs", "cliff": "The cliff"}
 RADII = {"default": "PyTorch default", "0.8": "0.8", "1.0": "1.0", "1.2": "1.2", "1.3": "1.3", "1.5": "1.5"}
 RATES = {str(v): str(v) for v in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)}
 BATCHES = {str(v): str(v) for v in (8, 16, 32, 64)}
-RUN_CLIPS = {**CLIPS, "off": "— (no run)"}
+RUN_CLIPS = {**CLIPS.labels(), "off": "— (no run)"}
 TRAIN = {"tr_cell": "rnn-tanh", "tr_task": "adding", "tr_length": 50, "tr_hidden": 32, "tr_batch": "32",
          "tr_updates": 200, "tr_opt": "sgd", "tr_lr": "0.1", "tr_radius": "1.3", "tr_seed": 0,
          "r1_clip": "none", "r1_th": 1.0, "r2_clip": "norm", "r2_th": 1.0, "r3_clip": "off", "r3_th": 0.05}
@@ -28,10 +30,11 @@ PRESETS = {
                                                    "tr_radius": "default", "r1_clip": "none", "r2_clip": "norm"}),
 }
 P = {  # page controls kept in the URL, with their checks
-    "part": Param("train", PARTS), "tr_cell": Param("rnn-tanh", CELLS), "tr_task": Param("adding", TASKS),
+    "part": Param("train", PARTS), "tr_cell": Param("rnn-tanh", CELLS.labels()),
+    "tr_task": Param("adding", TASKS.labels()),
     "tr_length": Param(50, low=10, high=200, kind="int"), "tr_hidden": Param(32, low=4, high=64, kind="int"),
     "tr_batch": Param("32", BATCHES), "tr_updates": Param(200, low=10, high=1000, kind="int"),
-    "tr_opt": Param("sgd", OPTIMIZERS), "tr_lr": Param("0.1", RATES), "tr_radius": Param("1.3", RADII),
+    "tr_opt": Param("sgd", OPTIMIZERS.labels()), "tr_lr": Param("0.1", RATES), "tr_radius": Param("1.3", RADII),
     "tr_seed": Param(0, low=0, high=9999, kind="int"),
     **{f"r{k}_clip": Param(v, RUN_CLIPS) for k, v in ((1, "none"), (2, "norm"), (3, "off"))},
     **{f"r{k}_th": Param(v, low=1e-4, high=1e3, kind="float") for k, v in ((1, 1.0), (2, 1.0), (3, 0.05))},
@@ -89,14 +92,14 @@ if part == "cliff":
 
 st.subheader("The runs")
 a, b, c, d, e = st.columns(5)
-run_cell = control(a.selectbox, "Cell", "tr_cell", list(CELLS), format_func=CELLS.get)
-task = control(b.selectbox, "Task", "tr_task", list(TASKS), format_func=TASKS.get)
+run_cell = ui.choice(a.selectbox, "Cell", "tr_cell", param=P["tr_cell"])
+task = ui.choice(b.selectbox, "Task", "tr_task", param=P["tr_task"])
 length = control(c.slider, "Sequence length T", "tr_length", 10, 200)
 hidden = control(d.slider, "Hidden size H", "tr_hidden", 4, 64)
 batch = control(e.select_slider, "Batch", "tr_batch", list(BATCHES))
 a, b, c, d, e = st.columns(5)
 updates = control(a.slider, "Updates", "tr_updates", 10, 1000, step=10)
-optimizer = control(b.selectbox, "Optimiser", "tr_opt", list(OPTIMIZERS), format_func=OPTIMIZERS.get)
+optimizer = ui.choice(b.selectbox, "Optimiser", "tr_opt", param=P["tr_opt"])
 lr = control(c.select_slider, "Learning rate", "tr_lr", list(RATES))
 radius = control(d.select_slider, "Spectral radius of W_hh", "tr_radius", list(RADII), format_func=RADII.get)
 seed = control(e.number_input, "Seed", "tr_seed", 0, 9999)

@@ -22,7 +22,7 @@ step views are (H,) or (B, H).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -519,6 +519,24 @@ CELLS: Registry[Cell] = Registry("cell", [
     Cell("lstm", "LSTM", "lstm", colour="blue"),
     Cell("gru", "GRU", "gru", colour="green"),
 ])
+
+
+class CellChoice:
+    """For a dataclass with a `cell` key of CELLS: the engine's kind and nonlinearity, and a copy
+    with changes."""
+
+    cell: str
+
+    @property
+    def kind(self) -> str:
+        return CELLS[self.cell].kind
+
+    @property
+    def nonlinearity(self) -> str:
+        return CELLS[self.cell].nonlinearity
+
+    def with_(self, **changes):
+        return replace(self, **changes)
 
 
 def overlay_cells(cell: str) -> list[str]:

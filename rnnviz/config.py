@@ -9,34 +9,16 @@ a short note instead of an exception. Nothing here imports Streamlit.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-CELLS = {"rnn-tanh": "RNN (tanh)", "rnn-relu": "RNN (ReLU)", "lstm": "LSTM", "gru": "GRU"}
-SOURCES = {"text": "Free text", "sine": "Sine wave", "noise": "Gaussian noise", "task": "Task sample"}
-TASKS = {"adding": "Adding problem", "temporal_order": "Temporal order", "memorisation": "Delayed recall"}
+from .cells import CELLS, CellChoice
+from .tasks import SOURCES, TASKS
+
 INITS = {"default": "PyTorch default", "radius": "W_hh at a spectral radius"}
 FORGET_BIASES = {"default": "PyTorch default (random)", "0": "0", "1": "1", "2": "2", "3": "3", "5": "5"}
 
 MAX_TEXT = 500  # characters the app accepts as free text (one step each)
 DEFAULT_TEXT = "hello world"
-
-
-class CellChoice:
-    """For a dataclass with a `cell` key ("rnn-tanh", "rnn-relu", "lstm", "gru"): the engine's
-    kind and nonlinearity, and a copy with changes."""
-
-    cell: str
-
-    @property
-    def kind(self) -> str:
-        return self.cell.split("-")[0]
-
-    @property
-    def nonlinearity(self) -> str:
-        return "relu" if self.cell == "rnn-relu" else "tanh"
-
-    def with_(self, **changes):
-        return replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -70,12 +52,12 @@ class Param:
 
 DEFAULT = Config()
 PARAMS: dict[str, Param] = {
-    "cell": Param(DEFAULT.cell, CELLS),
+    "cell": Param(DEFAULT.cell, CELLS.labels()),
     "hidden": Param(DEFAULT.hidden, low=1, high=64, kind="int"),
-    "source": Param(DEFAULT.source, SOURCES),
+    "source": Param(DEFAULT.source, SOURCES.labels()),
     "text": Param(DEFAULT.text, kind="text", high=MAX_TEXT),
     "length": Param(DEFAULT.length, low=2, high=1000, kind="int"),
-    "task": Param(DEFAULT.task, TASKS),
+    "task": Param(DEFAULT.task, {key: task.label for key, task in TASKS.items() if task.in_scenario}),
     "seed": Param(DEFAULT.seed, low=0, high=99_999, kind="int"),
     "init": Param(DEFAULT.init, INITS),
     "radius": Param(DEFAULT.radius, low=0.1, high=2.0, kind="float"),

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import analysis
+from .cells import KINDS, overlay_cells
 from .config import Config
 from .engine import Backward, backward_from_trace
+from .numerics import row_norms
 from .readout import ReadoutResult, every_step_mask, init_readout, last_step_mask, readout_loss
 from .scenario import Scenario, build_scenario
 
@@ -55,11 +57,6 @@ class GradientStudy:
     saliency: np.ndarray  # (T,) ||dL/dx_t||
 
 
-def _row_norms(a: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore", invalid="ignore"):  # exploded gradients: inf, honestly
-        return np.sqrt(np.sum(a**2, axis=-1))
-
-
 def loss_mask(T: int, loss_on: str) -> np.ndarray:
     if loss_on not in LOSS_ON:
         raise ValueError(f"loss_on must be one of {tuple(LOSS_ON)}, got {loss_on!r}")
@@ -87,27 +84,22 @@ def cell_gradients(cfg: Config, loss_on: str = "last") -> CellGradients:
     )
 
 
-def other_cells(cell: str) -> list[str]:
-    """The two cells to overlay: an RNN (same nonlinearity if the main one is an RNN), LSTM, GRU."""
-    rnn = cell if cell.startswith("rnn") else "rnn-tanh"
-    return [c for c in (rnn, "lstm", "gru") if c != cell]
-
-
 def gradient_study(cfg: Config, loss_on: str = "last", others: dict[str, CellGradients] | None = None) -> GradientStudy:
     """The full study for cfg; `others` may pass precomputed overlays (e.g. from a cache)."""
     main = cell_gradients(cfg, loss_on)
     if others is None:
-        others = {c: cell_gradients(cfg.with_(cell=c), loss_on) for c in other_cells(cfg.cell)}
+        others = {c: cell_gradients(cfg.with_(cell=c), loss_on) for c in overlay_cells(cfg.cell)}
     sc = main.scenario
     kind = cfg.kind
+    gamma = KINDS[kind].gamma
     bound = None
-    if kind == "rnn" and loss_on == "last":
+    if gamma is not None and loss_on == "last":
         # Pascanu, Mikolov & Bengio (2013): ||dh_T/dh_t|| <= (gamma * sigma_max(W_hh))^(T-t), with
-        # gamma = 1 bounding |tanh'| and relu'; so ||dL/dh_t|| <= ||dL/dh_T|| (gamma sigma_max)^(T-t).
-        sigma_max = float(analysis.weight_spectrum(kind, sc.params)["h"].singular_values[0])
+        # gamma bounding |phi'| (1 for tanh and relu); so ||dL/dh_t|| <= ||dL/dh_T|| (gamma sigma_max)^(T-t).
+        (spectrum,) = analysis.weight_spectrum(kind, sc.params).values()  # the one block of W_hh
         steps_back = np.arange(sc.T)[::-1]
         with np.errstate(over="ignore"):
-            bound = main.h_norms[-1] * sigma_max ** steps_back.astype(float)
+            bound = main.h_norms[-1] * (gamma * float(spectrum.singular_values[0])) ** steps_back.astype(float)
     return GradientStudy(
         main=main, others=others, loss_on=loss_on,
         jacobians=analysis.jacobian_norms(kind, sc.params, sc.trace, max_points=64),
@@ -115,5 +107,5 @@ def gradient_study(cfg: Config, loss_on: str = "last", others: dict[str, CellGra
         saturation=analysis.saturation(sc.trace),
         spectrum=analysis.weight_spectrum(kind, sc.params),
         bound=bound,
-        saliency=_row_norms(main.backward.dxs),
+        saliency=row_norms(main.backward.dxs),
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import tasks
-from .cells import init_params
+from .cells import CELLS, init_params
 from .config import Config
 from .engine import Trace, forward
 
@@ -43,25 +43,17 @@ def make_sample(cfg: Config) -> tasks.Sample:
 
 
 def _raw_sample(cfg: Config) -> tasks.Sample:
-    if cfg.source == "text":
-        return tasks.text_sample(cfg.text)
-    if cfg.source == "sine":
-        return tasks.sine_sample(cfg.length, seed=cfg.seed)
-    if cfg.source == "noise":
-        return tasks.noise_sample(cfg.length, seed=cfg.seed)
-    if cfg.task == "adding":
-        return tasks.adding_sample(max(cfg.length, 10), seed=cfg.seed)
-    if cfg.task == "temporal_order":
-        return tasks.temporal_order_sample(max(cfg.length, 10), seed=cfg.seed)
-    # delayed recall: 5 symbols shown, recalled after the delay; T = delay + 10
-    return tasks.memorisation_sample(delay=max(cfg.length - 10, 0), n_pos=5, seed=cfg.seed)
+    source = tasks.SOURCES[cfg.source]
+    return source.sample(text=cfg.text, length=cfg.length, seed=cfg.seed, task=cfg.task)
 
 
 def make_params(cfg: Config, input_size: int) -> dict[str, np.ndarray]:
     """The cell's weights, seeded, with W_hh rescaled if the controls ask for it."""
+    cell = CELLS[cfg.cell]
     radius = cfg.radius if cfg.init == "radius" else None
-    forget = float(cfg.forget_bias) if cfg.kind == "lstm" and cfg.forget_bias != "default" else None
-    return init_params(cfg.kind, input_size, cfg.hidden, seed=cfg.seed, spectral_radius=radius, forget_bias=forget)
+    forget = float(cfg.forget_bias) if cell.has_forget_gate and cfg.forget_bias != "default" else None
+    return init_params(cell.kind, input_size, cfg.hidden, seed=cfg.seed, spectral_radius=radius, forget_bias=forget,
+                       **cell.init)
 
 
 def build_scenario(cfg: Config) -> Scenario:

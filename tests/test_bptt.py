@@ -9,9 +9,10 @@ import plotly.graph_objects as go
 import pytest
 
 from rnnviz import analysis
+from rnnviz.cells import overlay_cells
 from rnnviz.config import Config
 from rnnviz.figures import bptt as fig
-from rnnviz.gradients import cell_gradients, gradient_study, other_cells
+from rnnviz.gradients import cell_gradients, gradient_study
 
 from .conftest import open_app
 from .test_figures import array
@@ -44,7 +45,7 @@ def test_an_lstm_with_an_open_forget_gate_keeps_its_cell_gradient():
 
 def test_the_study_overlays_the_other_two_cells_on_the_same_input():
     study = gradient_study(Config(cell="gru", source="sine", length=20, hidden=4))
-    assert list(study.others) == ["rnn-tanh", "lstm"] == other_cells("gru")
+    assert list(study.others) == ["rnn-tanh", "lstm"] == overlay_cells("gru")
     for other in study.others.values():
         np.testing.assert_array_equal(other.scenario.sample.xs, study.main.scenario.sample.xs)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ..config import CELLS
+from ..cells import CELLS
 from ..gradients import LOSS_ON, CellGradients, GradientStudy
 from . import theme
 
@@ -50,7 +50,7 @@ MAX_COLUMNS = 16  # steps drawn in the unrolled graph; longer sequences: first, 
 
 
 def cell_label(cell: str) -> str:
-    return CELLS[cell]
+    return CELLS[cell].label
 
 
 # --- the unrolled graph ---------------------------------------------------------------------
@@ -237,7 +237,7 @@ def grad_norms(study: GradientStudy, present: bool = False) -> go.Figure:
     steps = np.arange(1, T + 1)
     data = []
     for cell, cg in study.others.items():
-        colour = theme.KIND_COLOURS[cell.split("-")[0]]
+        colour = theme.cell_colour(cell)
         data.append(_norm_line(steps, cg.h_norms, f"{cell_label(cell)}: ||dL/dh<sub>t</sub>||", colour,
                                s.line * 0.8, opacity=0.55))
         if cg.c_norms is not None:  # the LSTM's cell-state highway, even when it is the overlay
@@ -245,12 +245,12 @@ def grad_norms(study: GradientStudy, present: bool = False) -> go.Figure:
                                    s.line * 0.8, dash="dash", opacity=0.75))
     if main.c_norms is not None:
         data.append(_norm_line(steps, main.c_norms, f"{cell_label(main.cell)}: ||dL/dc<sub>t</sub>||",
-                               theme.KIND_COLOURS["lstm"], s.line, dash="dash"))
+                               theme.cell_colour(main.cell), s.line, dash="dash"))
     if study.bound is not None:
         data.append(_norm_line(steps, study.bound, "bound: ||dL/dh<sub>T</sub>|| (γσ<sub>max</sub>)<sup>T−t</sup>",
                                theme.MUTED, s.line * 0.8, dash="dot"))
     data.append(_norm_line(steps, main.h_norms, f"{cell_label(main.cell)}: ||dL/dh<sub>t</sub>||",
-                           theme.KIND_COLOURS[main.scenario.config.kind], s.line * 1.6))
+                           theme.cell_colour(main.cell), s.line * 1.6))
     shapes, notes = [], []
     if main.exploded_at is not None:
         shapes.append({"type": "line", "x0": main.exploded_at, "x1": main.exploded_at, "y0": 0, "y1": 1,

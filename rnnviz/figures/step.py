@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from ..cells import KINDS
+from ..cells import CELLS, KINDS
 from ..scenario import Scenario
 from . import theme
 
@@ -247,8 +247,7 @@ def _frames(sc, strip_keys, vectors, t, frame_ms, present) -> tuple[list[dict], 
 
 
 def _cell_name(sc: Scenario) -> str:
-    kind = sc.trace.kind
-    return {"lstm": "LSTM", "gru": "GRU"}.get(kind, f"RNN ({sc.trace.nonlinearity})")
+    return CELLS[sc.config.cell].label
 
 
 # --- the vectors at step t, side by side -----------------------------------------------------

@@ -15,14 +15,17 @@ import plotly.colors
 import plotly.graph_objects as go
 from plotly.colors import make_colorscale
 
+from ..cells import CELLS
+
 # Explicit [position, colour] lists: figures skip Python-side validation (see figure()), and
 # plotly.js knows neither the "_r" names nor ColorBrewer's RdBu (its own "RdBu" is grey-centred).
 DIVERGING = make_colorscale(list(reversed(plotly.colors.diverging.RdBu)))  # blue < 0 < red, white at 0
 SEQUENTIAL = make_colorscale(plotly.colors.sequential.Viridis)  # dark 0 -> yellow 1, perceptually uniform
 MAGNITUDE = make_colorscale(plotly.colors.sequential.Cividis)  # magnitudes >= 0, such as gradient norms
 # Okabe & Ito (2008): distinguishable under every common colour-vision deficiency
-LINES = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
-KIND_COLOURS = {"rnn": LINES[1], "lstm": LINES[0], "gru": LINES[2]}
+COLOURS = {"blue": "#0072B2", "vermillion": "#D55E00", "green": "#009E73", "purple": "#CC79A7",
+           "orange": "#E69F00", "sky": "#56B4E9", "black": "#000000"}
+LINES = tuple(COLOURS.values())
 INK = "#1a1a1a"
 MUTED = "#6b6b6b"
 CURSOR = "#E69F00"  # the current step, on every figure
@@ -40,6 +43,11 @@ class Sizes:
 
 NORMAL = Sizes(font=14, title=18, tick=13, line=2.0, marker=7)
 PRESENT = Sizes(font=20, title=26, tick=18, line=3.5, marker=11)
+
+
+def cell_colour(cell: str) -> str:
+    """The line colour of a cell of cells.CELLS (its `colour` names one of COLOURS)."""
+    return COLOURS[CELLS[cell].colour]
 
 
 def sizes(present: bool) -> Sizes:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import config as cfgmod
-from ..config import CELLS, FORGET_BIASES, INITS, PARAMS, SOURCES, TASKS, Config, Param, parse_param, url_value
+from ..config import PARAMS, Config, Param, parse_param, url_value
 from ..figures.theme import export_config
 from ..scenario import Scenario, build_scenario
 
@@ -79,6 +79,18 @@ def control(widget, label: str, name: str, *args, param: Param | None = None, **
     return _values()[name]
 
 
+def choice(widget, label: str, name: str, *, param: Param | None = None, **kwargs):
+    """A control over a choice (a selectbox, a segmented control): its keys, shown by their labels.
+
+    Without `param`, one of the shared controls (config.PARAMS); with it, a page's own control,
+    kept in the URL like page_control's.
+    """
+    if param is None:
+        choices = PARAMS[name].choices
+        return control(widget, label, name, list(choices), format_func=choices.get, **kwargs)
+    return page_control(widget, label, name, param, list(param.choices), format_func=param.choices.get, **kwargs)
+
+
 def to_url(params: dict[str, Param]) -> None:
     """After the widgets: write every non-default value to the URL, drop the default ones."""
     values = _values()
@@ -124,28 +136,26 @@ def sidebar(scenario_controls: bool = True) -> Config:
 def _scenario_controls(sb) -> None:
     """The network and input controls of the shared scenario."""
     sb.markdown("### The network")
-    control(sb.selectbox, "Cell", "cell", list(CELLS), format_func=CELLS.get,
-                   help="Which recurrent cell steps through the sequence.")
+    choice(sb.selectbox, "Cell", "cell", help="Which recurrent cell steps through the sequence.")
     control(sb.slider, "Hidden size H", "hidden", 1, 64,
             help="Number of hidden units (and cell-state units for the LSTM).")
-    init = control(sb.selectbox, "Weight initialisation", "init", list(INITS), format_func=INITS.get,
-                   help="PyTorch's default: every weight from U(-1/√H, 1/√H). Or rescale each "
+    init = choice(sb.selectbox, "Weight initialisation", "init",
+                  help="PyTorch's default: every weight from U(-1/√H, 1/√H). Or rescale each "
                         "H×H block of W_hh to a chosen spectral radius (largest |eigenvalue|).")
     if init == "radius":
         control(sb.slider, "Spectral radius of W_hh", "radius", 0.1, 2.0, step=0.05,
                 help="Below 1 the recurrence contracts (memories fade); above 1 it expands.")
-    control(sb.selectbox, "LSTM forget-gate bias", "forget_bias", list(FORGET_BIASES), format_func=FORGET_BIASES.get,
-            help="For the LSTM (also when it is overlaid for comparison): a positive bias opens "
-                                 "the forget gate (f ≈ 1), so the cell state, and its gradient, last longer.")
+    choice(sb.selectbox, "LSTM forget-gate bias", "forget_bias",
+           help="For the LSTM (also when it is overlaid for comparison): a positive bias opens "
+                "the forget gate (f ≈ 1), so the cell state, and its gradient, last longer.")
     control(sb.number_input, "Seed", "seed", 0, 99_999, step=1, help="Same seed, same weights and same random input.")
     sb.markdown("### The input")
-    source = control(sb.selectbox, "Input", "source", list(SOURCES), format_func=SOURCES.get)
+    source = choice(sb.selectbox, "Input", "source")
     if source == "text":
         control(sb.text_area, "Text (one character per step)", "text", max_chars=cfgmod.MAX_TEXT, height=90)
     else:
         if source == "task":
-            control(sb.selectbox, "Task", "task", list(TASKS), format_func=TASKS.get,
-                    help="Long-dependency tasks as defined by Pascanu et al. (2013).")
+            choice(sb.selectbox, "Task", "task", help="Long-dependency tasks as defined by Pascanu et al. (2013).")
         control(sb.slider, "Sequence length T", "length", 2, 1000)
     control(sb.slider, "Input scale", "input_scale", 0.1, 10.0, step=0.1,
             help="Multiplies every input. Large inputs drive tanh and sigmoid units into saturation.")
@@ -214,9 +224,10 @@ def cached_cell_gradients(cfg: Config, loss_on: str):
 @st.cache_data(max_entries=32, show_spinner="Backpropagating through time…")
 def cached_gradient_study(cfg: Config, loss_on: str):
     """The study; the overlay cells come from their own cache, so switching cells reuses them."""
-    from ..gradients import gradient_study, other_cells
+    from ..cells import overlay_cells
+    from ..gradients import gradient_study
 
-    others = {c: cached_cell_gradients(cfg.with_(cell=c), loss_on) for c in other_cells(cfg.cell)}
+    others = {c: cached_cell_gradients(cfg.with_(cell=c), loss_on) for c in overlay_cells(cfg.cell)}
     return gradient_study(cfg, loss_on, others=others)
 
 
