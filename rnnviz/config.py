@@ -1,9 +1,11 @@
 """What the shared controls describe, and how raw values (from a URL) become safe ones.
 
 A `Config` is the whole scenario a page computes from: small, frozen and hashable, so it is
-also the cache key. `parse_param` turns one raw string into a valid value, clamping numbers into
-range and falling back to the default otherwise, and says what it changed, so the app can show
-a short note instead of an exception. Nothing here imports Streamlit.
+also the cache key. How the figures are drawn (presentation mode) is a `Display`, apart: it is
+never part of a cache key, so switching it redraws without recomputing. `parse_param` turns one
+raw string into a valid value, clamping numbers into range and falling back to the default
+otherwise, and says what it changed, so the app can show a short note instead of an exception.
+Nothing here imports Streamlit.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ DEFAULT_TEXT = "hello world"
 
 @dataclass(frozen=True)
 class Config(CellChoice):
-    """The shared controls: one scenario, from cell to presentation mode."""
+    """The shared scenario controls: one cell over one input sequence."""
 
     cell: str = "lstm"  # a key of CELLS
     hidden: int = 8  # H
@@ -36,6 +38,12 @@ class Config(CellChoice):
     radius: float = 1.0  # spectral radius of each W_hh block when init == "radius"
     input_scale: float = 1.0  # every input is multiplied by this (large: tanh saturates)
     forget_bias: str = "default"  # LSTM: a key of FORGET_BIASES
+
+
+@dataclass(frozen=True)
+class Display:
+    """How figures are drawn, never what is computed."""
+
     present: bool = False  # presentation mode: big text, thick lines
 
 
@@ -63,7 +71,7 @@ PARAMS: dict[str, Param] = {
     "radius": Param(DEFAULT.radius, low=0.1, high=2.0, kind="float"),
     "input_scale": Param(DEFAULT.input_scale, low=0.1, high=10.0, kind="float"),
     "forget_bias": Param(DEFAULT.forget_bias, FORGET_BIASES),
-    "present": Param(DEFAULT.present, kind="bool"),
+    "present": Param(Display().present, kind="bool"),
 }
 
 

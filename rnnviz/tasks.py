@@ -277,10 +277,11 @@ class Source:
     key: str  # the URL value, e.g. "sine"
     label: str
     sample: Callable[..., Sample]  # (*, text, length, seed, task) -> Sample of one sequence
+    typed: bool = False  # its steps are the characters of a text the user typed: pages draw them as text
 
 
 SOURCES: Registry[Source] = Registry("source", [
-    Source("text", "Free text", lambda *, text, length, seed, task: text_sample(text)),
+    Source("text", "Free text", lambda *, text, length, seed, task: text_sample(text), typed=True),
     Source("sine", "Sine wave", lambda *, text, length, seed, task: sine_sample(length, seed=seed)),
     Source("noise", "Gaussian noise", lambda *, text, length, seed, task: noise_sample(length, seed=seed)),
     Source("task", "Task sample", lambda *, text, length, seed, task: task_sample(task, length, seed=seed)),

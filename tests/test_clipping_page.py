@@ -9,13 +9,14 @@ import plotly.graph_objects as go
 import pytest
 from autograd import grad
 
-from rnnviz import cliff
 from rnnviz.figures import training as fig
+from rnnviz.studies import training as cliff
 from rnnviz.training import RunConfig, train
+from rnnviz.ui.pages import PAGES
 
 from .conftest import open_app
 
-PAGE = "pages/3_Clipping_and_training.py"
+PAGE = PAGES["training"].file
 pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 

@@ -7,7 +7,7 @@ import rnnviz
 from rnnviz import tasks
 from rnnviz.cells import CELLS, KINDS, overlay_cells
 from rnnviz.config import PARAMS, Config
-from rnnviz.scenario import make_sample
+from rnnviz.studies.step import make_sample
 from rnnviz.tasks import SOURCES, TASKS
 from rnnviz.training import CLIPS, OPTIMIZERS, RunConfig, make_batch, train
 

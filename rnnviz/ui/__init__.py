@@ -1,5 +1,8 @@
 """Streamlit helpers every page uses: page setup, the shared sidebar, caching, chart options.
 
+The pages' own helpers that need Streamlit's session live beside this module: ui.pages (the
+table of pages), ui.training (the Clipping page's controls and its store of training runs).
+
 Controls live in the URL, so a copied link reopens the same view, and persist across pages.
 rnnviz owns the URL sync rather than Streamlit's bind="query-params", because a bound widget
 silently drops a value it cannot read, and a seeded widget can fall back to its own default on a
@@ -17,24 +20,30 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import config as cfgmod
-from ..config import PARAMS, Config, Param, parse_param, url_value
+from ..cells import overlay_cells
+from ..config import PARAMS, Config, Display, Param, parse_param, url_value
 from ..figures.theme import export_config
-from ..scenario import Scenario, build_scenario
+from ..studies.bptt import BpttStudy, CellGradients, cell_gradients
+from ..studies.bptt import build as build_bptt_study
+from ..studies.step import StepStudy
+from ..studies.step import build as build_step_study
+from .pages import PAGES
 
 NOTES_KEY = "_url_notes"
 VALUES_KEY = "_values"  # control name -> value: the session's truth, across pages
 
 
-def page(title: str, icon: str = "🔁", scenario_controls: bool = True) -> Config:
-    """Set up a page: config, the shared sidebar, URL notes. Returns the scenario's Config.
+def page(key: str, scenario_controls: bool = True) -> tuple[Config, Display]:
+    """Set up the page `key` of ui.pages.PAGES: title, the shared sidebar, URL notes.
 
+    Returns the scenario's Config (what to compute) and the Display (how to draw it).
     scenario_controls=False keeps only navigation and presentation mode in the sidebar, for a
     page that does not draw the shared scenario (its other values stay stored and in the URL).
     """
-    st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide")
-    cfg = sidebar(scenario_controls)
+    st.set_page_config(page_title=f"{PAGES[key].label} · rnnviz", page_icon="🔁", layout="wide")
+    controls = sidebar(scenario_controls)
     show_notes()
-    return cfg
+    return controls
 
 
 def _values() -> dict:
@@ -114,23 +123,21 @@ def show_notes(names=None) -> None:
                 icon=":material/build:")
 
 
-def sidebar(scenario_controls: bool = True) -> Config:
-    """The shared controls, in the sidebar; returns the Config they describe."""
+def sidebar(scenario_controls: bool = True) -> tuple[Config, Display]:
+    """The shared controls, in the sidebar; returns the Config and the Display they describe."""
     sb = st.sidebar
-    sb.page_link("app.py", label="Home", icon=":material/home:")
-    sb.page_link("pages/1_Step_through.py", label="Step through", icon=":material/footprint:")
-    sb.page_link("pages/2_Backprop_through_time.py", label="Backprop through time", icon=":material/undo:")
-    sb.page_link("pages/3_Clipping_and_training.py", label="Clipping and training", icon=":material/content_cut:")
+    for p in PAGES.values():
+        sb.page_link(p.file, label=p.label, icon=p.icon)
     if scenario_controls:
         _scenario_controls(sb)
     sb.markdown("### Display")
     control(sb.toggle, "Presentation mode", "present", help="Large text and thick lines for a projector.")
     v = {name: stored(name, param) for name, param in PARAMS.items()}  # shown or not, all kept
     to_url(PARAMS)
-    return Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
-                  length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
-                  radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"],
-                  present=bool(v["present"]))
+    cfg = Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
+                 length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
+                 radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"])
+    return cfg, Display(present=bool(v["present"]))
 
 
 def _scenario_controls(sb) -> None:
@@ -161,18 +168,43 @@ def _scenario_controls(sb) -> None:
             help="Multiplies every input. Large inputs drive tanh and sigmoid units into saturation.")
 
 
+# --- the studies, cached: keyed by the Config (and page controls), never by the Display ----------
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_scenario(cfg: Config) -> Scenario:
-    return build_scenario(cfg)
+def cached_step_study(cfg: Config) -> StepStudy:
+    return build_step_study(cfg)
 
 
-def scenario(cfg: Config) -> Scenario:
-    """The cached scenario; bad input stops the page with a clear message, never a traceback."""
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_cell_gradients(cfg: Config, loss_on: str) -> CellGradients:
+    return cell_gradients(cfg, loss_on)
+
+
+@st.cache_data(max_entries=32, show_spinner="Backpropagating through time…")
+def cached_bptt_study(cfg: Config, loss_on: str) -> BpttStudy:
+    """The study; the overlay cells come from their own cache, so switching cells reuses them."""
+    others = {c: cached_cell_gradients(cfg.with_(cell=c), loss_on) for c in overlay_cells(cfg.cell)}
+    return build_bptt_study(cfg, loss_on, others=others)
+
+
+def step_study(cfg: Config) -> StepStudy:
+    """The Step-through study, cached; bad input stops the page with a clear message."""
+    return _guarded(cached_step_study, cfg, empty="to step through it")
+
+
+def bptt_study(cfg: Config, loss_on: str) -> BpttStudy:
+    """The Backprop-through-time study, cached; bad input stops the page with a clear message."""
+    return _guarded(cached_bptt_study, cfg, loss_on)
+
+
+def _guarded(study, cfg: Config, *args, empty: str = ""):
+    """study(cfg, *args), or a clear message and st.stop() for an empty text or input rnnviz rejects."""
     if cfg.source == "text" and not cfg.text.strip():
-        st.warning("The text is empty. Type at least one character in the sidebar to step through it.")
+        st.warning("The text is empty. Type at least one character in the sidebar" + (f" {empty}." if empty else "."))
         st.stop()
     try:
-        return cached_scenario(cfg)
+        return study(cfg, *args)
     except ValueError as err:
         st.error(f"rnnviz cannot run this input: {err}")
         st.stop()
@@ -212,35 +244,6 @@ def chart_opts(name: str, t: int | None = None) -> dict:
     """Keyword arguments for st.plotly_chart: full width, PNG export named rnnviz-<name>[-tNN]."""
     filename = f"rnnviz-{name}" + (f"-t{t:02d}" if t is not None else "")
     return {"config": export_config(filename), "width": "stretch", "theme": None}
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_cell_gradients(cfg: Config, loss_on: str):
-    from ..gradients import cell_gradients
-
-    return cell_gradients(cfg, loss_on)
-
-
-@st.cache_data(max_entries=32, show_spinner="Backpropagating through time…")
-def cached_gradient_study(cfg: Config, loss_on: str):
-    """The study; the overlay cells come from their own cache, so switching cells reuses them."""
-    from ..cells import overlay_cells
-    from ..gradients import gradient_study
-
-    others = {c: cached_cell_gradients(cfg.with_(cell=c), loss_on) for c in overlay_cells(cfg.cell)}
-    return gradient_study(cfg, loss_on, others=others)
-
-
-def gradient_study(cfg: Config, loss_on: str):
-    """The cached gradient study; bad input stops the page with a clear message."""
-    if cfg.source == "text" and not cfg.text.strip():
-        st.warning("The text is empty. Type at least one character in the sidebar.")
-        st.stop()
-    try:
-        return cached_gradient_study(cfg, loss_on)
-    except ValueError as err:
-        st.error(f"rnnviz cannot run this input: {err}")
-        st.stop()
 
 
 def set_values(values: dict) -> None:
