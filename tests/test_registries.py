@@ -81,3 +81,17 @@ def test_every_kind_declares_its_blocks_gates_and_vectors_consistently(kind):
     assert spec.sigmoid_gates <= set(spec.gates)
     assert ("c" in spec.step_vectors) == ("c_prev" in spec.step_vectors) == spec.has_cell_state
     assert spec.step_vectors[:2] == ("x", "h_prev") and spec.step_vectors[-1] == "h"
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_every_cell_is_drawn_and_written_out_from_its_entry(cell):
+    from rnnviz import equations
+    from rnnviz.figures import step as fig
+    from rnnviz.studies.step import build
+
+    study = build(Config(cell=cell, source="noise", hidden=3, length=6))
+    figure = fig.cell_diagram(study.vectors, study.cell, study.step_labels, 2)
+    assert study.cell.label in figure.layout.title.text
+    assert {tr.name for tr in figure.data} <= {v.key for v in study.vectors}
+    lines = equations.step_equations(study.trace, 2, 1)
+    assert len(lines) == len(study.cell.spec.gates) + (2 if study.cell.has_cell_state else 1)
