@@ -7,9 +7,11 @@ presets, the run configurations they describe, and the cliff of Pascanu, Mikolov
 (2013), a one-unit model built for the page.
 
 The cliff: x_t = w * sigmoid(x_{t-1}) + b, x_0 = 0.5, loss E = (sigmoid(x_50) - 0.7)^2. Across a
-thin line in (w, b) the final state jumps between two attractors; within ~1e-10 of that line the
-gradient reaches 1e5-1e10, and a plain gradient step there is thrown far away. Clipping the
-gradient's norm keeps the step small. Gradients come from autograd through the unrolled recursion.
+thin line in (w, b) the final state jumps between two attractors; right next to that line the
+gradient reaches 1e6-1e10, and a plain gradient step there is thrown far away. Clipping the
+gradient's norm keeps the step small. How close "next to" is depends on b: the wall thins as b
+falls, from ~1e-7 wide at b = -3 to below float64's resolution of w under b = -5.5, so the start
+is searched for per b (wall_point). Gradients come from autograd through the unrolled recursion.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ X0 = 0.5
 TARGET = 0.7
 W_RANGE = (0.0, 12.0)
 B_RANGE = (-8.0, 0.0)
-SNAP_B_RANGE = (-6.75, -3.0)  # the biases b of the page's grid whose row of the map has a wall
+SNAP_B_RANGE = (-5.5, -3.0)  # the biases b on the page's grid that have a start next to the wall
+#                               (wall_point); below, the wall is too thin for float64 (tested)
 
 
 def cliff_loss(params):
@@ -124,10 +127,20 @@ def loss_surface(n: int = 160) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return w, b, np.asarray(cliff_loss((ww, bb)))
 
 
-def wall_point(b: float, w_low: float = W_RANGE[0], w_high: float = W_RANGE[1], gap: float = 1e-11):
-    """A point (w, b) just on the high side of the wall at this b, or None if the row has no wall.
+STEEP = 1e6  # the gradient norm sought next to the wall
+MIN_STEEP = 1e5  # the least a start "next to the wall" may have: one plain step at the page's smallest
+#                  learning rate (0.001) still moves the weights by 100, far off the 12 x 8 map
+OFFSETS = 10.0 ** np.arange(-4.0, -16.25, -0.25)  # distances from the wall tried, far to near
 
-    Bisects along w for the jump in E; `gap` back from the jump the gradient is enormous.
+
+def wall_point(b: float, w_low: float = W_RANGE[0], w_high: float = W_RANGE[1]):
+    """A start (w, b) on the high side of the wall at this b with a steep gradient, or None.
+
+    Bisects along w for the jump in E, then steps back into the high-loss side: by the largest
+    of OFFSETS at which the gradient's norm reaches STEEP (bisecting over them: the gradient
+    grows towards the wall), or, where the wall is too thin for that (float64 resolves w to
+    ~2e-15), to the wall's edge if the gradient there reaches MIN_STEEP. None if the row has no
+    wall, or none that steep: a start there could not show what clipping does.
     """
     e_low, e_high = cliff_loss((w_low, b)), cliff_loss((w_high, b))
     if abs(e_low - e_high) < 0.05:
@@ -142,10 +155,25 @@ def wall_point(b: float, w_low: float = W_RANGE[0], w_high: float = W_RANGE[1], 
             hi = mid
     if abs(cliff_loss((lo - 1e-6, b)) - cliff_loss((hi + 1e-6, b))) < 0.05:
         return None  # within 2e-6 the loss barely changes: a slope, not a wall
-    # lo stays on the side where E is high (if that is the low-w side) and hi on the other;
-    # step `gap` back into the high-loss side, where the gradient is largest
-    w = lo - gap if high_side_is_low else hi + gap
-    return float(w), float(b)
+    # lo stays on the side where E is high (if that is the low-w side) and hi on the other
+    edge, away = (lo, -1.0) if high_side_is_low else (hi, 1.0)
+    points = [(edge + away * offset, b) for offset in OFFSETS]  # far to near
+
+    def norm(k: int) -> float:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return global_norm([np.asarray(cliff_grad(np.array(points[k])))])
+
+    # The gradient grows towards the wall: bisect for the farthest offset that is steep enough.
+    near = len(points) - 1
+    if norm(near) < STEEP:  # the wall is thinner than float64 resolves: take its edge, if steep enough
+        return (float(points[near][0]), float(b)) if norm(near) >= MIN_STEEP else None
+    far = 0
+    if norm(far) >= STEEP:
+        return float(points[far][0]), float(b)
+    while near - far > 1:  # norm(far) < STEEP <= norm(near)
+        mid = (far + near) // 2
+        far, near = (far, mid) if norm(mid) >= STEEP else (mid, near)
+    return float(points[near][0]), float(b)
 
 
 @dataclass(frozen=True)

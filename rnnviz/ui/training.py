@@ -14,7 +14,7 @@ import streamlit as st
 
 from ..studies import training as study
 from ..training import RunConfig, TrainingRun, train
-from . import choice, page_control, set_values, stored
+from . import cached, choice, page_control, set_values, stored
 
 RUNS_KEY = "_runs"  # RunConfig -> TrainingRun: the finished (or stopped) runs of this session
 PARTIAL_KEY = "_partial_runs"  # RunConfig -> the run so far, while it trains
@@ -46,19 +46,19 @@ def cliff_start() -> tuple[tuple[float, float], float, int, float]:
     note, when "start next to the wall" is on and this b has no usable wall."""
     c0, c1, c2, c3, c4 = st.columns(5)
     snap = control(c0.toggle, "Start next to the wall", "cl_snap",
-                   help="On: w is placed right next to the wall at your b, where the gradient is enormous. "
-                        "Off: choose w yourself.")
+                   help="On: w is placed right next to the wall at your b, where the gradient is at least 1e5 "
+                        "(1e6 where the wall is wide enough for float64). Off: choose w yourself.")
     b0 = control(c1.slider, "Start: bias b", "cl_b", -8.0, 0.0, step=0.25)
     lr = control(c2.select_slider, "Learning rate", "cl_lr", study.CLIFF_RATES)
     steps = control(c3.slider, "Steps", "cl_steps", 1, 100)
     tau = control(c4.select_slider, "Clip the norm at τ", "cl_tau", study.CLIFF_TAUS)
     if not snap:
         return (control(c0.slider, "Start: weight w", "cl_w", 0.0, 12.0, step=0.25), b0), lr, steps, tau
-    start = study.wall_point(b0)
+    start = cached(study.wall_point)(b0)
     if start is None:
-        low, high = study.SNAP_B_RANGE
-        st.warning(f"At b = {b0} there is no wall inside the map: choose b between {low:g} and {high:g}, "
-                   "or turn off “Start next to the wall” and choose w.")
+        low, high = (f"{b:g}".replace("-", "−") for b in study.SNAP_B_RANGE)
+        st.warning(f"At b = {b0:g} there is no wall inside the map that a start in float64 can stand next to: "
+                   f"choose b between {low} and {high}, or turn off “Start next to the wall” and choose w.")
         st.stop()
     return start, lr, steps, tau
 
