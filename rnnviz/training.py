@@ -100,7 +100,11 @@ class RunConfig(CellChoice):
 
 @dataclass(frozen=True)
 class TrainingRun:
-    """Per-update records of a run (U = updates done)."""
+    """Per-update records of a run (U = updates done), and the weights it ended with.
+
+    The model is reusable: rnnviz.forward(run.config.kind, run.params, xs,
+    nonlinearity=run.config.nonlinearity) runs the trained cell, and run.readout its readout.
+    """
 
     config: RunConfig
     loss: np.ndarray  # (U,) training loss of each mini-batch, before its update
@@ -113,7 +117,10 @@ class TrainingRun:
     stopped_at: int | None  # updates done when a caller stopped the run early, else None
     h_norms_start: np.ndarray  # (T,) ||dL/dh_t|| on a fixed probe batch before training
     h_norms_end: np.ndarray  # (T,) the same after training (or at divergence)
-    final_loss: float = field(default=float("nan"))
+    params: dict[str, np.ndarray]  # the cell's weights after the last update (the engine's keys);
+    #                                for a diverged run the last finite ones, before the update that broke them
+    readout: dict[str, np.ndarray]  # the readout's, likewise: "weight_out" (O, H), "bias_out" (O,)
+    final_loss: float = field(default=float("nan"))  # the probe batch's loss with those weights
 
     @property
     def updates_done(self) -> int:
@@ -216,6 +223,8 @@ def train_steps(cfg: RunConfig) -> Iterator[TrainingRun]:
             stopped_at=None,
             h_norms_start=h_start,
             h_norms_end=h_end,
+            params=params,
+            readout=readout,
             final_loss=final_loss,
         )
 
@@ -225,6 +234,7 @@ def train_steps(cfg: RunConfig) -> Iterator[TrainingRun]:
             clipped, total = CLIPS[cfg.clip].apply(grads, cfg.threshold)
             after = global_norm(clipped.values())
             delta = optimizer.delta(clipped)
+            before = params, readout
             params = {n: params[n] + delta[n] for n in params}
             readout = {n: readout[n] + delta[n] for n in readout}
             rec["loss"].append(loss)
@@ -236,13 +246,15 @@ def train_steps(cfg: RunConfig) -> Iterator[TrainingRun]:
             weights_ok = all(np.all(np.isfinite(p)) for p in (*params.values(), *readout.values()))
             if not (np.isfinite(loss) and np.isfinite(total) and weights_ok):
                 diverged_at = u
+                params, readout = before  # an update that broke the numbers is not kept
                 yield snapshot(final=True)
                 return
             yield snapshot(final=u == cfg.updates)
 
 
 def train(cfg: RunConfig, keep_going: Callable[[TrainingRun], bool] | None = None) -> TrainingRun:
-    """Run cfg to the end (or divergence). keep_going(run_so_far) -> False stops early."""
+    """Run cfg to the end (or divergence); the run's records and its trained weights (run.params,
+    run.readout). keep_going(run_so_far) -> False stops early, keeping the weights so far."""
     run = None
     for run in train_steps(cfg):
         if keep_going is not None and not keep_going(run):
