@@ -45,10 +45,17 @@ class Sample:
     n_out: int  # O: readout size (outputs or classes)
     tokens: tuple[str, ...] | None = None  # (T,) a label per step (characters, symbols)
     vocab: tuple[str, ...] | None = None  # names of the one-hot input channels, if any
+    has_target: np.ndarray | None = None  # (T,) bool: steps that have a target at all; None: every
+    #                                       step (a text's last character has no next one)
 
     @property
     def T(self) -> int:
         return self.xs.shape[0]
+
+    @property
+    def target_mask(self) -> np.ndarray:
+        """(T,) bool: the steps whose targets are real, where any loss may apply (not placeholders)."""
+        return np.ones(self.T, dtype=bool) if self.has_target is None else self.has_target
 
 
 def _check_T(T, minimum=1, name="T"):
@@ -77,7 +84,7 @@ def text_sample(text: str) -> Sample:
     """Characters of `text` as one-hot inputs (vocabulary: its sorted distinct characters).
 
     The target at step t is the next character (cross-entropy), so the loss applies at every
-    step but the last.
+    step but the last, which has no target: its row of `targets` is a placeholder.
     """
     if not isinstance(text, str):
         raise ValueError(f"text must be a string, got {type(text).__name__}")
@@ -89,10 +96,10 @@ def text_sample(text: str) -> Sample:
     index = {ch: k for k, ch in enumerate(vocab)}
     ids = np.array([index[ch] for ch in text])  # (T,)
     xs = np.eye(len(vocab))[ids]  # (T, V)
-    targets = np.append(ids[1:], 0)  # next character; the last row is unused
+    targets = np.append(ids[1:], 0)  # next character; the last row is a placeholder
     mask = np.ones(len(text), dtype=bool)
     mask[-1] = False
-    return Sample("text", xs, targets, mask, "xent", len(vocab), tuple(text), vocab)
+    return Sample("text", xs, targets, mask, "xent", len(vocab), tuple(text), vocab, has_target=mask)
 
 
 # --- signals ---------------------------------------------------------------------------------

@@ -224,3 +224,11 @@ def test_presentation_mode_redraws_without_recomputing_the_study(monkeypatch):
     at.toggle(key="present").set_value(True).run()
     assert not at.exception
     assert len(calls) == 1 and len(at.get("plotly_chart")) == 7
+
+
+def test_a_loss_on_every_step_of_a_text_leaves_out_its_last_character():
+    # The last character has no next one to predict: no loss there against a placeholder class.
+    cg = cell_gradients(Config(cell="lstm", text="hello", hidden=3), "all")
+    assert cg.readout.loss_per_step[-1] == 0 and not cg.readout.dL_dh[-1].any()
+    assert np.count_nonzero(np.abs(cg.readout.dL_dh).sum(axis=1)) == 4
+    assert cg.readout.loss == pytest.approx(cg.readout.loss_per_step[:4].mean(), rel=1e-12)

@@ -103,10 +103,11 @@ class BpttStudy:
 
 
 def loss_mask(sample, loss_on: str) -> np.ndarray:
-    """(T,) where the loss applies: the last step, or every step that has a target."""
+    """(T,) where the loss applies: the last step, or every step that has a target (a text's
+    last character has none: no loss against a placeholder)."""
     if loss_on not in LOSS_ON:
         raise ValueError(f"loss_on must be one of {tuple(LOSS_ON)}, got {loss_on!r}")
-    return last_step_mask(sample.T) if loss_on == "last" else np.ones(sample.T, dtype=bool)
+    return last_step_mask(sample.T) if loss_on == "last" else sample.target_mask
 
 
 def cell_gradients(cfg: Config, loss_on: str = "last") -> CellGradients:
