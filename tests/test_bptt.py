@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from rnnviz import analysis
+from rnnviz import analysis, ui
 from rnnviz.cells import overlay_cells
 from rnnviz.config import Config
 from rnnviz.figures import bptt as fig
@@ -217,7 +217,6 @@ def test_bad_page_values_fall_back_with_a_note():
 
 
 def test_presentation_mode_redraws_without_recomputing_the_study(monkeypatch):
-    from rnnviz import ui
     calls = []
     monkeypatch.setattr(ui, "build_bptt_study", lambda *args, **kw: calls.append(args) or gradient_study(*args, **kw))
     at = open_page(cell="gru", hidden=4)

@@ -4,6 +4,7 @@ import base64
 import json
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from rnnviz import equations
@@ -84,7 +85,6 @@ BUILDERS = [
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_every_figure_passes_plotlys_full_validation(cell, builder):
     # Builders skip validation for speed (theme.figure); Plotly's validator checks them here.
-    import plotly.graph_objects as go
     fig = builder(build_scenario(Config(cell=cell, hidden=3)))
     go.Figure(fig.to_dict())  # raises ValueError on any invalid property
     for trace in fig.data:  # plotly.js gets explicit colours: it has no "_r" scale names

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
+import rnnviz
+from rnnviz import ui
 from rnnviz.config import Config
+from rnnviz.studies import step
 from rnnviz.studies.step import build as build_scenario
 from rnnviz.ui.pages import PAGES
 
 from .conftest import open_app
+from .test_figures import array
 
 STEP = PAGES["step"].file
 pytestmark = pytest.mark.usefixtures("fresh_cache")
@@ -20,7 +26,6 @@ def assert_ok(at) -> None:
 
 
 def cell_title(at) -> str:
-    import json
     return json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
 
 
@@ -125,10 +130,6 @@ def test_empty_text_asks_for_input_instead_of_failing():
 def test_a_state_that_overflows_says_where_it_exploded(monkeypatch):
     # Within the app's ranges (radius <= 2, T <= 1000) a ReLU RNN stays finite, so build one that
     # does not: W_hh = 1e100 overflows at step 5. The page must say so and keep working.
-    import rnnviz
-    from rnnviz import ui
-    from rnnviz.studies import step
-
     def exploding(cfg):
         sc = step.build(cfg)
         params = dict(sc.params, weight_hh=np.eye(cfg.hidden) * 1e100)
@@ -143,14 +144,12 @@ def test_a_state_that_overflows_says_where_it_exploded(monkeypatch):
 
 
 def test_presentation_mode_enlarges_the_figures():
-    import json
     at = open_app(STEP, present="true")
     fonts = [json.loads(c.proto.spec)["layout"]["font"]["size"] for c in at.get("plotly_chart")]
     assert min(fonts) >= 18
 
 
 def test_charts_export_png_at_scale_3_named_for_the_step():
-    import json
     at = open_app(STEP, t=7)
     config = json.loads(at.get("plotly_chart")[0].proto.config)
     assert config["toImageButtonOptions"] == {"format": "png", "scale": 3, "filename": "rnnviz-step-cell-t07"}
@@ -164,17 +163,14 @@ def test_shrinking_h_clamps_the_chosen_unit():
 
 
 def test_drawn_hidden_states_are_the_engines():
-    import json
     at = open_app(STEP, cell="gru", hidden=5, t=4)
     sc = build_scenario(Config(cell="gru", hidden=5))
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     h_trace = next(tr for tr in spec["data"] if tr.get("name") == "h")
-    from .test_figures import array
     np.testing.assert_allclose(array(h_trace["z"])[0], sc.trace.h[3], rtol=1e-6)
 
 
 def test_play_mode_sends_frames_for_the_browser_to_animate():
-    import json
     at = open_app(STEP, play="true", speed="200")
     assert_ok(at)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -186,9 +182,6 @@ def test_play_mode_sends_frames_for_the_browser_to_animate():
 
 def test_presentation_mode_redraws_without_recomputing_the_study(monkeypatch):
     # Display settings are not part of any cache key: the study is computed once.
-    import json
-
-    from rnnviz import ui
     calls = []
     monkeypatch.setattr(ui, "build_step_study", lambda cfg: calls.append(cfg) or build_scenario(cfg))
     at = open_app(STEP)

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 import rnnviz
-from rnnviz import tasks
+from rnnviz import equations, tasks
 from rnnviz.cells import CELLS, KINDS, overlay_cells
 from rnnviz.config import PARAMS, Config
-from rnnviz.studies.step import make_sample
+from rnnviz.figures import step as fig
+from rnnviz.studies.step import build, make_sample
 from rnnviz.tasks import SOURCES, TASKS
 from rnnviz.training import CLIPS, OPTIMIZERS, RunConfig, make_batch, train
 
@@ -85,10 +86,6 @@ def test_every_kind_declares_its_blocks_gates_and_vectors_consistently(kind):
 
 @pytest.mark.parametrize("cell", list(CELLS))
 def test_every_cell_is_drawn_and_written_out_from_its_entry(cell):
-    from rnnviz import equations
-    from rnnviz.figures import step as fig
-    from rnnviz.studies.step import build
-
     study = build(Config(cell=cell, source="noise", hidden=3, length=6))
     figure = fig.cell_diagram(study.vectors, study.cell, study.step_labels, 2)
     assert study.cell.label in figure.layout.title.text
