@@ -395,7 +395,7 @@ def _interpret(file_format: str, arrays: dict[str, np.ndarray], strings: dict[st
         for direction in range(D):
             key = _stack_key("weight_ih", 0, direction)
             stack[key] = _frozen(stack[key] @ table.T)  # W_ih E[x] = (W_ih E^T) onehot(x): (G*H, V)
-    readout, readout_keys = _find_readout(arrays, D * H)
+    readout, readout_keys = _find_readout(arrays, D, H)
     used |= readout_keys
     input_size = stack["weight_ih_l0"].shape[1]
     if vocab is not None and len(vocab) != input_size:
@@ -617,8 +617,9 @@ def _find_embedding(arrays: Mapping[str, np.ndarray], input_size: int) -> str | 
     return key
 
 
-def _find_readout(arrays: Mapping[str, np.ndarray], features: int):
-    """({"weight_out", "bias_out"} or None, the keys used). features = D*H, what the readout reads."""
+def _find_readout(arrays: Mapping[str, np.ndarray], D: int, H: int):
+    """({"weight_out", "bias_out"} or None, the keys used). The readout reads the top layer's D*H outputs."""
+    features = D * H
     pairs = []
     if "weight_out" in arrays or "bias_out" in arrays:
         pairs.append(("weight_out", "bias_out"))
@@ -644,9 +645,10 @@ def _find_readout(arrays: Mapping[str, np.ndarray], features: int):
         raise ValueError(f"missing key {w_key!r}: the readout has a bias {b_key!r} but no weight")
     weight = _float64(w_key, arrays[w_key])
     if weight.ndim != 2 or weight.shape[1] != features or weight.shape[0] == 0:
+        reads = f"the hidden state h_t (H = {H})" if D == 1 else f"both directions' h_t side by side (2H = {features})"
         raise ValueError(
-            f"the readout {w_key!r} has shape {weight.shape}; expected (O, {features}): it reads the "
-            f"{features} outputs of the top layer, so it needs {features} columns"
+            f"the readout {w_key!r} has shape {weight.shape}; expected (O, {features}): it reads {reads}, "
+            f"so it needs {features} columns"
         )
     used = {w_key}
     if b_key in arrays:
