@@ -255,11 +255,7 @@ def _check_safetensors_entry(key: str, info, body: int) -> None:
             f"{key!r} is stored as {dtype}, which NumPy cannot read; save the weights as float32 or float64, "
             'e.g. save_file({k: v.float() for k, v in model.state_dict().items()}, "model.safetensors")'
         )
-    is_ints = lambda v, n=None: (  # noqa: E731
-        isinstance(v, list) and (n is None or len(v) == n)
-        and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)
-    )
-    if not is_ints(shape) or not is_ints(offsets, 2):
+    if not _is_counts(shape) or not _is_counts(offsets) or len(offsets) != 2:
         raise ValueError(f"the file is a corrupt .safetensors file: {key!r} has a bad shape or data offsets")
     begin, end = offsets
     if not begin <= end <= body:
@@ -272,6 +268,11 @@ def _check_safetensors_entry(key: str, info, body: int) -> None:
             f"the file is a corrupt .safetensors file: {key!r} has shape {tuple(shape)} of {dtype} but "
             f"{end - begin:,} bytes of data"
         )
+
+
+def _is_counts(value) -> bool:
+    """A JSON list of non-negative integers (a shape, or data offsets)."""
+    return isinstance(value, list) and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in value)
 
 
 def _parse_zip(data: bytes):
@@ -662,3 +663,6 @@ def _find_readout(arrays: Mapping[str, np.ndarray], D: int, H: int):
     else:  # nn.Linear(bias=False)
         bias = _frozen(np.zeros(weight.shape[0]))
     return {"weight_out": weight, "bias_out": bias}, used
+
+
+__all__ = ["CONVERT_TO_SAFETENSORS", "MAX_FILE_BYTES", "LoadedWeights", "load_weights"]

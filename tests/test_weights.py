@@ -7,6 +7,7 @@ import random
 import struct
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -421,6 +422,11 @@ def test_huge_path_is_refused_after_reading_at_most_the_limit(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 2 * MAX_FILE_BYTES
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_endless_device_path_is_refused_after_reading_limit_plus_one_bytes():
+    refused("/dev/zero", "limit", f"more than {MAX_FILE_BYTES:,} bytes")
 
 
 def test_stream_over_the_limit_is_refused_after_reading_limit_plus_one_bytes():
