@@ -137,19 +137,16 @@ def test_float32_file_from_safetensors_torch_matches_pytorch_in_float32(tmp_path
 
 
 def test_readme_lines_save_a_file_that_loads_with_its_vocabulary(tmp_path, monkeypatch):
-    """The three lines of the README's "Your own weights", run as written."""
-    import torch.nn as nn
-
+    """The README's "Your own weights" snippet, run as written: three lines save, one loads."""
     chars = list("abc d")
-    model = nn.Module()
-    model.rnn, model.fc = nn.LSTM(len(chars), 8), nn.Linear(8, len(chars))
-    vocab = chars
+    model = torch.nn.Module()
+    model.rnn, model.fc = torch.nn.LSTM(len(chars), 8), torch.nn.Linear(8, len(chars))
+    section = (ROOT / "README.md").read_text().split("## Your own weights")[1]
+    snippet = section.split("```python")[1].split("```")[0]
     monkeypatch.chdir(tmp_path)
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Your own weights"):]
-    snippet = section[section.index("```python") + len("```python"): section.index("```", section.index("```python") + 3)]
-    exec(snippet.split("import rnnviz")[0], {"model": model, "vocab": vocab})  # the saving lines
-    loaded = load_weights("model.safetensors")
+    namespace = {"model": model, "vocab": chars}
+    exec(snippet, namespace)
+    loaded = namespace["weights"]
     assert loaded.vocab == chars
     assert loaded.describe() == "LSTM, 1 layer, input 5, hidden 8, readout 5, vocabulary of 5 characters"
 
