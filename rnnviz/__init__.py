@@ -19,9 +19,10 @@ from .readout import (
     last_step_mask,
     readout_loss,
 )
+from .weights import LoadedWeights, load_weights
 
 __all__ = [
-    "BLOCKS", "CELLS", "GATES", "KINDS", "NONLINEARITIES", "Backward", "ReadoutResult", "Trace",
+    "BLOCKS", "CELLS", "GATES", "KINDS", "NONLINEARITIES", "Backward", "LoadedWeights", "ReadoutResult", "Trace",
     "backward_from_trace", "bptt", "check_params", "clip_grad_norm", "clip_grad_value", "every_step_mask",
-    "forward", "global_norm", "init_params", "init_readout", "last_step_mask", "readout_loss",
+    "forward", "global_norm", "init_params", "init_readout", "last_step_mask", "load_weights", "readout_loss",
 ]
