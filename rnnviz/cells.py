@@ -431,6 +431,8 @@ class CellKind:
     """
 
     key: str  # "rnn", "lstm", "gru"
+    label: str  # "RNN", "LSTM", "GRU"
+    article: str  # "a" or "an", as in "an LSTM's shape"
     blocks: tuple[str, ...]  # row blocks of weight_ih / weight_hh, in PyTorch's order
     gates: tuple[str, ...]  # Trace.gates, in the order of Trace.act's axis -2
     sigmoid_gates: frozenset[str]  # gates squashed into [0, 1]; the others by tanh
@@ -443,6 +445,7 @@ class CellKind:
     rows: Callable
     step_jacobians: Callable[..., dict]
     slopes: Callable[..., dict]
+    nonlinearities: tuple[str, ...] = ("tanh",)  # the `nonlinearity` values that mean something for it
     forget_gate: str | None = None  # the block whose bias init_params(forget_bias=) sets
     gated_recurrence: Mapping[str, str] = field(default_factory=dict, hash=False)  # block -> the gate that
     #                                   multiplies its recurrent part before the squash (GRU n: r)
@@ -454,23 +457,29 @@ class CellKind:
         """The number of row blocks in weight_ih and weight_hh."""
         return len(self.blocks)
 
+    @property
+    def named(self) -> str:
+        """The kind with its article, for a sentence: "an LSTM"."""
+        return f"{self.article} {self.label}"
+
 
 KINDS: Registry[CellKind] = Registry("kind", [
     CellKind(
-        "rnn", blocks=("h",), gates=(), sigmoid_gates=frozenset(), has_cell_state=False,
+        "rnn", "RNN", "an", blocks=("h",), gates=(), sigmoid_gates=frozenset(), has_cell_state=False,
         step_vectors=("x", "h_prev", "a", "h"),
         forward=rnn_forward, local=rnn_local, backward=rnn_backward, edge_grads=rnn_edge_grads,
         rows=rnn_rows, step_jacobians=rnn_step_jacobians, slopes=rnn_slopes, gamma=1.0,
+        nonlinearities=NONLINEARITIES,
     ),
     CellKind(
-        "lstm", blocks=("i", "f", "g", "o"), gates=("i", "f", "g", "o"), sigmoid_gates=frozenset("ifo"),
+        "lstm", "LSTM", "an", blocks=("i", "f", "g", "o"), gates=("i", "f", "g", "o"), sigmoid_gates=frozenset("ifo"),
         has_cell_state=True, step_vectors=("x", "h_prev", "c_prev", "i", "f", "g", "o", "c", "h"),
         forward=lstm_forward, local=lstm_local, backward=lstm_backward, edge_grads=lstm_edge_grads,
         rows=lstm_rows, step_jacobians=lstm_step_jacobians,
         slopes=gated_slopes(("i", "f", "g", "o"), frozenset("ifo")), forget_gate="f",
     ),
     CellKind(
-        "gru", blocks=("r", "z", "n"), gates=("r", "z", "n"), sigmoid_gates=frozenset("rz"),
+        "gru", "GRU", "a", blocks=("r", "z", "n"), gates=("r", "z", "n"), sigmoid_gates=frozenset("rz"),
         has_cell_state=False, step_vectors=("x", "h_prev", "r", "z", "n", "h"),
         forward=gru_forward, local=gru_local, backward=gru_backward, edge_grads=gru_edge_grads,
         rows=gru_rows, step_jacobians=gru_step_jacobians,

@@ -49,9 +49,7 @@ MAX_ARRAYS = 1000  # arrays in one file; a 4-layer bidirectional LSTM has 32
 
 CONVERT_TO_SAFETENSORS = 'from safetensors.torch import save_file\nsave_file(model.state_dict(), "model.safetensors")'
 
-KIND_OF_BLOCKS = {1: "rnn", 4: "lstm", 3: "gru"}  # G, the row blocks of weight_ih / weight_hh
-KIND_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
-KIND_ARTICLES = {"rnn": "an RNN", "lstm": "an LSTM", "gru": "a GRU"}
+KIND_OF_BLOCKS = {spec.G: key for key, spec in sorted(KINDS.items(), key=lambda kv: kv[1].G)}  # G -> kind
 READOUT_NAMES = frozenset({"fc", "readout", "decoder", "linear", "out", "output", "head", "classifier", "dense"})
 EMBEDDING_NAMES = frozenset({"embedding", "embeddings", "embed", "emb", "encoder"})
 STRING_KEYS = ("vocab", "nonlinearity", "kind")
@@ -92,7 +90,8 @@ class LoadedWeights:
 
     def describe(self) -> str:
         """One line, e.g. "LSTM, 2 layers, bidirectional, input 27, hidden 64, readout 27, ..."."""
-        kind = KIND_LABELS[self.kind] + (f" ({self.nonlinearity})" if self.kind == "rnn" else "")
+        spec = KINDS[self.kind]
+        kind = spec.label + (f" ({self.nonlinearity})" if len(spec.nonlinearities) > 1 else "")
         parts = [kind, f"{self.num_layers} layer{'s' if self.num_layers > 1 else ''}"]
         if self.bidirectional:
             parts.append("bidirectional")
@@ -376,10 +375,12 @@ def _interpret(file_format: str, arrays: dict[str, np.ndarray], strings: dict[st
         w_hh = found[("weight_hh", 0, 0)]
         raise ValueError(
             f"the file says kind = {kind_hint!r}, but {w_hh!r} has shape {arrays[w_hh].shape}: "
-            f"{arrays[w_hh].shape[0] // H} blocks of H = {H} rows, which is {KIND_ARTICLES[kind]}'s shape"
+            f"{arrays[w_hh].shape[0] // H} blocks of H = {H} rows, which is {KINDS[kind].named}'s shape"
         )
-    if nonlinearity == "relu" and kind != "rnn":
-        raise ValueError(f"nonlinearity 'relu' applies to an RNN only, but these weights are {KIND_ARTICLES[kind]}'s")
+    if nonlinearity not in KINDS[kind].nonlinearities:
+        takers = " or ".join(spec.named for spec in KINDS.values() if nonlinearity in spec.nonlinearities)
+        raise ValueError(f"nonlinearity {nonlinearity!r} applies to {takers} only, but these weights are "
+                         f"{KINDS[kind].named}'s")
     stack = {}
     for (name, layer, direction), key in found.items():
         stack[_stack_key(name, layer, direction)] = _float64(key, arrays[key])
@@ -457,7 +458,7 @@ def _read_strings(strings: Mapping[str, object]):
         texts[key] = None if value is None else str(value).strip().lower()
     kind_hint, nonlinearity = texts["kind"], texts["nonlinearity"] or "tanh"
     if kind_hint is not None and kind_hint not in KINDS:
-        raise ValueError(f"'kind' must be one of {KINDS}, got {kind_hint!r}")
+        raise ValueError(f"'kind' must be one of {tuple(KINDS)}, got {kind_hint!r}")
     if nonlinearity not in NONLINEARITIES:
         raise ValueError(f"'nonlinearity' must be one of {NONLINEARITIES}, got {nonlinearity!r}")
     return kind_hint, nonlinearity, _read_vocab(strings.get("vocab"))
@@ -563,9 +564,10 @@ def _layout(prefix: str, engine_style: bool, found: dict[tuple[str, int, int], s
     if w_hh.ndim != 2 or w_hh.shape[1] == 0 or w_hh.shape[0] % w_hh.shape[1] or (
         w_hh.shape[0] // w_hh.shape[1] not in KIND_OF_BLOCKS
     ):
+        blocks = [f"{G} ({KINDS[kind].label})" for G, kind in KIND_OF_BLOCKS.items()]
         raise ValueError(
-            f"{w_hh_key!r} has shape {w_hh.shape}; expected (G*H, H): G = 1 (RNN), 3 (GRU) or 4 (LSTM) blocks "
-            "of H rows, one column per hidden unit"
+            f"{w_hh_key!r} has shape {w_hh.shape}; expected (G*H, H): G = {', '.join(blocks[:-1])} or {blocks[-1]} "
+            "blocks of H rows, one column per hidden unit"
         )
     H = w_hh.shape[1]
     G = w_hh.shape[0] // H
@@ -574,7 +576,7 @@ def _layout(prefix: str, engine_style: bool, found: dict[tuple[str, int, int], s
     w_ih = arrays[w_ih_key]
     if w_ih.ndim != 2 or w_ih.shape[0] != G * H or w_ih.shape[1] == 0:
         raise ValueError(
-            f"{w_ih_key!r} has shape {w_ih.shape}; expected ({G * H}, I) for {KIND_ARTICLES[kind]} with H = {H} "
+            f"{w_ih_key!r} has shape {w_ih.shape}; expected ({G * H}, I) for {KINDS[kind].named} with H = {H} "
             f"({w_hh_key} is {w_hh.shape}): {G * H} rows and one column per input"
         )
     I = w_ih.shape[1]
@@ -587,7 +589,7 @@ def _layout(prefix: str, engine_style: bool, found: dict[tuple[str, int, int], s
                 if got != expected:
                     why = f"; layer {layer} reads the {D * H} outputs of layer {layer - 1}" if layer else ""
                     raise ValueError(
-                        f"{key!r} has shape {got}; expected {expected} for {KIND_ARTICLES[kind]} with input size "
+                        f"{key!r} has shape {got}; expected {expected} for {KINDS[kind].named} with input size "
                         f"I = {I} and H = {H} ({w_ih_key} is {w_ih.shape}, {w_hh_key} is {w_hh.shape}){why}"
                     )
     return kind, L, D, H, has_bias
