@@ -3,8 +3,10 @@
 Mini-batches go through the engine's batched forward and BPTT; the readout's loss and gradient
 come from autograd. Optimisers follow PyTorch's update rules (torch.optim.SGD with and without
 momentum, torch.optim.Adam with its defaults), clipping follows torch.nn.utils (one norm over
-every parameter, cell and readout). Everything is seeded: the same RunConfig gives the same run.
-A run whose loss or weights stop being finite ends there and says at which update.
+every parameter, cell and readout). OPTIMIZERS and CLIPS are their registries; the cell and the
+task come from cells.CELLS and tasks.TASKS. Everything is seeded: the same RunConfig gives the
+same run. A run whose loss or weights stop being finite ends there and says at which update.
+train() returns the run's records and its trained weights, for a notebook or a page to reuse.
 """
 
 from __future__ import annotations
