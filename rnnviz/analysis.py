@@ -168,10 +168,10 @@ def weight_hh_contributions(trace: Trace, backward: Backward) -> dict[str, np.nd
     Returns block -> (T,) ||dpre_h[block][t]|| * ||h_{t-1}|| (the Frobenius norm of an outer
     product is the product of the norms), plus "total": the norm of the full (G*H, H) term.
     """
+    h_prev_norm = row_norms(trace.h_prev)  # (T,)
     with np.errstate(over="ignore", invalid="ignore"):
-        h_prev_norm = np.linalg.norm(trace.h_prev, axis=-1)  # (T,)
-        out = {b: np.linalg.norm(d, axis=-1) * h_prev_norm for b, d in backward.dpre_h.items()}
-        out["total"] = np.sqrt(sum(v**2 for v in out.values()))
+        out = {b: row_norms(d) * h_prev_norm for b, d in backward.dpre_h.items()}
+    out["total"] = row_norms(np.stack(list(out.values()), axis=-1))  # the blocks' terms together
     return out
 
 

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 
 from ..analysis import GrowthFit, JacobianNorms, Spectrum
 from ..cells import CELLS
+from ..numerics import row_norms
 from . import theme
 
 GRAPH_HOW_TO_READ = (
@@ -185,10 +186,9 @@ _EDGE_NAMES = {"xh": "x → h", "hy": "h → y", "hh": "h(t−1) → h(t)", "cc"
 def _node_hover(key: str, step: int, values: np.ndarray, grads: np.ndarray | None) -> str:
     value, grad = values[step - 1], None if grads is None else grads[step - 1]
     head = ", ".join(f"{v:.3f}" for v in value[:4]) + (", …" if len(value) > 4 else "")
-    with np.errstate(over="ignore", invalid="ignore"):
-        text = f"<b>{key}<sub>{step}</sub></b> = [{head}]<br>||{key}|| = {_fmt(np.linalg.norm(value))}"
-        if grad is not None:
-            text += f"<br>||dL/d{key}<sub>{step}</sub>|| = {_fmt(np.linalg.norm(grad))}"
+    text = f"<b>{key}<sub>{step}</sub></b> = [{head}]<br>||{key}|| = {_fmt(float(row_norms(value)))}"
+    if grad is not None:
+        text += f"<br>||dL/d{key}<sub>{step}</sub>|| = {_fmt(float(row_norms(grad)))}"
     return text
 
 
