@@ -251,7 +251,7 @@ def saturation(trace: Trace, threshold: float = 0.1) -> dict[str, np.ndarray]:
     """
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
-    slopes = KINDS[trace.kind].slopes(trace.run, trace.nonlinearity)
+    slopes = KINDS[trace.kind].activation_slopes(trace.run, trace.nonlinearity)
     T = trace.T
     out = {name: (slope < threshold).reshape(T, -1).mean(axis=1) for name, slope in slopes.items()}
     out["all"] = np.mean([out[name] for name in slopes], axis=0)

@@ -400,16 +400,6 @@ def gru_step_jacobians(loc, w, steps) -> dict[str, np.ndarray]:
     return {"hh": hh + _diag_times(coef[:, 2], w[2])}
 
 
-def gated_slopes(gates: tuple[str, ...], sigmoid_gates: frozenset[str]):
-    """The slopes function of a gated cell: gate -> its derivative over the maximum, (T, ..., H)."""
-
-    def slopes(run: Run, nonlinearity) -> dict[str, np.ndarray]:
-        rel = _gate_slopes(run.act, tuple(g in sigmoid_gates for g in gates))
-        return {g: rel[..., k, :] for k, g in enumerate(gates)}
-
-    return slopes
-
-
 # --------------------------------------------------------------------------------------------
 # The table: each kind's facts and math, looked up by name
 # --------------------------------------------------------------------------------------------
@@ -427,7 +417,8 @@ class CellKind:
       edge_grads(run, backward, weight_hh) -> edge -> (T, ..., H) gradient along that edge
       rows(local, k, weight_hh, rows_h, rows_c, spread) -> the rows one step further back
       step_jacobians(local, weight_hh blocks (G, H, H), steps (n,)) -> name -> (n, H, H)
-      slopes(run, nonlinearity) -> activation -> its derivative over the maximum, in [0, 1]
+      slopes(run, nonlinearity) -> activation -> its derivative over the maximum, in [0, 1];
+        None for a gated cell: its gates' own (activation_slopes)
     """
 
     key: str  # "rnn", "lstm", "gru"
@@ -444,7 +435,7 @@ class CellKind:
     edge_grads: Callable[..., dict]
     rows: Callable
     step_jacobians: Callable[..., dict]
-    slopes: Callable[..., dict]
+    slopes: Callable[..., dict] | None = None
     nonlinearities: tuple[str, ...] = ("tanh",)  # the `nonlinearity` values that mean something for it
     forget_gate: str | None = None  # the block whose bias init_params(forget_bias=) sets
     gated_recurrence: Mapping[str, str] = field(default_factory=dict, hash=False)  # block -> the gate that
@@ -462,6 +453,14 @@ class CellKind:
         """The kind with its article, for a sentence: "an LSTM"."""
         return f"{self.article} {self.label}"
 
+    def activation_slopes(self, run: Run, nonlinearity: str) -> dict[str, np.ndarray]:
+        """activation -> (T, ..., H) its derivative over the maximum: the cell's own rule (the
+        RNN's phi'), else each gate's, sigmoid' / 0.25 or tanh'."""
+        if self.slopes is not None:
+            return self.slopes(run, nonlinearity)
+        rel = _gate_slopes(run.act, tuple(g in self.sigmoid_gates for g in self.gates))
+        return {g: rel[..., k, :] for k, g in enumerate(self.gates)}
+
 
 KINDS: Registry[CellKind] = Registry("kind", [
     CellKind(
@@ -475,15 +474,13 @@ KINDS: Registry[CellKind] = Registry("kind", [
         "lstm", "LSTM", "an", blocks=("i", "f", "g", "o"), gates=("i", "f", "g", "o"), sigmoid_gates=frozenset("ifo"),
         has_cell_state=True, step_vectors=("x", "h_prev", "c_prev", "i", "f", "g", "o", "c", "h"),
         forward=lstm_forward, local=lstm_local, backward=lstm_backward, edge_grads=lstm_edge_grads,
-        rows=lstm_rows, step_jacobians=lstm_step_jacobians,
-        slopes=gated_slopes(("i", "f", "g", "o"), frozenset("ifo")), forget_gate="f",
+        rows=lstm_rows, step_jacobians=lstm_step_jacobians, forget_gate="f",
     ),
     CellKind(
         "gru", "GRU", "a", blocks=("r", "z", "n"), gates=("r", "z", "n"), sigmoid_gates=frozenset("rz"),
         has_cell_state=False, step_vectors=("x", "h_prev", "r", "z", "n", "h"),
         forward=gru_forward, local=gru_local, backward=gru_backward, edge_grads=gru_edge_grads,
-        rows=gru_rows, step_jacobians=gru_step_jacobians,
-        slopes=gated_slopes(("r", "z", "n"), frozenset("rz")), gated_recurrence={"n": "r"},
+        rows=gru_rows, step_jacobians=gru_step_jacobians, gated_recurrence={"n": "r"},
     ),
 ])
 # Views of the table for the public API (rnnviz.BLOCKS["lstm"], rnnviz.GATES["gru"]).
