@@ -56,8 +56,8 @@ def cliff_start() -> tuple[tuple[float, float], float, int, float]:
         return (control(c0.slider, "Start: weight w", "cl_w", 0.0, 12.0, step=0.25), b0), lr, steps, tau
     start = cached(study.wall_point)(b0)
     if start is None:
-        low, high = (f"{b:g}".replace("-", "−") for b in study.SNAP_B_RANGE)
-        st.warning(f"At b = {b0:g} there is no wall inside the map that a start in float64 can stand next to: "
+        b, low, high = (f"{v:g}".replace("-", "−") for v in (b0, *study.SNAP_B_RANGE))
+        st.warning(f"At b = {b} there is no wall inside the map that a start in float64 can stand next to: "
                    f"choose b between {low} and {high}, or turn off “Start next to the wall” and choose w.")
         st.stop()
     return start, lr, steps, tau
