@@ -153,9 +153,10 @@ def lstm_local(act, c_prev, tanh_c):
     return dc_from_dh, do_pre, dc_pre_ifg
 
 
-def lstm_backward(act, c_prev, tanh_c, weight_hh, dL_dh):
+def lstm_backward(act, c_prev, tanh_c, weight_hh, dL_dh, dL_dc_last=None):
     """BPTT for the LSTM. act (T, ..., 4, H); c_prev, tanh_c, dL_dh (T, ..., H).
 
+    dL_dc_last (..., H), if given, is a gradient reaching c_T from outside (e.g. a loss on c_n).
     Returns dh, dc (T, ..., H), dpre (T, ..., 4, H), dh0, dc0 (..., H).
     """
     f = act[..., 1, :]
@@ -164,7 +165,8 @@ def lstm_backward(act, c_prev, tanh_c, weight_hh, dL_dh):
     dc = np.empty_like(dL_dh)
     dpre = np.empty_like(act)
     dh_next = np.zeros_like(dL_dh[0])  # arriving through h_{t+1}'s gates
-    dc_next = np.zeros_like(dL_dh[0])  # arriving through c_{t+1} = f_{t+1} * c_t + ...
+    # arriving through c_{t+1} = f_{t+1} * c_t + ...; at t = T, whatever reaches c_T from outside
+    dc_next = np.zeros_like(dL_dh[0]) if dL_dc_last is None else dL_dc_last
     dpre_flat = dpre.reshape(*dpre.shape[:-2], -1)  # (T, ..., 4H)
     w_hh_T_times = _matvec(weight_hh.T, dL_dh.ndim == 3)
     back = slice(None, None, -1)  # t = T..1

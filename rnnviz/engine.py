@@ -87,10 +87,11 @@ def forward(kind, params, xs, h0=None, c0=None, nonlinearity="tanh") -> Trace:
         return _pack_trace(kind, nonlinearity, xs, h0, c0, run, params)
 
 
-def bptt(kind, params, xs, dL_dh, h0=None, c0=None, nonlinearity="tanh") -> Backward:
+def bptt(kind, params, xs, dL_dh, h0=None, c0=None, nonlinearity="tanh", *, dL_dc_last=None) -> Backward:
     """Backprop through time. dL_dh (T, H) (or (T, B, H)): gradient reaching each h_t from outside.
 
-    With a batch, parameter gradients are summed over the sequences.
+    dL_dc_last (H,) (or (B, H)), LSTM only: a gradient reaching the last cell state c_T from
+    outside. With a batch, parameter gradients are summed over the sequences.
     """
     kind, nonlinearity, params, xs, h0, c0 = _check_inputs(
         kind, params, xs, h0, c0, nonlinearity
@@ -99,9 +100,15 @@ def bptt(kind, params, xs, dL_dh, h0=None, c0=None, nonlinearity="tanh") -> Back
     dL_dh = _as_float_array("dL_dh", dL_dh)
     if dL_dh.shape != expected:
         raise ValueError(f"dL_dh must have shape {expected} (like h), got {dL_dh.shape}")
+    if dL_dc_last is not None:
+        if kind != "lstm":
+            raise ValueError(f"dL_dc_last applies to kind='lstm' only, got dL_dc_last for kind={kind!r}")
+        dL_dc_last = _as_float_array("dL_dc_last", dL_dc_last)
+        if dL_dc_last.shape != expected[1:]:
+            raise ValueError(f"dL_dc_last must have shape {expected[1:]} (like c_T), got {dL_dc_last.shape}")
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         run = _run_forward(kind, params, xs, h0, c0, nonlinearity)
-        back = _run_backward(kind, params, xs, h0, c0, nonlinearity, run, dL_dh)
+        back = _run_backward(kind, params, xs, h0, c0, nonlinearity, run, dL_dh, dL_dc_last)
     return _pack_backward(kind, back)
 
 
@@ -162,7 +169,7 @@ def _run_forward(kind, params, xs, h0, c0, nonlinearity) -> dict:
     return {"x_proj": x_proj, "h": h, "act": act, "c": c, "tanh_c": tanh_c}
 
 
-def _run_backward(kind, params, xs, h0, c0, nonlinearity, run, dL_dh) -> dict:
+def _run_backward(kind, params, xs, h0, c0, nonlinearity, run, dL_dh, dL_dc_last=None) -> dict:
     """BPTT; parameter gradients from the per-step pre-activation gradients."""
     I = xs.shape[-1]
     GH, H = params["weight_hh"].shape
@@ -174,7 +181,7 @@ def _run_backward(kind, params, xs, h0, c0, nonlinearity, run, dL_dh) -> dict:
         dpre_h = dpre_x
     elif kind == "lstm":
         c_prev = np.concatenate([c0[None], run["c"][:-1]])
-        dh, dc, dpre, dh0, dc0 = cells.lstm_backward(run["act"], c_prev, run["tanh_c"], w_hh, dL_dh)
+        dh, dc, dpre, dh0, dc0 = cells.lstm_backward(run["act"], c_prev, run["tanh_c"], w_hh, dL_dh, dL_dc_last)
         dpre_x = dpre_h = dpre.reshape(*dh.shape[:-1], GH)
     else:
         h_proj_n = run["h_proj"].reshape(*h_prev.shape[:-1], 3, H)[..., 2, :]  # W_hn h_{t-1} + b_hn
