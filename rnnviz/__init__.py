@@ -18,9 +18,21 @@ from .readout import (
     last_step_mask,
     readout_loss,
 )
+from .stack import (
+    NonFinite,
+    ReverseTrace,
+    StackBackward,
+    StackTrace,
+    bptt_stack,
+    check_stack_params,
+    forward_stack,
+    init_stack,
+    layer_params,
+)
 
 __all__ = [
-    "BLOCKS", "GATES", "KINDS", "NONLINEARITIES", "Backward", "ReadoutResult", "Trace", "backward_from_trace", "bptt",
-    "check_params", "clip_grad_norm", "clip_grad_value", "every_step_mask", "forward",
-    "init_params", "init_readout", "last_step_mask", "readout_loss",
+    "BLOCKS", "GATES", "KINDS", "NONLINEARITIES", "Backward", "NonFinite", "ReadoutResult", "ReverseTrace",
+    "StackBackward", "StackTrace", "Trace", "backward_from_trace", "bptt", "bptt_stack", "check_params",
+    "check_stack_params", "clip_grad_norm", "clip_grad_value", "every_step_mask", "forward", "forward_stack",
+    "init_params", "init_readout", "init_stack", "last_step_mask", "layer_params", "readout_loss",
 ]
