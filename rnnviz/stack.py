@@ -415,8 +415,8 @@ def _check_stack_inputs(kind, params, xs, h0, c0, nonlinearity):
     L, D, _, H = check_stack_params(kind, params)
     if nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
-    try:
-        xs = np.asarray(xs, dtype=np.float64)
+    try:  # a private copy: forward() freezes the array it is given, which must not be the caller's
+        xs = np.array(xs, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise ValueError(f"xs must be an array of numbers, got {type(xs).__name__}") from err
     shape = xs.shape
