@@ -177,23 +177,20 @@ def check_stack_params(kind, params) -> tuple[int, int, int, int]:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if not isinstance(params, Mapping):
         raise ValueError(f"params must be a dict of arrays keyed like a state_dict, got {type(params).__name__}")
-    found, unknown = set(), []
-    for key in params:
-        match = _KEY.fullmatch(key) if isinstance(key, str) else None
-        if match is None:
-            unknown.append(key)
-        else:
-            found.add((int(match[2]), int(match[3] is not None)))
+    matches = [_KEY.fullmatch(key) if isinstance(key, str) else None for key in params]
+    if not any(matches):
+        raise ValueError(f"params has no stack parameter (got keys {list(params)}); expected PyTorch's state_dict "
+                         "names weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ..._reverse, ..._l1")
+    L = max(int(m[2]) for m in matches if m) + 1
+    D = 2 if any(m[3] for m in matches if m) else 1
+    expected = [stack_key(n, l, d) for l in range(L) for d in range(D) for n in PARAM_NAMES]
+    unknown = [key for key in params if key not in expected]
     if unknown:
         hint = " (proj_size is not supported)" if any(str(k).startswith("weight_hr") for k in unknown) else ""
         raise ValueError(f"params has keys that name no stack parameter: {unknown}{hint}; expected PyTorch's "
                          "state_dict names weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ..._reverse, ..._l1")
-    if not found:
-        raise ValueError("params is empty; expected weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ...")
-    L, D = max(l for l, _ in found) + 1, max(d for _, d in found) + 1
     described = f"{L}-layer{' bidirectional' if D == 2 else ''} {kind}"
-    missing = [stack_key(n, l, d) for l in range(L) for d in range(D) for n in PARAM_NAMES
-               if stack_key(n, l, d) not in params]
+    missing = [key for key in expected if key not in params]
     if missing:
         raise ValueError(f"params is missing {missing} for a {described} (keys found up to layer {L - 1})")
     w_ih, w_hh = np.shape(params["weight_ih_l0"]), np.shape(params["weight_hh_l0"])
@@ -249,8 +246,10 @@ def forward_stack(kind, params, xs, h0=None, c0=None, nonlinearity="tanh") -> St
 
 def bptt_stack(kind, params, xs, dL_doutput, dL_dh_n=None, dL_dc_n=None, h0=None, c0=None,
                nonlinearity="tanh") -> StackBackward:
-    """Backprop through the stack. dL_doutput (T, [B,] D*H) reaches the output from outside (None: zeros);
-    dL_dh_n, dL_dc_n (L*D, [B,] H) reach h_n, c_n. With a batch, parameter gradients sum over sequences.
+    """Backprop through the stack: every layer and direction's bptt, top layer first.
+
+    dL_doutput (T, [B,] D*H) reaches the output from outside (None: zeros); dL_dh_n, dL_dc_n
+    (L*D, [B,] H) reach h_n, c_n. With a batch, parameter gradients are summed over the sequences.
     """
     L, D, xs, h0, c0 = _check_stack_inputs(kind, params, xs, h0, c0, nonlinearity)
     H = np.shape(params["weight_hh_l0"])[1]
