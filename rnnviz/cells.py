@@ -130,7 +130,7 @@ def rnn_local(run: Run, h_prev, c_prev, nonlinearity) -> dict[str, np.ndarray]:
     return {"dphi": np.where(run.saved["a"] <= 0.0, 0.0, 1.0)}
 
 
-def rnn_backward(run: Run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity) -> BackRun:
+def rnn_backward(run: Run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity, dL_dc_last=None) -> BackRun:
     """BPTT for the RNN; dL_dh (T, ..., H). One rule per line, for t = T..1 (da_{T+1} = 0):
 
         dh_t = dL_dh_t + W_hh^T da_{t+1}      h_t feeds the readout and a_{t+1} = ... + W_hh h_t
@@ -223,8 +223,8 @@ def lstm_local(run: Run, h_prev, c_prev, nonlinearity) -> dict[str, np.ndarray]:
     }
 
 
-def lstm_backward(run: Run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity) -> BackRun:
-    """BPTT for the LSTM; dL_dh (T, ..., H). One rule per line, for t = T..1 (nothing from T+1):
+def lstm_backward(run: Run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity, dL_dc_last=None) -> BackRun:
+    """BPTT for the LSTM; dL_dh (T, ..., H). One rule per line, for t = T..1 (from T+1 only dL_dc_last):
 
         dh_t     = dL_dh_t + W_hh^T dpre_{t+1}                 h_t feeds the readout and step t+1's gates
         dc_t     = dh_t o_t (1 - tanh^2 c_t) + f_{t+1} dc_{t+1}  h_t = o tanh(c_t); c_{t+1} = f c_t + ...
@@ -240,7 +240,8 @@ def lstm_backward(run: Run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity) -> B
     dc = np.empty_like(dL_dh)
     dpre = np.empty_like(run.act)  # (T, ..., 4, H): i, f, g, o
     dh_next = np.zeros_like(dL_dh[0])  # arriving through h_{t+1}'s gates
-    dc_next = np.zeros_like(dL_dh[0])  # arriving through c_{t+1} = f_{t+1} * c_t + ...
+    # arriving through c_{t+1} = f_{t+1} * c_t + ...; at t = T whatever reaches c_T from outside (..., H)
+    dc_next = np.zeros_like(dL_dh[0]) if dL_dc_last is None else dL_dc_last
     dpre_flat = dpre.reshape(*dpre.shape[:-2], -1)  # (T, ..., 4H)
     w_hh_T_times = _matvec(weight_hh.T, dL_dh.ndim == 3)
     back = slice(None, None, -1)  # t = T..1
@@ -348,7 +349,7 @@ def gru_local(run: Run, h_prev, c_prev, nonlinearity) -> dict[str, np.ndarray]:
     return {"dx_pre": dx_pre, "dh_pre": dh_pre, "z": z}
 
 
-def gru_backward(run: Run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity) -> BackRun:
+def gru_backward(run: Run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity, dL_dc_last=None) -> BackRun:
     """BPTT for the GRU; dL_dh (T, ..., H). One rule per line, for t = T..1 (nothing from T+1):
 
         dh_t       = dL_dh_t + z_{t+1} dh_{t+1} + W_hh^T dpre_h_{t+1}   h_{t+1} = ... + z h_t, and h_t feeds the gates
@@ -413,7 +414,8 @@ class CellKind:
     them without knowing which cell they run:
       forward(x_proj, weight_hh, bias_hh, h0, c0, nonlinearity) -> Run
       local(run, h_prev, c_prev, nonlinearity) -> dict of (T, ...) local derivatives
-      backward(run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity) -> BackRun
+      backward(run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity, dL_dc_last=None) -> BackRun
+        (dL_dc_last: a gradient reaching the last cell state from outside; None without a cell state)
       edge_grads(run, backward, weight_hh) -> edge -> (T, ..., H) gradient along that edge
       rows(local, k, weight_hh, rows_h, rows_c, spread) -> the rows one step further back
       step_jacobians(local, weight_hh blocks (G, H, H), steps (n,)) -> name -> (n, H, H)

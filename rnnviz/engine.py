@@ -125,19 +125,26 @@ def forward(kind, params, xs, h0=None, c0=None, nonlinearity="tanh") -> Trace:
         return _pack_trace(spec, nonlinearity, xs, h0, c0, x_proj, run, params)
 
 
-def bptt(kind, params, xs, dL_dh, h0=None, c0=None, nonlinearity="tanh") -> Backward:
+def bptt(kind, params, xs, dL_dh, h0=None, c0=None, nonlinearity="tanh", *, dL_dc_last=None) -> Backward:
     """Backprop through time. dL_dh (T, H) (or (T, B, H)): gradient reaching each h_t from outside.
 
-    With a batch, parameter gradients are summed over the sequences.
+    dL_dc_last (H,) (or (B, H)), LSTM only: a gradient reaching the last cell state c_T from
+    outside (a loss on c_n). With a batch, parameter gradients are summed over the sequences.
     """
     spec, params, xs, h0, c0 = _check_inputs(kind, params, xs, h0, c0, nonlinearity)
     expected = (*xs.shape[:-1], params["weight_hh"].shape[1])  # like h
     dL_dh = _as_float_array("dL_dh", dL_dh)
     if dL_dh.shape != expected:
         raise ValueError(f"dL_dh must have shape {expected} (like h), got {dL_dh.shape}")
+    if dL_dc_last is not None:
+        if not spec.has_cell_state:
+            raise ValueError(f"dL_dc_last applies to kind='lstm' only, got dL_dc_last for kind={kind!r}")
+        dL_dc_last = _as_float_array("dL_dc_last", dL_dc_last)
+        if dL_dc_last.shape != expected[1:]:
+            raise ValueError(f"dL_dc_last must have shape {expected[1:]} (like c_T), got {dL_dc_last.shape}")
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         _, run = _run_forward(spec, params, xs, h0, c0, nonlinearity)
-        return _run_backward(spec, params, xs, h0, c0, nonlinearity, run, dL_dh)
+        return _run_backward(spec, params, xs, h0, c0, nonlinearity, run, dL_dh, dL_dc_last)
 
 
 def loss_and_bptt(kind, params, xs, loss_of_h, h0=None, c0=None, nonlinearity="tanh"):
@@ -176,12 +183,12 @@ def _run_forward(spec: CellKind, params, xs, h0, c0, nonlinearity) -> tuple[np.n
     return x_proj, spec.forward(x_proj, params["weight_hh"], params["bias_hh"], h0, c0, nonlinearity)
 
 
-def _run_backward(spec: CellKind, params, xs, h0, c0, nonlinearity, run: Run, dL_dh) -> Backward:
+def _run_backward(spec: CellKind, params, xs, h0, c0, nonlinearity, run: Run, dL_dh, dL_dc_last=None) -> Backward:
     """The cell's backward loop; then the parameter gradients, from the pre-activation gradients."""
     I = xs.shape[-1]
     GH, H = params["weight_hh"].shape
     h_prev, c_prev = _prev(h0, run.h), _prev(c0, run.c)  # (T, [B,] H)
-    back = spec.backward(run, h_prev, c_prev, params["weight_hh"], dL_dh, nonlinearity)
+    back = spec.backward(run, h_prev, c_prev, params["weight_hh"], dL_dh, nonlinearity, dL_dc_last)
     # The parameter gradients are sums over steps (and sequences) of outer products:
     # dW_ih = sum_t dx_proj[t] x_t^T, dW_hh = sum_t dh_proj[t] h_{t-1}^T; one matmul each.
     flat_x, flat_h = back.dx_proj.reshape(-1, GH), back.dh_proj.reshape(-1, GH)
