@@ -1,0 +1,293 @@
+"""The encoder-decoder with attention: its gradients (finite differences, PyTorch), the attention,
+the task, training, the gradient-vs-distance picture, and saving."""
+
+import numpy as np
+import pytest
+import torch
+from autograd import grad
+from torch import nn
+
+from rnnviz import attention as at
+from rnnviz.reference import plain_step
+
+torch.set_default_dtype(torch.float64)
+
+SMALL = at.ModelConfig(embed=3, hidden=4, decoder_hidden=5, attention_size=3)
+VARIANTS = [  # (attention, encoder, decoder, bidirectional): every score, cell and direction at least once
+    ("additive", "gru", "gru", False),
+    ("additive", "lstm", "lstm", True),
+    ("general", "gru", "lstm", True),
+    ("general", "lstm", "gru", False),
+    ("none", "gru", "gru", False),
+    ("none", "lstm", "gru", True),
+    ("additive", "rnn", "rnn", True),
+]
+VARIANT_IDS = ["-".join(str(x) for x in v) for v in VARIANTS]
+
+
+def small(attention, encoder, decoder, bidirectional):
+    return SMALL.with_(attention=attention, encoder=encoder, decoder=decoder, bidirectional=bidirectional)
+
+
+# --- PyTorch re-implementation: torch's own nn.GRU / nn.LSTM / nn.RNN and cells, state_dict keys as ours ---
+
+
+class TorchSeq2Seq(nn.Module):
+    """The same model in PyTorch (float64), written from the equations in rnnviz.attention's docstring."""
+
+    def __init__(self, cfg: at.ModelConfig):
+        super().__init__()
+        V, E, H, Hd, K, A = cfg.vocab, cfg.embed, cfg.hidden, cfg.decoder_hidden, cfg.key_size, cfg.attention_size
+        self.cfg = cfg
+        self.src_embedding = nn.Embedding(V, E)
+        self.tgt_embedding = nn.Embedding(V, E)
+        self.encoder = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cfg.encoder](E, H, bidirectional=cfg.bidirectional)
+        self.bridge = nn.Linear(K, Hd)
+        if cfg.attention != "none":
+            self.attention = nn.Module()
+            if cfg.attention == "additive":
+                self.attention.query = nn.Linear(Hd, A, bias=False)
+                self.attention.key = nn.Linear(K, A, bias=False)
+                self.attention.v = nn.Linear(A, 1, bias=False)
+            else:
+                self.attention.key = nn.Linear(K, Hd, bias=False)
+        self.decoder = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}[cfg.decoder](E + K, Hd)
+        self.out = nn.Linear(Hd + K, V)
+
+    def forward(self, x, tgt_in):
+        """x (T, B, E) source embeddings, tgt_in (U, B) -> logits (U, B, V), attention (U, B, T) or None."""
+        keys, h_n = self.encoder(x)  # keys (T, B, D*H); h_n (D, B, H) (with c_n for the LSTM)
+        h_n = h_n[0] if self.cfg.encoder == "lstm" else h_n
+        return self.decode(keys, torch.cat(list(h_n), dim=-1), tgt_in)  # k_fin = [h->_T ; h<-_1]
+
+    def decode(self, keys, k_fin, tgt_in):
+        s = torch.tanh(self.bridge(k_fin))
+        cell = torch.zeros_like(s)
+        logits, weights = [], []
+        for t in range(tgt_in.shape[0]):
+            if self.cfg.attention == "none":
+                context = k_fin
+            else:
+                if self.cfg.attention == "additive":
+                    e = self.attention.v(torch.tanh(self.attention.key(keys) + self.attention.query(s)))[..., 0]
+                else:
+                    e = (self.attention.key(keys) * s).sum(-1)  # (T, B)
+                a = torch.softmax(e, dim=0)
+                context = (a[..., None] * keys).sum(0)
+                weights.append(a.T)
+            inp = torch.cat([self.tgt_embedding(tgt_in[t]), context], dim=-1)
+            if self.cfg.decoder == "lstm":
+                s, cell = self.decoder(inp, (s, cell))
+            else:
+                s = self.decoder(inp, s)
+            logits.append(self.out(torch.cat([s, context], dim=-1)))
+        return torch.stack(logits), (torch.stack(weights) if weights else None)
+
+
+def torch_model(cfg, params):
+    model = TorchSeq2Seq(cfg)
+    state = {k: torch.tensor(v) for k, v in params.items()}
+    model.load_state_dict(state, strict=True)  # our keys are exactly its state_dict's
+    return model
+
+
+def torch_loss_and_grads(cfg, params, batch):
+    """Loss, every parameter's gradient, and dL/dx (T, B, E), from PyTorch."""
+    model = torch_model(cfg, params)
+    src, tgt_in, tgt_out = (torch.tensor(np.atleast_2d(a.T).T) for a in (batch.src, batch.tgt_in, batch.tgt_out))
+    x = model.src_embedding(src)
+    x.retain_grad()
+    logits, weights = model(x, tgt_in)
+    loss = nn.functional.cross_entropy(logits.reshape(-1, cfg.vocab), tgt_out.reshape(-1))
+    loss.backward()
+    grads = {k: p.grad.numpy() for k, p in model.named_parameters()}
+    return loss.item(), grads, x.grad.numpy(), logits.detach().numpy(), weights
+
+
+# --- the equations ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_cell_step_is_reference_plain_step(kind):
+    rng = np.random.default_rng(0)
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    p = {"weight_ih": rng.normal(size=(G * 4, 3)), "weight_hh": rng.normal(size=(G * 4, 4)),
+         "bias_ih": rng.normal(size=G * 4), "bias_hh": rng.normal(size=G * 4)}
+    x, h, c = rng.normal(size=3), rng.normal(size=4), rng.normal(size=4)
+    ours = at.cell_step(kind, p, x, h, c if kind == "lstm" else None)
+    ref = plain_step(kind, p, x, h, c if kind == "lstm" else None)
+    np.testing.assert_allclose(ours[0], ref[0], rtol=1e-14, atol=1e-15)
+    if kind == "lstm":
+        np.testing.assert_allclose(ours[1], ref[1], rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
+def test_param_keys_and_shapes_are_the_pytorch_modules_state_dict(variant):
+    cfg = small(*variant)
+    ours = {k: v.shape for k, v in at.init_seq2seq(cfg).items()}
+    theirs = {k: tuple(v.shape) for k, v in TorchSeq2Seq(cfg).state_dict().items()}
+    assert ours == theirs
+
+
+def test_init_is_seeded():
+    a, b, c = at.init_seq2seq(SMALL, 1), at.init_seq2seq(SMALL, 1), at.init_seq2seq(SMALL, 2)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["decoder.weight_hh"], c["decoder.weight_hh"])
+
+
+# --- gradients ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
+def test_gradients_match_central_finite_differences(variant):
+    """<dL/dparams, d> against (L(p + eps d) - L(p - eps d)) / (2 eps) in 3 random directions."""
+    cfg = small(*variant)
+    params = at.init_seq2seq(cfg, seed=3)
+    batch = at.reversal_batch(4, batch=2, seed=5)
+    _, grads = at.loss_and_grads(cfg, params, batch)
+    rng = np.random.default_rng(7)
+    eps = 1e-6
+    for _ in range(3):
+        d = {k: rng.normal(size=v.shape) for k, v in params.items()}
+        plus = at.sequence_loss(cfg, {k: params[k] + eps * d[k] for k in params}, batch)
+        minus = at.sequence_loss(cfg, {k: params[k] - eps * d[k] for k in params}, batch)
+        fd = (plus - minus) / (2 * eps)
+        analytic = sum(np.sum(grads[k] * d[k]) for k in params)
+        assert analytic == pytest.approx(fd, rel=1e-7, abs=1e-10)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
+def test_forward_and_every_gradient_match_pytorch(variant):
+    cfg = small(*variant)
+    params = at.init_seq2seq(cfg, seed=4)
+    batch = at.reversal_batch(5, batch=3, seed=6)
+    loss, grads = at.loss_and_grads(cfg, params, batch)
+    t_loss, t_grads, _, t_logits, t_weights = torch_loss_and_grads(cfg, params, batch)
+    assert loss == pytest.approx(t_loss, rel=1e-13)
+    assert set(grads) == set(t_grads)
+    for k in grads:
+        np.testing.assert_allclose(grads[k], t_grads[k], rtol=1e-10, atol=1e-14, err_msg=k)
+    one = at.decode(cfg, params, batch.src[:, 0], target=batch.tgt_out[:, 0])  # teacher-forced, first sequence
+    np.testing.assert_allclose(np.log(one.probs), t_logits[:, 0] - np.log(np.exp(t_logits[:, 0]).sum(-1, keepdims=True)),
+                               rtol=1e-12, atol=1e-13)
+    if cfg.attention == "none":
+        assert t_weights is None and one.attention is None
+    else:
+        np.testing.assert_allclose(one.attention, t_weights[:, 0].detach().numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
+def test_input_gradients_match_pytorch(variant):
+    """dL/dx_s and every output's ||d log p(y_t)/dx_s|| equal PyTorch's (one sequence)."""
+    cfg = small(*variant)
+    params = at.init_seq2seq(cfg, seed=8)
+    src = at.reversal_batch(6, seed=9).src
+    ours = at.input_gradients(cfg, params, src)
+    target = at.reversal_target(src)
+    model = torch_model(cfg, params)
+    x = model.src_embedding(torch.tensor(src)[:, None]).detach().requires_grad_()
+    tgt_in = torch.tensor(np.concatenate([[at.SOS], target[:-1]]))[:, None]
+    logits, _ = model(x, tgt_in)
+    log_p = torch.log_softmax(logits[:, 0], -1)[torch.arange(len(target)), torch.tensor(target)]  # (U,)
+    rows = [torch.autograd.grad(log_p[t], x, retain_graph=True)[0][:, 0].norm(dim=-1).numpy() for t in range(len(target))]
+    (dx,) = torch.autograd.grad(-log_p.mean(), x)
+    assert ours.loss == pytest.approx(-log_p.mean().item(), rel=1e-13)
+    np.testing.assert_allclose(ours.dx, dx[:, 0].numpy(), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(ours.per_output, np.stack(rows), rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
+def test_direct_path_is_one_encoder_step_from_the_decoders_reads(variant):
+    """`direct` against PyTorch: dL/dkeys with the encoder held fixed, chained through one cell step."""
+    cfg = small(*variant)
+    params = at.init_seq2seq(cfg, seed=10)
+    src = at.reversal_batch(6, seed=11).src
+    ours = at.input_gradients(cfg, params, src)
+    target = at.reversal_target(src)
+    model = torch_model(cfg, params)
+    x = model.src_embedding(torch.tensor(src)[:, None]).detach().requires_grad_()
+    tgt_in = torch.tensor(np.concatenate([[at.SOS], target[:-1]]))[:, None]
+    # the decoder's gradient on the keys: the decoder alone, on the encoder's output as a leaf
+    with torch.no_grad():
+        keys, _ = model.encoder(x)
+    keys = keys.detach().requires_grad_()
+    k_fin = torch.cat([keys[-1, :, : cfg.hidden]] + ([keys[0, :, cfg.hidden :]] if cfg.bidirectional else []), -1)
+    logits, _ = model.decode(keys, k_fin, tgt_in)
+    loss = nn.functional.cross_entropy(logits[:, 0], torch.tensor(target))
+    (dL_dkeys,) = torch.autograd.grad(loss, keys)
+    # one step of each direction's cell from x_s, the previous state (and cell state) held fixed
+    H, direct = cfg.hidden, torch.zeros_like(x)
+    states = _torch_states(cfg, model, x.detach())
+    for d, suffix in enumerate(["_l0", "_l0_reverse"][: cfg.directions]):
+        cell = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}[cfg.encoder](cfg.embed, H)
+        cell.load_state_dict({k: getattr(model.encoder, f"{k}{suffix}") for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
+        h, c = states[d]
+        zero = torch.zeros_like(h[:1])
+        shift = (lambda a: torch.cat([zero, a[:-1]])) if d == 0 else (lambda a: torch.cat([a[1:], zero]))
+        xx = x.detach().requires_grad_()
+        out = cell(xx[:, 0], (shift(h)[:, 0], shift(c)[:, 0])) if cfg.encoder == "lstm" else cell(xx[:, 0], shift(h)[:, 0])
+        out = out[0] if cfg.encoder == "lstm" else out
+        (g,) = torch.autograd.grad(out, xx, dL_dkeys[:, :, d * H : (d + 1) * H][:, 0])
+        direct += g
+    np.testing.assert_allclose(ours.direct, direct[:, 0].norm(dim=-1).numpy(), rtol=1e-10, atol=1e-15)
+    if cfg.attention == "none" and not cfg.bidirectional:  # only k_T is read: one direct path
+        assert np.all(ours.direct[:-1] == 0) and ours.direct[-1] > 0
+
+
+def _torch_states(cfg, model, x):
+    """Per direction (h, c) (T, B, H) in time order from torch cells; c = h's placeholder but for the LSTM."""
+    out = []
+    for d, suffix in enumerate(["_l0", "_l0_reverse"][: cfg.directions]):
+        cell = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}[cfg.encoder](cfg.embed, cfg.hidden)
+        cell.load_state_dict({k: getattr(model.encoder, f"{k}{suffix}") for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
+        h = c = torch.zeros(x.shape[1], cfg.hidden)
+        hs, cs = [], []
+        for t in (range(x.shape[0]) if d == 0 else range(x.shape[0] - 1, -1, -1)):
+            if cfg.encoder == "lstm":
+                h, c = cell(x[t], (h, c))
+            else:
+                h = cell(x[t], h)
+            hs.append(h)
+            cs.append(c)
+        if d == 1:
+            hs, cs = hs[::-1], cs[::-1]
+        out.append((torch.stack(hs), torch.stack(cs)))
+    return out
+
+
+def test_bidirectional_encoder_is_a_forward_and_a_reversed_pass():
+    cfg = SMALL.with_(bidirectional=True, encoder="lstm")
+    params = at.init_seq2seq(cfg, seed=1)
+    src = at.reversal_batch(7, seed=2).src
+    keys = at.decode(cfg, params, src).keys  # (T, 2H)
+    one = cfg.with_(bidirectional=False)
+    shared = {k: v for k, v in params.items() if not k.startswith("encoder.") and k in at.param_shapes(one)}
+    forward = shared | {k: v for k, v in params.items() if k.startswith("encoder.") and not k.endswith("_reverse")}
+    reverse = shared | {k.removesuffix("_reverse"): v for k, v in params.items() if k.endswith("_reverse")}
+    H = cfg.hidden
+    bridge = {"bridge.weight": params["bridge.weight"][:, :H], "out.weight": params["out.weight"][:, : cfg.decoder_hidden + H]}
+    fix = {  # the unidirectional model's K = H sized arrays; irrelevant to the keys
+        "bridge.weight": bridge["bridge.weight"], "out.weight": bridge["out.weight"],
+        "attention.key.weight": params["attention.key.weight"][:, :H],
+        "decoder.weight_ih": params["decoder.weight_ih"][:, : cfg.embed + H],
+    }
+    np.testing.assert_array_equal(keys[:, :H], at.decode(one, forward | fix, src).keys)
+    np.testing.assert_array_equal(keys[:, H:], at.decode(one, reverse | fix, src[::-1]).keys[::-1])
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v[0] != "none"], ids=[i for v, i in zip(VARIANTS, VARIANT_IDS, strict=True) if v[0] != "none"])
+def test_attention_weights_sum_to_one_over_encoder_steps(variant):
+    cfg = small(*variant)
+    d = at.decode(cfg, at.init_seq2seq(cfg, seed=0), at.digits("3141592"))
+    assert d.attention.shape == (d.s.shape[0], 7)
+    assert np.all(d.attention >= 0)
+    np.testing.assert_allclose(d.attention.sum(axis=1), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(d.context, d.attention @ d.keys, rtol=1e-12, atol=1e-15)  # c_t = sum_s a_ts k_s
+
+
+def test_autograd_differentiates_through_the_softmax_shift_exactly():
+    """The max shift in the softmax is a constant: d/de of softmax(e) matches the formula a (g - a.g)."""
+    e = np.random.default_rng(0).normal(size=(5, 2)) * 30
+    g = np.random.default_rng(1).normal(size=(5, 2))
+    a = np.exp(e - e.max(0)) / np.exp(e - e.max(0)).sum(0)
+    np.testing.assert_allclose(grad(lambda e: np.sum(at._softmax_over_steps(e) * g))(e), a * (g - (a * g).sum(0)), atol=1e-15)
