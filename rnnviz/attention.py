@@ -598,31 +598,99 @@ def _norms(a: np.ndarray) -> np.ndarray:
     return np.sqrt(np.sum(np.asarray(a) ** 2, axis=-1))
 
 
-# --- saving and loading -----------------------------------------------------------------------------
+# --- saving, loading and the gallery ----------------------------------------------------------------
 
 
-def save_weights(path_or_file, cfg: ModelConfig, params) -> None:
-    """Write cfg and params to an .npz (np.savez): one array per key, the config as JSON text."""
+@dataclass(frozen=True)
+class SavedModel:
+    """Weights read from an .npz, with how they were made when the file says."""
+
+    model: ModelConfig
+    params: dict[str, np.ndarray]  # name -> array, shapes as param_shapes(model)
+    training: TrainConfig | None  # the run that trained them, if recorded
+    loss: np.ndarray | None  # (U,) that run's per-update loss, if recorded
+
+
+def save_weights(path_or_file, cfg: ModelConfig, params, run: Seq2SeqRun | None = None) -> None:
+    """Write params to an .npz (np.savez): one array per key, cfg as JSON text under "__config__";
+    with a run, also its TrainConfig ("__training__") and loss history ("__loss__")."""
     params = check_params(cfg, params)
-    np.savez(path_or_file, __config__=np.array(json.dumps(asdict(cfg))), **params)
+    extra = {}
+    if run is not None:
+        if run.config.model != cfg:
+            raise ValueError(f"run.config.model must be cfg, got {run.config.model} for cfg {cfg}")
+        extra = {"__training__": np.array(json.dumps(asdict(run.config))), "__loss__": run.loss}
+    np.savez(path_or_file, __config__=np.array(json.dumps(asdict(cfg))), **extra, **params)
 
 
-def load_weights(source) -> tuple[ModelConfig, dict[str, np.ndarray]]:
-    """(cfg, params) from an .npz written by save_weights: a path or its bytes. Never unpickles."""
+def load_weights(source) -> SavedModel:
+    """The model in an .npz written by save_weights: a path or its bytes. Never unpickles."""
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
     with np.load(source, allow_pickle=False) as data:
-        if "__config__" not in data:
+        files = set(data.files)
+        if "__config__" not in files:
             raise ValueError("the file must hold a '__config__' entry (written by save_weights); it has none")
-        try:
-            cfg = ModelConfig(**json.loads(str(data["__config__"])))
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"'__config__' must describe a ModelConfig, got {str(data['__config__'])!r}") from err
-        params = {k: data[k] for k in data.files if k != "__config__"}
-    return cfg, check_params(cfg, params)
+        model = _config_from_json(ModelConfig, data["__config__"])
+        training = None
+        if "__training__" in files:
+            training = _config_from_json(TrainConfig, data["__training__"])
+        loss = np.array(data["__loss__"], dtype=np.float64) if "__loss__" in files else None
+        params = {k: data[k] for k in files if not k.startswith("__")}
+    return SavedModel(model, check_params(model, params), training, loss)
 
 
+def _config_from_json(kind, text):
+    """A ModelConfig or TrainConfig from its asdict() JSON; ValueError if it is anything else."""
+    try:
+        fields = json.loads(str(text))
+        if kind is TrainConfig:
+            fields["model"] = ModelConfig(**fields["model"])
+        cfg = kind(**fields)
+        _check_model(cfg if kind is ModelConfig else cfg.model)
+    except (TypeError, KeyError, ValueError) as err:
+        raise ValueError(f"the file's config must describe a {kind.__name__}, got {str(text)!r}") from err
+    return cfg
+
+
+_GALLERY_MODEL = ModelConfig(encoder="lstm", decoder="lstm", embed=8, hidden=24, decoder_hidden=24,
+                             attention_size=16)
+_GALLERY_RUN = TrainConfig(model=_GALLERY_MODEL, min_length=5, max_length=12, batch=64, updates=2500, lr=0.005,
+                           clip=1.0, seed=0)
+# The trained weights the page (and the tests) use: one model per attention, the same run otherwise.
+GALLERY = {
+    "reversal-additive": _GALLERY_RUN,
+    "reversal-none": _GALLERY_RUN.with_(model=_GALLERY_MODEL.with_(attention="none")),
+}
 GALLERY_DIR = Path(__file__).parent / "gallery_data" / "attention"
+
+
+def gallery_path(name: str, folder=GALLERY_DIR) -> Path:
+    """Where build_gallery writes the model `name` (a key of GALLERY)."""
+    if name not in GALLERY:
+        raise ValueError(f"name must be one of {tuple(GALLERY)}, got {name!r}")
+    return Path(folder) / f"{name}.npz"
+
+
+def build_gallery(folder=GALLERY_DIR, names=None) -> dict[str, Path]:
+    """Train GALLERY's models (all, or `names`) and save each with its run; same code, same arrays."""
+    names = tuple(GALLERY) if names is None else tuple(names)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in names:
+        path = gallery_path(name, folder)
+        run = train_seq2seq(GALLERY[name])
+        save_weights(path, run.config.model, run.params, run)
+        paths[name] = path
+    return paths
+
+
+def load_gallery(name: str, folder=GALLERY_DIR) -> SavedModel:
+    """The trained model `name` (a key of GALLERY), as build_gallery saved it."""
+    path = gallery_path(name, folder)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: build it with rnnviz.attention.build_gallery()")
+    return load_weights(path)
 
 
 # --- checks ---------------------------------------------------------------------------------------------

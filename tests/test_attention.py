@@ -291,3 +291,163 @@ def test_autograd_differentiates_through_the_softmax_shift_exactly():
     g = np.random.default_rng(1).normal(size=(5, 2))
     a = np.exp(e - e.max(0)) / np.exp(e - e.max(0)).sum(0)
     np.testing.assert_allclose(grad(lambda e: np.sum(at._softmax_over_steps(e) * g))(e), a * (g - (a * g).sum(0)), atol=1e-15)
+
+
+# --- the task -----------------------------------------------------------------------------------------
+
+
+def test_reversal_batch_is_seeded_and_reversed():
+    a, b, c = at.reversal_batch(6, batch=4, seed=3), at.reversal_batch(6, batch=4, seed=3), at.reversal_batch(6, batch=4, seed=4)
+    assert a.src.shape == (6, 4) and a.tgt_in.shape == a.tgt_out.shape == (7, 4)
+    np.testing.assert_array_equal(a.src, b.src)
+    assert not np.array_equal(a.src, c.src)
+    np.testing.assert_array_equal(a.tgt_out[:-1], a.src[::-1])  # the answer: the digits reversed ...
+    assert np.all(a.tgt_out[-1] == at.EOS)  # ... then </s>
+    np.testing.assert_array_equal(a.tgt_in[0], at.SOS)  # teacher forcing: <s>, then the answer shifted right
+    np.testing.assert_array_equal(a.tgt_in[1:], a.tgt_out[:-1])
+    assert a.src.max() < 10
+
+
+def test_digits_and_tokens_round_trip():
+    ids = at.digits("31415")
+    np.testing.assert_array_equal(ids, [3, 1, 4, 1, 5])
+    assert at.tokens(at.reversal_target(ids)) == ("5", "1", "4", "1", "3", "</s>")
+    for bad in ("", "3.14", "٣", 314):
+        with pytest.raises(ValueError, match="text must be"):
+            at.digits(bad)
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(ValueError, match="attention must be one of"):
+        at.init_seq2seq(SMALL.with_(attention="dot"))
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        at.param_shapes(SMALL.with_(encoder="transformer"))
+    params = at.init_seq2seq(SMALL)
+    with pytest.raises(ValueError, match="src ids must be in"):
+        at.decode(SMALL, params, np.array([1, 12]))
+    with pytest.raises(ValueError, match=r"src must be integer ids of shape \(T,\)"):
+        at.decode(SMALL, params, np.zeros((3, 2), dtype=int))
+    with pytest.raises(ValueError, match=r"params\['out.bias'\] must have shape"):
+        at.decode(SMALL, params | {"out.bias": np.zeros(3)}, at.digits("12"))
+    with pytest.raises(ValueError, match="missing"):
+        at.decode(SMALL, {k: v for k, v in params.items() if k != "bridge.bias"}, at.digits("12"))
+    with pytest.raises(ValueError, match="max_length must be"):
+        at.train_seq2seq(at.TrainConfig(model=SMALL, min_length=6, max_length=5))
+
+
+def test_greedy_decoding_stops_after_end_of_sequence():
+    cfg = SMALL
+    params = at.init_seq2seq(cfg, seed=0)
+    params["out.bias"] = params["out.bias"] + 50.0 * (np.arange(cfg.vocab) == at.EOS)  # always says </s>
+    d = at.decode(cfg, params, at.digits("1234"))
+    assert not d.teacher_forced and d.predicted.tolist() == [at.EOS] and d.s.shape == (1, cfg.decoder_hidden)
+    forced = at.decode(cfg, params, at.digits("1234"), target=at.reversal_target(at.digits("1234")))
+    assert forced.teacher_forced and forced.probs.shape == (5, cfg.vocab)
+    np.testing.assert_array_equal(forced.tokens_in, [at.SOS, 4, 3, 2, 1])
+    np.testing.assert_allclose(forced.probs.sum(axis=1), 1.0, rtol=1e-14)
+
+
+# --- training -----------------------------------------------------------------------------------------
+
+TINY = at.TrainConfig(model=SMALL, min_length=3, max_length=5, batch=8, updates=4, lr=0.01, clip=0.05, seed=2)
+
+
+@pytest.mark.parametrize("attention", ["additive", "none"])
+def test_training_is_adam_with_clipping_as_pytorch_does_it(attention):
+    """Four updates of train_seq2seq equal torch.optim.Adam after clip_grad_norm_ on the same batches.
+
+    clip = 0.05 is below every gradient norm here, so clipping acts at every update."""
+    cfg = TINY.with_(model=SMALL.with_(attention=attention))
+    run = at.train_seq2seq(cfg)
+    model = torch_model(cfg.model, at.init_seq2seq(cfg.model, seed=cfg.seed))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    norms = []
+    for u in range(1, cfg.updates + 1):
+        batch = at.training_batch(cfg, u)
+        src, tgt_in, tgt_out = (torch.tensor(a) for a in (batch.src, batch.tgt_in, batch.tgt_out))
+        opt.zero_grad()
+        logits, _ = model(model.src_embedding(src), tgt_in)
+        nn.functional.cross_entropy(logits.reshape(-1, cfg.model.vocab), tgt_out.reshape(-1)).backward()
+        norms.append(nn.utils.clip_grad_norm_(model.parameters(), cfg.clip).item())
+        opt.step()
+    np.testing.assert_allclose(run.grad_norm, norms, rtol=1e-10)
+    assert np.all(run.grad_norm > cfg.clip)
+    for k, v in model.state_dict().items():
+        np.testing.assert_allclose(run.params[k], v.numpy(), rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_training_is_deterministic_per_seed_and_lowers_the_loss():
+    cfg = TINY.with_(updates=60, clip=1.0, lr=0.02)
+    a, b, c = at.train_seq2seq(cfg), at.train_seq2seq(cfg), at.train_seq2seq(cfg.with_(seed=3))
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    np.testing.assert_array_equal(a.loss, b.loss)
+    assert not np.array_equal(a.loss, c.loss)
+    assert a.loss.shape == a.grad_norm.shape == a.lengths.shape == (60,)
+    assert set(a.lengths) <= {3, 4, 5} and len(set(a.lengths)) > 1
+    assert np.mean(a.loss[-10:]) < 0.9 * np.mean(a.loss[:10])
+
+
+def test_a_run_can_be_stopped_early():
+    run = at.train_seq2seq(TINY.with_(updates=10), keep_going=lambda u, loss: u < 3)
+    assert run.loss.shape == (3,)
+
+
+# --- saving and loading ---------------------------------------------------------------------------------
+
+
+def test_weights_round_trip_through_npz(tmp_path):
+    cfg = SMALL.with_(bidirectional=True, attention="general")
+    run = at.train_seq2seq(TINY.with_(model=cfg, updates=2))
+    path = tmp_path / "m.npz"
+    at.save_weights(path, cfg, run.params, run)
+    for source in (path, path.read_bytes()):
+        saved = at.load_weights(source)
+        assert saved.model == cfg and saved.training == run.config
+        np.testing.assert_array_equal(saved.loss, run.loss)
+        assert all(np.array_equal(saved.params[k], run.params[k]) for k in run.params)
+    at.save_weights(path, cfg, run.params)  # weights alone
+    saved = at.load_weights(path)
+    assert saved.training is None and saved.loss is None
+
+
+def test_loading_refuses_pickles_and_wrong_files(tmp_path):
+    cfg = SMALL
+    params = at.init_seq2seq(cfg)
+    path = tmp_path / "bad.npz"
+    np.savez(path, **params)
+    with pytest.raises(ValueError, match="__config__"):
+        at.load_weights(path)
+    np.savez(path, __config__=np.array('{"attention": "dot"}'), **params)
+    with pytest.raises(ValueError, match="must describe a ModelConfig"):
+        at.load_weights(path)
+    np.savez(path, __config__=np.array('{"attention": "none"}'), **params)  # the attention keys are extra
+    with pytest.raises(ValueError, match="unexpected"):
+        at.load_weights(path)
+    np.savez(path, __config__=np.array([{"attention": "none"}], dtype=object), **params)
+    with pytest.raises(ValueError, match="allow_pickle"):
+        at.load_weights(path)
+
+
+# --- gradient vs distance -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("encoder", ["gru", "lstm"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_at_initialisation_attention_keeps_every_input_gradient_and_its_absence_loses_the_far_ones(encoder, seed):
+    """||dL/dx_s|| over a 20-digit input, at PyTorch's default initialisation (where training starts).
+
+    With additive attention every input has a one-step path to the output: max_s / min_s of
+    ||dL/dx_s|| stays below 10 (measured 1.4 to 3.2 over these cases). Without attention x_s
+    reaches the output only through the 20 - s encoder steps to k_fin: ||dL/dx_1|| / ||dL/dx_20||
+    is below 1e-2, two orders of magnitude (measured 4e-5 to 1.3e-4), and falls with distance.
+    """
+    model = at.ModelConfig(attention="additive", encoder=encoder, decoder="gru")
+    src = at.reversal_batch(20, seed=100 + seed).src
+    with_attention = at.input_gradients(model, at.init_seq2seq(model, seed=seed), src)
+    none = model.with_(attention="none")
+    without = at.input_gradients(none, at.init_seq2seq(none, seed=seed), src)
+    assert with_attention.norm.max() / with_attention.norm.min() < 10
+    assert without.norm[0] / without.norm[-1] < 1e-2
+    assert without.norm[:5].max() < without.norm[-5:].min()  # the far end below the near end
+    # without attention nothing reaches x_1..x_19 directly: only through the recurrence
+    assert np.all(without.direct[:-1] == 0) and np.all(without.through_recurrence[:-1] > 0)
