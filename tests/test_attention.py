@@ -352,15 +352,17 @@ def test_greedy_decoding_stops_after_end_of_sequence():
 TINY = at.TrainConfig(model=SMALL, min_length=3, max_length=5, batch=8, updates=4, lr=0.01, clip=0.05, seed=2)
 
 
-@pytest.mark.parametrize("attention", ["additive", "none"])
-def test_training_is_adam_with_clipping_as_pytorch_does_it(attention):
-    """Four updates of train_seq2seq equal torch.optim.Adam after clip_grad_norm_ on the same batches.
+@pytest.mark.parametrize("attention,schedule", [("additive", "cosine"), ("none", "constant")])
+def test_training_is_adam_with_clipping_as_pytorch_does_it(attention, schedule):
+    """Four updates of train_seq2seq equal torch.optim.Adam after clip_grad_norm_ on the same batches,
+    with CosineAnnealingLR(T_max=updates) for the cosine schedule.
 
     clip = 0.05 is below every gradient norm here, so clipping acts at every update."""
-    cfg = TINY.with_(model=SMALL.with_(attention=attention))
+    cfg = TINY.with_(model=SMALL.with_(attention=attention), schedule=schedule)
     run = at.train_seq2seq(cfg)
     model = torch_model(cfg.model, at.init_seq2seq(cfg.model, seed=cfg.seed))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.updates) if schedule == "cosine" else None
     norms = []
     for u in range(1, cfg.updates + 1):
         batch = at.training_batch(cfg, u)
@@ -369,7 +371,10 @@ def test_training_is_adam_with_clipping_as_pytorch_does_it(attention):
         logits, _ = model(model.src_embedding(src), tgt_in)
         nn.functional.cross_entropy(logits.reshape(-1, cfg.model.vocab), tgt_out.reshape(-1)).backward()
         norms.append(nn.utils.clip_grad_norm_(model.parameters(), cfg.clip).item())
+        assert opt.param_groups[0]["lr"] == pytest.approx(at.learning_rate(cfg, u), rel=1e-14)
         opt.step()
+        if cosine is not None:
+            cosine.step()
     np.testing.assert_allclose(run.grad_norm, norms, rtol=1e-10)
     assert np.all(run.grad_norm > cfg.clip)
     for k, v in model.state_dict().items():
