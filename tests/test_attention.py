@@ -285,6 +285,26 @@ def test_attention_weights_sum_to_one_over_encoder_steps(variant):
     np.testing.assert_allclose(d.context, d.attention @ d.keys, rtol=1e-12, atol=1e-15)  # c_t = sum_s a_ts k_s
 
 
+@pytest.mark.parametrize("variant", [VARIANTS[1], VARIANTS[5]], ids=[VARIANT_IDS[1], VARIANT_IDS[5]])
+def test_decoding_steps_carry_every_state_with_documented_shapes(variant):
+    cfg = small(*variant)
+    params = at.init_seq2seq(cfg, seed=0)
+    src = at.digits("27182")
+    d = at.decode(cfg, params, src, target=at.reversal_target(src))
+    U, T, Hd, K = 6, 5, cfg.decoder_hidden, cfg.key_size
+    assert d.keys.shape == (T, K) and d.s.shape == (U, Hd) and d.context.shape == (U, K)
+    assert d.probs.shape == (U, cfg.vocab) and d.predicted.shape == d.tokens_in.shape == (U,)
+    assert (d.cell is not None) == (cfg.decoder == "lstm") and (d.cell is None or d.cell.shape == (U, Hd))
+    if cfg.attention == "none":  # Cho et al. 2014: the same context, the final encoder state, every step
+        assert d.attention is None and d.scores is None
+        assert at.attention_matrix(cfg, params, src) is None
+        np.testing.assert_array_equal(d.context, np.broadcast_to(np.r_[d.keys[-1, : cfg.hidden], d.keys[0, cfg.hidden :]], (U, K)))
+    else:
+        e = d.scores - d.scores.max(axis=1, keepdims=True)
+        np.testing.assert_allclose(d.attention, np.exp(e) / np.exp(e).sum(axis=1, keepdims=True), rtol=1e-13)
+        np.testing.assert_array_equal(at.attention_matrix(cfg, params, src, at.reversal_target(src)), d.attention)
+
+
 def test_autograd_differentiates_through_the_softmax_shift_exactly():
     """The max shift in the softmax is a constant: d/de of softmax(e) matches the formula a (g - a.g)."""
     e = np.random.default_rng(0).normal(size=(5, 2)) * 30
