@@ -7,6 +7,7 @@ from rnnviz.cells import CELLS
 from rnnviz.config import Param
 from rnnviz.figures import bptt as fig
 from rnnviz.studies.bptt import LOSS_ON, TINY
+from rnnviz.ui.client import Item
 
 MODES = {"forward": "Forward", "backward": "Backward"}
 
@@ -21,11 +22,13 @@ st.markdown(
     "The LSTM's cell state adds a path where the factor is just the forget gate — a highway on which "
     "the gradient can survive."
 )
+ui.weights_note(cfg)
 loss_col, mode_col = st.columns(2)
 loss_on = ui.choice(loss_col.segmented_control, "Loss on", "loss", param=Param("last", LOSS_ON),
                     help="Last step only: the long-dependency case. Every step: fresh gradient enters everywhere.")
 study = ui.bptt_study(cfg, loss_on or "last")
 main = study.main
+T = main.scenario.T
 if main.exploded_at is not None:
     st.error(f"**Exploded at step {main.exploded_at}**: the {main.exploded_in} pass overflowed to inf/NaN there. "
              "The plots show the numbers up to that point. Lower the spectral radius or the input scale.")
@@ -34,10 +37,17 @@ if main.exploded_at is not None:
 @st.fragment
 def graph() -> None:
     mode = ui.choice(mode_col.segmented_control, "Unrolled graph", "mode", param=Param("backward", MODES)) or "backward"
-    t = ui.step_slider(main.scenario.T) if mode == "forward" else main.scenario.T
+    forward = mode == "forward"
+    key = "t" if forward else "reached"
+    labels = [str(k) for k in range(1, T + 1)]
+    step = ui.step(T, labels, f"bptt-{mode}", key=key, label="Step t" if forward else "Reached step",
+                   text="t = {t} of {T}" if forward else "reached step {t} of {T}",
+                   noun="step", direction="forward" if forward else "backward")
     figure = fig.unrolled_graph(main.graph_nodes, main.edge_flows, main.readout.loss, main.loss_steps, main.cell,
-                                mode, t, present, loss_on=study.loss_on_label)
-    ui.chart(figure, f"bptt-graph-{mode}", fig.GRAPH_HOW_TO_READ, t)
+                                mode, present, loss_on=study.loss_on_label)
+    ui.figures([Item(figure, caption=fig.GRAPH_HOW_TO_READ, filename=ui.filename(f"bptt-graph-{mode}", cfg, True))],
+               display, key=f"bptt-graph-{mode}", step=step)
+    ui.sync_step(f"bptt-{mode}", T, key=key)
 
 
 graph()
@@ -45,7 +55,7 @@ graph()
 norms_col, stats_col = st.columns([3, 1])
 with norms_col:
     norms = fig.grad_norms(study.h_norms, study.c_norms, main.cell, main.fit, study.bound, main.exploded_at, present)
-    ui.chart(norms, "bptt-grad-norms", fig.NORMS_HOW_TO_READ)
+    ui.figure(norms, display, name=f"bptt-grad-norms-{ui.slug(cfg)}", caption=fig.NORMS_HOW_TO_READ)
 with stats_col:
     fit = main.fit
     st.metric("Per-step factor going back", "—" if fit.regime == "undefined" else f"× {fit.factor:.3g}",
@@ -55,19 +65,23 @@ with stats_col:
         st.markdown(f"The gradient from step t is below **{TINY:g}** of its final size after "
                     f"**{main.steps_to_tiny} steps** back.")
     else:
-        st.markdown(f"The gradient never falls below {TINY:g} of its final size in these {main.scenario.T} steps.")
+        st.markdown(f"The gradient never falls below {TINY:g} of its final size in these {T} steps.")
     for cell, other in study.others.items():
         st.caption(f"{CELLS[cell].label}: {other.fit.regime}"
                    + ("" if other.fit.regime == "undefined" else f", × {other.fit.factor:.3g} per step"))
 
 st.subheader("Why it happens")
-left, right = st.columns(2)
-with left:
-    ui.chart(fig.spectrum(study.spectrum, present), "bptt-spectrum", fig.SPECTRUM_HOW_TO_READ)
-    ui.chart(fig.saturation_meter(study.saturation, present), "bptt-saturation", fig.SATURATION_HOW_TO_READ)
-with right:
-    ui.chart(fig.jacobian_norms(study.jacobians, present), "bptt-jacobians", fig.JACOBIAN_HOW_TO_READ)
-    ui.chart(fig.contributions(study.contributions, present), "bptt-contributions", fig.CONTRIB_HOW_TO_READ)
+name = ui.slug(cfg)
+ui.figures([
+    Item(fig.spectrum(study.spectrum, present), caption=fig.SPECTRUM_HOW_TO_READ, half=True,
+         filename=f"rnnviz-bptt-spectrum-{name}"),
+    Item(fig.jacobian_norms(study.jacobians, present), caption=fig.JACOBIAN_HOW_TO_READ, half=True,
+         filename=f"rnnviz-bptt-jacobians-{name}"),
+    Item(fig.saturation_meter(study.saturation, present), caption=fig.SATURATION_HOW_TO_READ, half=True,
+         filename=f"rnnviz-bptt-saturation-{name}"),
+    Item(fig.contributions(study.contributions, present), caption=fig.CONTRIB_HOW_TO_READ, half=True,
+         filename=f"rnnviz-bptt-contributions-{name}"),
+], display, key="bptt-why")
 if study.bound is not None:
     st.caption("The dotted line on the gradient plot is the bound of Pascanu, Mikolov & Bengio (2013): with γ = 1 "
                "bounding the activation's derivative, ||dL/dh_t|| ≤ ||dL/dh_T|| (γ σ_max)^(T−t); when σ_max < 1/γ "
@@ -75,4 +89,4 @@ if study.bound is not None:
 
 st.subheader("Saliency: which inputs can still teach the network")
 saliency = fig.saliency(study.saliency, main.scenario.sample.xs, main.scenario.text_tokens, present)
-ui.chart(saliency, "bptt-saliency", fig.SALIENCY_HOW_TO_READ)
+ui.figure(saliency, display, name=f"bptt-saliency-{name}", caption=fig.SALIENCY_HOW_TO_READ)

@@ -6,6 +6,7 @@ from rnnviz import ui
 from rnnviz.figures import training as fig
 from rnnviz.studies import training as study
 from rnnviz.ui import training as controls
+from rnnviz.ui.client import Item
 
 _, display = ui.page("training", scenario_controls=False)
 present = display.present
@@ -22,7 +23,8 @@ if controls.part() == "cliff":
     st.subheader("The cliff (Pascanu, Mikolov & Bengio 2013)")
     cliff = study.cliff_study(*controls.cliff_start())
     surface = ui.cached(study.loss_surface)()
-    ui.chart(fig.cliff_surface(*surface, cliff.descents, present), "cliff", fig.CLIFF_HOW_TO_READ)
+    ui.figure(fig.cliff_surface(*surface, cliff.descents, present), display, name="cliff",
+              caption=fig.CLIFF_HOW_TO_READ)
     m1, m2, m3 = st.columns(3)
     m1.metric("Gradient norm at the start", f"{cliff.start_grad_norm:.3g}")
     m2.metric("First step, no clipping", f"{cliff.first_steps['no clipping']:.3g}", help="How far the weights move.")
@@ -40,10 +42,10 @@ for col, run in zip(st.columns(len(runs)), runs, strict=True):
     col.metric(fig.run_label(run), headline)
     col.caption(detail)
 
-left, right = st.columns(2)
-with left:
-    ui.chart(fig.loss_curves(runs, present), "train-loss", fig.LOSS_HOW_TO_READ)
-    ui.chart(fig.cosines(runs, present), "train-cosine", fig.COSINE_HOW_TO_READ)
-with right:
-    ui.chart(fig.grad_norms(runs, present), "train-grad-norms", fig.GRAD_HOW_TO_READ)
-    ui.chart(fig.gradient_profiles(runs, present), "train-profiles", fig.PROFILE_HOW_TO_READ)
+ui.figures([
+    Item(fig.loss_curves(runs, present), caption=fig.LOSS_HOW_TO_READ, half=True, filename="rnnviz-train-loss"),
+    Item(fig.grad_norms(runs, present), caption=fig.GRAD_HOW_TO_READ, half=True, filename="rnnviz-train-grad-norms"),
+    Item(fig.cosines(runs, present), caption=fig.COSINE_HOW_TO_READ, half=True, filename="rnnviz-train-cosine"),
+    Item(fig.gradient_profiles(runs, present), caption=fig.PROFILE_HOW_TO_READ, half=True,
+         filename="rnnviz-train-profiles"),
+], display, key="train-runs")

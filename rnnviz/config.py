@@ -75,6 +75,29 @@ PARAMS: dict[str, Param] = {
 }
 
 
+def slug(cfg: Config) -> str:
+    """A short name of the scenario for file names: the cell, H, the input and every non-default setting.
+
+    "lstm-h8-text-hello_world-s0", "rnn-relu-h16-noise-T60-radius0.8-s0".
+    """
+    if cfg.source == "text":
+        words = "".join(ch if ch.isalnum() else "_" for ch in cfg.text[:16]).strip("_") or "text"
+        source = f"text-{words}"
+    elif cfg.source == "task":
+        source = f"{cfg.task}-T{cfg.length}"
+    else:
+        source = f"{cfg.source}-T{cfg.length}"
+    parts = [cfg.cell, f"h{cfg.hidden}", source]
+    if cfg.init == "radius":
+        parts.append(f"radius{cfg.radius:g}")
+    if cfg.forget_bias != DEFAULT.forget_bias and CELLS[cfg.cell].has_forget_gate:
+        parts.append(f"fb{cfg.forget_bias}")
+    if cfg.input_scale != DEFAULT.input_scale:
+        parts.append(f"scale{cfg.input_scale:g}")
+    parts.append(f"s{cfg.seed}")
+    return "-".join(parts)
+
+
 def parse_param(name: str, raw: str, param: Param | None = None) -> tuple[object, str | None]:
     """(value, note): a valid value for `name` from a raw string, and a note if it was changed.
 

@@ -58,6 +58,14 @@ class Sample:
         return np.ones(self.T, dtype=bool) if self.has_target is None else self.has_target
 
 
+VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥"}  # characters a label draws as a visible sign
+
+
+def visible_token(token: str) -> str:
+    """A step's character as labels show it: space, newline and tab as visible signs."""
+    return VISIBLE.get(token, token)
+
+
 def _check_T(T, minimum=1, name="T"):
     if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {T!r}")

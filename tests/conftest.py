@@ -48,3 +48,28 @@ def fresh_cache():
     """Page tests start from an empty st.cache_data, like a fresh server."""
     st.cache_data.clear()
     yield
+
+
+def elements(at: AppTest):
+    """rnnviz's figure elements on the page, read back (ui/client.py's payloads), in page order."""
+    from rnnviz.ui import client
+
+    found = [el for el in at.get("bidi_component") if el.proto.component_name == "rnnviz_figures"]
+    decoded = [client.decode(el.proto.bytes) for el in found]
+    return [d for d in decoded if d.header.get("role") == "view"]
+
+
+def charts(at: AppTest, t: int | None = None) -> list[dict]:
+    """Every figure of the page as the browser draws it at step t (default: the server's t), as plain
+    Plotly specs {"data": [...], "layout": {...}}, in page order."""
+    return [e.figure(k, t) for e in elements(at) for k, item in enumerate(e.items) if "figure" in item]
+
+
+def blocks(at: AppTest, t: int | None = None) -> list[list[str]]:
+    """Every text block (the equations) as plain text lines at step t."""
+    return [e.block_text(k, t) for e in elements(at) for k, item in enumerate(e.items) if "block" in item]
+
+
+def title_of(spec: dict) -> str:
+    title = spec["layout"].get("title", {})
+    return title.get("text", "") if isinstance(title, dict) else str(title)

@@ -10,7 +10,14 @@ from torch import nn
 from rnnviz import attention as at
 from rnnviz.reference import plain_step
 
-torch.set_default_dtype(torch.float64)
+
+@pytest.fixture(autouse=True, scope="module")
+def _float64_torch():
+    """The PyTorch re-implementation runs in float64; other test modules keep torch's float32 default."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 SMALL = at.ModelConfig(embed=3, hidden=4, decoder_hidden=5, attention_size=3)
 VARIANTS = [  # (attention, encoder, decoder, bidirectional): every score, cell and direction at least once

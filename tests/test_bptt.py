@@ -12,11 +12,12 @@ from rnnviz import analysis, ui
 from rnnviz.cells import overlay_cells
 from rnnviz.config import Config
 from rnnviz.figures import bptt as fig
+from rnnviz.figures import theme
 from rnnviz.studies.bptt import build as gradient_study
 from rnnviz.studies.bptt import cell_gradients
 from rnnviz.ui.pages import PAGES
 
-from .conftest import open_app
+from .conftest import charts, open_app
 from .test_figures import array
 
 PAGE = PAGES["bptt"].file
@@ -27,11 +28,16 @@ def open_page(**query):
     return open_app(PAGE, **query)
 
 
-def graph(study, mode, t):
-    """The unrolled graph of a study's main cell, as the page draws it."""
+def stepped_graph(study, mode):
+    """The unrolled graph of a study's main cell, as the page sends it (every step)."""
     main = study.main
     return fig.unrolled_graph(main.graph_nodes, main.edge_flows, main.readout.loss, main.loss_steps, main.cell,
-                              mode, t, loss_on=study.loss_on_label)
+                              mode, loss_on=study.loss_on_label)
+
+
+def graph(study, mode, t):
+    """The unrolled graph as drawn at step t (forward) or with the gradient reached down to t (backward)."""
+    return stepped_graph(study, mode).at(t)
 
 
 def norms(study):
@@ -121,9 +127,14 @@ def test_long_sequences_draw_first_and_last_steps_with_an_ellipsis(T, expected):
 
 def test_backward_graph_animates_from_T_down_and_edges_carry_the_gradient():
     study = gradient_study(Config(cell="lstm", source="sine", length=10, hidden=4))
-    figure = graph(study, "backward", 10)
-    names = [f.name for f in figure.frames]
-    assert names == ["start", *[str(t) for t in range(10, 0, -1)]]
+    stepped = stepped_graph(study, "backward")
+    for reached in (10, 4, 1):  # the control runs t from T down to 1: edges of steps >= t are lit
+        figure = stepped.at(reached)
+        assert f"reached step {reached} of 10" in figure.layout.title.text
+        lines = [tr for tr in figure.data if tr.mode == "lines"]
+        lit = {int(tr.text.split("at t = ")[1].split(":")[0]) for tr in lines if tr.line.color != theme.INACTIVE}
+        assert lit == set(range(reached, 11))
+    figure = graph(study, "backward", 1)
     highway = [tr for tr in figure.data if tr.mode == "lines" and "cell-state highway" in tr.text]
     assert len(highway) == 9  # c_{t-1} -> c_t for t = 2..10, apart from the hidden path
     flows = study.main.edge_flows
@@ -135,8 +146,20 @@ def test_backward_graph_animates_from_T_down_and_edges_carry_the_gradient():
 def test_forward_graph_highlights_the_step():
     study = gradient_study(Config(cell="rnn-tanh", source="sine", length=8, hidden=3))
     figure = graph(study, "forward", 5)
-    assert not figure.frames and figure.layout.shapes[0].x0 == pytest.approx(4 - 0.42)
+    assert figure.layout.shapes[0].x0 == pytest.approx(4 - 0.42)
     assert "step t = 5 of 8" in figure.layout.title.text
+
+
+@pytest.mark.parametrize("t", [1, 37, 60, 100])
+def test_the_forward_graph_always_shows_and_highlights_the_current_step(t):
+    # 100 steps do not fit: the view keeps 16 columns around t, never an ellipsis over it
+    study = gradient_study(Config(cell="rnn-tanh", source="noise", length=100, hidden=3))
+    figure = graph(study, "forward", t)
+    column = t - 1
+    lo, hi = figure.layout.xaxis.range
+    assert lo <= column - 0.42 and column + 0.42 <= hi and hi - lo <= fig.MAX_COLUMNS + 1
+    assert figure.layout.shapes[0].x0 == pytest.approx(column - 0.42)
+    assert not figure.layout.annotations  # no ellipsis
 
 
 BUILDERS = [lambda s: graph(s, "backward", 1), lambda s: graph(s, "forward", 2), norms,
@@ -179,7 +202,7 @@ def test_saliency_of_text_colours_each_character():
 def test_page_runs_for_every_cell_with_every_figure(cell):
     at = open_page(cell=cell, hidden=6)
     assert not at.exception, [e.value for e in at.exception]
-    assert len(at.get("plotly_chart")) == 7
+    assert len(charts(at)) == 7
     assert at.metric[1].value in ("vanishing", "stable", "exploding")
 
 
@@ -191,7 +214,7 @@ def test_page_runs_for_every_cell_with_every_figure(cell):
 def test_page_runs_for_every_control(query):
     at = open_page(**query)
     assert not at.exception, [e.value for e in at.exception]
-    assert len(at.get("plotly_chart")) == 7
+    assert len(charts(at)) == 7
 
 
 def test_changing_the_radius_live_flips_the_regime():
@@ -206,7 +229,7 @@ def test_overflow_says_exploded_at_step_k_and_keeps_drawing():
     at = open_page(cell="rnn-relu", source="noise", length=1000, hidden=16, init="radius", radius=2.0, input_scale=10)
     assert not at.exception
     assert any("Exploded at step" in e.value for e in at.error)
-    assert len(at.get("plotly_chart")) == 7
+    assert len(charts(at)) == 7
 
 
 def test_bad_page_values_fall_back_with_a_note():
@@ -222,7 +245,7 @@ def test_presentation_mode_redraws_without_recomputing_the_study(monkeypatch):
     at = open_page(cell="gru", hidden=4)
     at.toggle(key="present").set_value(True).run()
     assert not at.exception
-    assert len(calls) == 1 and len(at.get("plotly_chart")) == 7
+    assert len(calls) == 1 and len(charts(at)) == 7
 
 
 def test_a_loss_on_every_step_of_a_text_leaves_out_its_last_character():

@@ -1,4 +1,4 @@
-"""The app as a user sees it: `streamlit run` on 127.0.0.1, driven in headless Chromium.
+"""The app as a user sees it: `streamlit run` on 127.0.0.1, driven in headless Chromium by clicks.
 
 Each test starts from a freshly started server where it matters (deep links). Screenshots go to
 artifacts/screenshots/ (git-ignored) so a person can look at them.
@@ -7,17 +7,13 @@ artifacts/screenshots/ (git-ignored) so a person can look at them.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parents[1]
+from .browser_helpers import CHROMIUM, MUTATION_CLOCK, ROOT, launch_chromium, start_server, stop_server
+
 SHOTS = ROOT / "artifacts" / "screenshots"
 
 pytestmark = [
@@ -27,78 +23,57 @@ pytestmark = [
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("streamlit did not start: " + proc.stderr.read().decode()[-2000:])
-
-
 @pytest.fixture
 def server():
     proc, url = start_server()
     yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop_server(proc)
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
+        b = launch_chromium(p)
         yield b
         b.close()
 
 
+class Socket:
+    """Counts the messages the page sends to the server: a rerun request is one of them."""
+
+    def __init__(self, page):
+        self.sent = 0
+        page.on("websocket", lambda ws: ws.on("framesent", self._count))
+
+    def _count(self, _payload) -> None:
+        self.sent += 1
+
+
 def open_page(browser, url: str, width: int = 1600, height: int = 1000):
     page = browser.new_page(viewport={"width": width, "height": height})
+    page.add_init_script(MUTATION_CLOCK)
+    page.socket = Socket(page)
     page.goto(url, wait_until="domcontentloaded")
     wait_idle(page)
     return page
 
 
 def wait_idle(page, timeout: float = 60.0) -> None:
-    """Wait until Streamlit has finished the run and the charts have stopped changing."""
+    """Wait until Streamlit has finished the run and the page has stopped changing."""
     page.wait_for_selector("[data-testid='stApp']", timeout=timeout * 1000)
     deadline = time.monotonic() + timeout
-    time.sleep(0.5)
-    stable, last = 0, None
-    while time.monotonic() < deadline and stable < 3:
-        busy = (page.locator("[data-testid='stStatusWidget']").count()
-                + page.locator("[data-testid='stSkeleton']").count())
-        state = (busy, page.locator(".js-plotly-plot").count(), page.url)
-        stable = stable + 1 if (busy == 0 and state == last) else 0
-        last = state
-        time.sleep(0.3)
-    time.sleep(0.5)  # plotly finishes drawing after the run
+    time.sleep(0.4)
+    while time.monotonic() < deadline:
+        busy = page.locator("[data-testid='stStatusWidget'], [data-testid='stSkeleton']").count()
+        quiet = page.evaluate("() => performance.now() - window.__rvClock.last")
+        if busy == 0 and quiet > 700:
+            return
+        time.sleep(0.1)
 
 
 def assert_no_error(page) -> None:
     assert page.locator("[data-testid='stException']").count() == 0, page.inner_text("body")[:2000]
+    assert page.locator(".rv-error").count() == 0, page.inner_text("body")[:2000]
 
 
 def shot(page, name: str, full_page: bool = True) -> Path:
@@ -108,46 +83,72 @@ def shot(page, name: str, full_page: bool = True) -> Path:
     return path
 
 
+def titles(page) -> list[str]:
+    return [t or "" for t in page.locator(".js-plotly-plot .gtitle").all_text_contents()]
+
+
 def cell_title(page) -> str:
-    return page.locator(".js-plotly-plot .gtitle").first.text_content() or ""
+    return next((t for t in titles(page) if "cell at step" in t), "")
 
 
-def test_home_and_step_through_load_and_the_slider_moves_the_chart(server, browser):
+def card_link(page, heading: str, link: str):
+    """The link of the card (a bordered box) that holds this heading."""
+    box = page.locator("div", has=page.get_by_text(heading, exact=True)).filter(has=page.get_by_text(link)).last
+    return box.get_by_text(link)
+
+
+def next_step(page):
+    return page.get_by_role("button", name="Next step (→)")
+
+
+def test_clicking_a_lesson_card_opens_its_scenario(server, browser):
     page = open_page(browser, server)
     assert_no_error(page)
     assert "rnnviz" in page.inner_text("h1")
     shot(page, "home")
-
-    page.get_by_text("Open in Step through").first.click()
+    card_link(page, "A vanilla RNN on a sine wave", "Open in Step through").click()  # same tab, as everyone does
     wait_idle(page)
     assert_no_error(page)
-    assert "Step through the cell" in page.inner_text("body")
-    before = cell_title(page)
-    assert "step t = 1 of 11" in before
-    shot(page, "step-through-lstm-t01")
+    assert "RNN (tanh) cell at step t = 1 of 40" in cell_title(page)
+    assert "cell=rnn-tanh" in page.url and "source=sine" in page.url
 
+
+def test_moving_t_repaints_every_figure_without_a_server_round_trip(server, browser):
+    page = open_page(browser, f"{server}/Step_through")
+    assert_no_error(page)
+    assert "step t = 1 of 11" in cell_title(page)
+    before = page.socket.sent
+    for _ in range(4):
+        next_step(page).click()
+    page.wait_for_function("() => document.querySelector('.rv-t').textContent.includes('t = 5')")
+    assert "step t = 5 of 11" in cell_title(page)
+    assert any("The vectors at step t = 5" in t for t in titles(page))
+    assert "Unit j = 0 at step t = 5" in page.inner_text(".rv-root")  # the equations moved too
+    assert page.socket.sent == before  # nothing went to the server for any of it
     slider = page.get_by_role("slider", name="Step t")
-    for _ in range(3):  # one key at a time: a key pressed during a rerun can be lost
-        slider.focus()
-        slider.press("ArrowRight")
-        wait_idle(page)
-    page.get_by_role("button", name="▶").click()  # the "next step" button
-    wait_idle(page)
-    after = cell_title(page)
-    assert "step t = 5 of 11" in after and after != before
-    assert "t=5" in page.url  # the URL carries the step
-    shot(page, "step-through-lstm-t05")
+    slider.focus()
+    slider.press("ArrowRight")  # the keyboard moves it as well
+    page.wait_for_function("() => document.querySelector('.rv-t').textContent.includes('t = 6')")
+    assert "step t = 6 of 11" in cell_title(page)
+    time.sleep(1.0)  # the URL follows at once; the server hears after a pause, in one small message
+    assert "t=6" in page.url
+    assert page.socket.sent - before <= 2
+    shot(page, "step-through-lstm-t06")
+    copied = page.url
+    page.close()
+    page = open_page(browser, copied)  # a copied link reopens the same step
+    assert "step t = 6 of 11" in cell_title(page)
     page.close()
 
 
 def test_a_deep_link_on_a_fresh_server_restores_the_view(server, browser):
     # The very first request to this server is a deep link into a page, with a full scenario.
-    page = open_page(browser, f"{server}/Step_through?cell=gru&source=task&task=adding&length=24&hidden=6&t=9&present=true")
+    page = open_page(browser, f"{server}/Step_through?cell=gru&source=task&task=adding&length=24&hidden=6&t=9"
+                              "&present=true")
     assert_no_error(page)
     assert "GRU cell at step t = 9 of 24" in cell_title(page)
-    assert page.get_by_role("slider", name="Step t").get_attribute("aria-valuetext") == "9"
+    assert page.get_by_role("slider", name="Step t").input_value() == "9"
     shot(page, "deep-link-gru-presentation", full_page=False)
-    # the sidebar is there too, showing the linked values
     assert page.get_by_role("combobox", name="Cell").input_value() == "GRU"
     assert page.get_by_role("combobox", name="Task").input_value() == "Adding problem"
     page.close()
@@ -163,20 +164,34 @@ def test_bad_url_values_are_clamped_with_a_note(server, browser):
     page.close()
 
 
-def test_backprop_page_runs_the_backward_animation(server, browser):
-    # a deep link into the page is the first request to this server
+def test_backprop_page_plays_the_gradient_backwards(server, browser):
     page = open_page(browser, f"{server}/Backprop_through_time?cell=rnn-relu&source=noise&length=60&hidden=16"
                               "&init=radius&radius=0.8&forget_bias=3", height=1400)
     assert_no_error(page)
-    assert "Unrolled RNN (ReLU), backward" in cell_title(page)
+    assert any("reached step 1 of 60" in t for t in titles(page))
     shot(page, "bptt-vanishing", full_page=False)
-    page.get_by_text("▶ Play backward").click()
-    time.sleep(2.0)  # frames advance every 450 ms: the gradient has reached a middle step
-    title = cell_title(page)
-    assert title.startswith("Backward: the gradient has reached step")
-    reached = int(title.split("step")[1].split("of")[0])
-    assert 1 <= reached < 60
+    before = page.socket.sent
+    page.get_by_role("button", name="Play through the steps").click()
+    time.sleep(2.0)  # 400 ms a step from T down: the gradient has reached a step near the end
+    reached = next(t for t in titles(page) if "reached step" in t)
+    step = int(reached.split("reached step")[1].split("of")[0])
+    assert 50 <= step < 60
+    assert page.socket.sent == before  # playing is the browser's own work
     shot(page, "bptt-backward-animation", full_page=False)
+    page.close()
+
+
+def test_backprop_forward_mode_keeps_the_current_step_in_view(server, browser):
+    page = open_page(browser, f"{server}/Backprop_through_time?mode=forward&source=noise&length=200&hidden=8&t=100",
+                     height=1200)
+    assert_no_error(page)
+    assert any("forward: step t = 100 of 200" in t for t in titles(page))
+    graph = page.locator(".js-plotly-plot").first
+    labels = [t.replace("\u200b", "") for t in graph.locator("text").all_text_contents()]
+    assert "h100" in labels  # the column of t is drawn, not hidden in an ellipsis
+    next_step(page).click()
+    page.wait_for_function("() => document.querySelector('.rv-t').textContent.includes('t = 101')")
+    shot(page, "bptt-forward-t101", full_page=False)
     page.close()
 
 
@@ -201,8 +216,7 @@ def test_clipping_preset_trains_and_shows_the_unclipped_run_blowing_up(server, b
     page.wait_for_selector("text=Training loss, with and without clipping", timeout=120_000)
     wait_idle(page, timeout=120)
     assert_no_error(page)
-    titles = [t.text_content() for t in page.locator(".js-plotly-plot .gtitle").all()]
-    assert "Training loss, with and without clipping" in titles
+    assert "Training loss, with and without clipping" in titles(page)
     shot(page, "clipping-exploding-preset", full_page=False)
     page.get_by_role("button", name="The cliff").click()
     wait_idle(page)

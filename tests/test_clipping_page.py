@@ -14,7 +14,7 @@ from rnnviz.studies import training as cliff
 from rnnviz.training import RunConfig, train
 from rnnviz.ui.pages import PAGES
 
-from .conftest import open_app
+from .conftest import charts, open_app
 
 PAGE = PAGES["training"].file
 pytestmark = pytest.mark.usefixtures("fresh_cache")
@@ -116,7 +116,7 @@ def test_page_asks_before_training_and_trains_on_request():
     assert not at.exception and "not trained yet" in at.info[0].value
     button(at, "Train 2 runs").click().run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 4
+    assert len(charts(at)) == 4
     assert [m.label for m in at.metric] == ["no clipping", "norm clipping at τ = 1"]
 
 
@@ -125,7 +125,7 @@ def test_finished_runs_are_not_trained_again():
     button(at, "Train 2 runs").click().run()
     at.toggle(key="present").set_value(True).run()  # a display change: no Train button, no retraining
     assert not at.exception and not any(b.label.startswith("Train") for b in at.button)
-    assert len(at.get("plotly_chart")) == 4
+    assert len(charts(at)) == 4
 
 
 @pytest.mark.parametrize("preset", ["Exploding without clipping", "Norm vs value clipping", "LSTM on the adding problem"])
@@ -141,7 +141,7 @@ def test_the_cliff_preset_shows_the_wall():
     at = open_page()
     button(at, "The cliff").click().run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 1 and float(at.metric[0].value) > 1e6
+    assert len(charts(at)) == 1 and float(at.metric[0].value) > 1e6
 
 
 @pytest.mark.parametrize("query,note", [({"tr_lr": "0.2"}, "tr_lr=0.2 is not one of"), ({"part": "x"}, "part=x"),
@@ -168,7 +168,7 @@ def test_the_cliff_start_can_be_chosen_freely():
     at = open_page(part="cliff", cl_snap="false", cl_w="3", cl_b="-1", cl_lr="1.0", cl_steps="30")
     assert not at.exception
     assert float(at.metric[0].value) < 10  # away from the wall the gradient is small
-    assert len(at.get("plotly_chart")) == 1
+    assert len(charts(at)) == 1
 
 
 def test_a_b_without_a_wall_says_so():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -14,8 +12,7 @@ from rnnviz.studies import step
 from rnnviz.studies.step import build as build_scenario
 from rnnviz.ui.pages import PAGES
 
-from .conftest import open_app
-from .test_figures import array
+from .conftest import blocks, charts, elements, open_app, title_of
 
 STEP = PAGES["step"].file
 pytestmark = pytest.mark.usefixtures("fresh_cache")
@@ -25,8 +22,12 @@ def assert_ok(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-def cell_title(at) -> str:
-    return json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+def cell_diagram(at, t: int | None = None) -> dict:
+    return next(spec for spec in charts(at, t) if "cell at step" in title_of(spec))
+
+
+def cell_title(at, t: int | None = None) -> str:
+    return title_of(cell_diagram(at, t))
 
 
 def test_home_page_has_a_card_per_lesson_linking_to_step_through():
@@ -44,9 +45,9 @@ def test_home_page_has_a_card_per_lesson_linking_to_step_through():
 def test_step_through_runs_for_every_cell_and_input(cell, source):
     at = open_app(STEP, cell=cell, source=source, hidden=6, length=15)
     assert_ok(at)
-    charts = at.get("plotly_chart")
-    assert len(charts) == (4 if source == "text" else 3)
-    assert len(at.latex) >= 1
+    # text: cell, vectors, text view, heatmaps; numbers: the input, cell, vectors, heatmaps
+    assert len(charts(at)) == 4
+    assert len(blocks(at)) == 1 and len(blocks(at)[0]) >= 2  # the equations
     assert "step t = 1 of" in cell_title(at)
 
 
@@ -57,22 +58,24 @@ def test_every_task_sample_runs(task):
     assert "of 20" in cell_title(at)
 
 
-def test_moving_t_updates_the_charts_and_the_equations():
+def test_every_step_is_in_the_page_so_the_browser_moves_t_itself():
+    # The page is sent once; the browser evaluates it at any t (tests read it back the same way).
     at = open_app(STEP, cell="lstm", hidden=4)
-    at.slider(key="t").set_value(6).run()
     assert_ok(at)
-    assert "step t = 6 of 11, reading ' '" in cell_title(at)  # "hello world"[5]
     sc = build_scenario(Config(cell="lstm", hidden=4))
-    h = float(sc.trace.h[5, 0])
-    assert any(f"{h:.3g}" in latex.value for latex in at.latex)
+    for t in (1, 6, 11):
+        assert f"step t = {t} of 11, reading ‘{'hello␣world'[t - 1]}’" in cell_title(at, t)
+        h_strip = next(tr for tr in cell_diagram(at, t)["data"] if tr.get("name") == "h")
+        np.testing.assert_allclose(np.asarray(h_strip["z"])[0], sc.trace.h[t - 1], rtol=1e-6)
+        assert any(f"{sc.trace.h[t - 1, 0]:.3g}" in line for line in blocks(at, t)[0])
+    step = elements(at)[0].header
+    assert step["T"] == 11 and step["t"] == 1 and step["control"] is True
 
 
-def test_next_and_previous_buttons_move_one_step_within_bounds():
-    at = open_app(STEP, t=11)
-    at.button(key="t_next").click().run()
-    assert "step t = 11 of 11" in cell_title(at)
-    at.button(key="t_prev").click().run()
-    assert "step t = 10 of 11" in cell_title(at)
+def test_a_link_opens_its_step():
+    at = open_app(STEP, t=6)
+    assert "step t = 6 of 11, reading ‘␣’" in cell_title(at)  # "hello world"[5]: a space, drawn visibly
+    assert elements(at)[0].header["t"] == 6
 
 
 def test_the_url_restores_the_whole_view():
@@ -88,9 +91,8 @@ def test_the_url_restores_the_whole_view():
 
 
 def test_changing_a_control_writes_it_to_the_url():
-    at = open_app(STEP)
+    at = open_app(STEP, t=3)
     at.selectbox(key="cell").set_value("gru").run()
-    at.slider(key="t").set_value(3).run()
     assert at.query_params["cell"] == "gru" and at.query_params["t"] == "3"
     at.selectbox(key="cell").set_value("lstm").run()  # back to the default: gone from the URL
     assert "cell" not in at.query_params
@@ -109,7 +111,7 @@ def test_bad_url_values_fall_back_with_a_visible_note(query, note):
     at = open_app(STEP, **query)
     assert_ok(at)
     assert any(note in info.value for info in at.info), [i.value for i in at.info]
-    assert len(at.get("plotly_chart")) >= 3
+    assert len(charts(at)) >= 3
 
 
 def test_unknown_url_parameters_are_ignored():
@@ -140,19 +142,20 @@ def test_a_state_that_overflows_says_where_it_exploded(monkeypatch):
     at = open_app(STEP, cell="rnn-relu", source="sine", length=12, hidden=4)
     assert_ok(at)
     assert any("exploded at step 5" in e.value for e in at.error), [e.value for e in at.error]
-    assert len(at.get("plotly_chart")) == 3  # the figures still draw, up to and past the overflow
+    assert len(charts(at)) == 4  # the figures still draw, up to and past the overflow
 
 
 def test_presentation_mode_enlarges_the_figures():
     at = open_app(STEP, present="true")
-    fonts = [json.loads(c.proto.spec)["layout"]["font"]["size"] for c in at.get("plotly_chart")]
+    fonts = [spec["layout"]["font"]["size"] for spec in charts(at)]
     assert min(fonts) >= 18
 
 
-def test_charts_export_png_at_scale_3_named_for_the_step():
-    at = open_app(STEP, t=7)
-    config = json.loads(at.get("plotly_chart")[0].proto.config)
-    assert config["toImageButtonOptions"] == {"format": "png", "scale": 3, "filename": "rnnviz-step-cell-t07"}
+def test_exports_are_named_for_the_figure_the_scenario_and_the_step():
+    names = [item["filename"] for item in elements(open_app(STEP, t=7))[0].items if "figure" in item]
+    assert "rnnviz-step-cell-lstm-h8-text-hello_world-s0-t{t2}" in names  # {t2}: the browser's step, 07
+    other = [item["filename"] for item in elements(open_app(STEP, cell="gru", hidden=4))[0].items if "figure" in item]
+    assert not set(names) & set(other)
 
 
 def test_shrinking_h_clamps_the_chosen_unit():
@@ -165,19 +168,15 @@ def test_shrinking_h_clamps_the_chosen_unit():
 def test_drawn_hidden_states_are_the_engines():
     at = open_app(STEP, cell="gru", hidden=5, t=4)
     sc = build_scenario(Config(cell="gru", hidden=5))
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    h_trace = next(tr for tr in spec["data"] if tr.get("name") == "h")
-    np.testing.assert_allclose(array(h_trace["z"])[0], sc.trace.h[3], rtol=1e-6)
+    h_trace = next(tr for tr in cell_diagram(at)["data"] if tr.get("name") == "h")
+    np.testing.assert_allclose(np.asarray(h_trace["z"])[0], sc.trace.h[3], rtol=1e-6)
 
 
-def test_play_mode_sends_frames_for_the_browser_to_animate():
-    at = open_app(STEP, play="true", speed="200")
-    assert_ok(at)
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert len(spec["frames"]) == 11
-    play_button = spec["layout"]["updatemenus"][0]["buttons"][0]
-    assert play_button["label"] == "▶ Play" and play_button["args"][1]["frame"]["duration"] == 200
-    assert "frames" not in json.loads(open_app(STEP).get("plotly_chart")[0].proto.spec)
+def test_a_play_link_starts_playing_at_its_speed():
+    header = elements(open_app(STEP, play="true", speed="200"))[0].header
+    assert header["autoplay"] is True and header["speed"] == 200
+    header = elements(open_app(STEP))[0].header
+    assert header["autoplay"] is False and header["speed"] == 400
 
 
 def test_presentation_mode_redraws_without_recomputing_the_study(monkeypatch):
@@ -188,4 +187,4 @@ def test_presentation_mode_redraws_without_recomputing_the_study(monkeypatch):
     at.toggle(key="present").set_value(True).run()
     assert_ok(at)
     assert len(calls) == 1
-    assert json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["font"]["size"] >= 18
+    assert charts(at)[0]["layout"]["font"]["size"] >= 18

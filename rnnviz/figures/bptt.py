@@ -16,13 +16,14 @@ from ..analysis import GrowthFit, JacobianNorms, Spectrum
 from ..cells import CELLS
 from ..numerics import row_norms
 from . import theme
+from .steps import Reached, StepFigure, StepNumber, Template, Window
 
 GRAPH_HOW_TO_READ = (
     "The network unrolled in time: one column per step, inputs x at the bottom, the hidden state h "
-    "(and the LSTM's cell state c) in the middle, outputs y and the loss L on top. In backward mode "
-    "each edge's width and colour show how much gradient flows along it (log scale, bright = large): "
-    "press ▶ to watch the gradient leave L and travel back from t = T to 1, fading as it goes. "
-    "Hover a node for its value and its gradient."
+    "(and the LSTM's cell state c) in the middle, outputs y and the loss L on top. In forward mode the "
+    "highlighted column is step t. In backward mode each edge's width and colour show how much gradient "
+    "flows along it (log scale, bright = large): press ◁ Play backward to watch the gradient leave L and "
+    "travel back from t = T to 1, fading as it goes. Hover a node for its value and its gradient."
 )
 NORMS_HOW_TO_READ = (
     "The size of the gradient reaching each h_t, on a log axis. A straight falling line is "
@@ -51,7 +52,7 @@ SALIENCY_HOW_TO_READ = (
     "vanished cannot be learned from, however much they matter."
 )
 
-MAX_COLUMNS = 16  # steps drawn in the unrolled graph; longer sequences: first, …, last
+MAX_COLUMNS = 16  # steps shown at once in the unrolled graph
 
 
 def cell_label(cell: str) -> str:
@@ -62,7 +63,7 @@ def cell_label(cell: str) -> str:
 
 
 def drawn_steps(T: int) -> list[int | None]:
-    """The 1-based steps drawn as columns; None marks the ellipsis between first and last."""
+    """The 1-based steps of the backward graph's columns; None marks the ellipsis between first and last."""
     if T <= MAX_COLUMNS:
         return list(range(1, T + 1))
     head = MAX_COLUMNS // 2 - 1
@@ -70,11 +71,25 @@ def drawn_steps(T: int) -> list[int | None]:
     return [*range(1, head + 1), None, *range(T - tail + 1, T + 1)]
 
 
-def unrolled_graph(nodes: dict[str, tuple[np.ndarray, np.ndarray | None]], flows: dict[str, np.ndarray],
-                   loss: float, loss_steps: np.ndarray, cell: str, mode: str, t: int, present: bool = False,
-                   loss_on: str = "Last step only") -> go.Figure:
-    """The unrolled network. mode "forward": step t highlighted; "backward": gradient flow, animated.
+def flow_levels(values: np.ndarray) -> np.ndarray:
+    """Edge flows -> 0..1: log10 over 8 decades below the largest flow; overflow counts as the largest."""
+    finite = values[np.isfinite(values) & (values > 0)]
+    top = np.log10(finite.max()) if finite.size else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        levels = np.clip((np.log10(np.maximum(values, 1e-300)) - top + 8.0) / 8.0, 0.0, 1.0)
+    levels[~np.isfinite(values)] = 1.0
+    return levels
 
+
+def unrolled_graph(nodes: dict[str, tuple[np.ndarray, np.ndarray | None]], flows: dict[str, np.ndarray],
+                   loss: float, loss_steps: np.ndarray, cell: str, mode: str, present: bool = False,
+                   loss_on: str = "Last step only") -> StepFigure:
+    """The unrolled network, following the step control.
+
+    mode "forward": every step is a column, the view keeps MAX_COLUMNS of them around step t and
+    highlights t. mode "backward": the gradient's flow, edge width and colour on a log scale; the
+    control is "the gradient has reached step t" (Play runs it back from T to 1), edges of steps
+    not reached yet are grey; long sequences show the first and last steps with an ellipsis.
     nodes: row ("x", "h", "c" if the cell has a cell state, "y") -> (values (T, n), gradients
     (T, n) or None), for the hover; flows: edge ("xh", "hy", "hh", and "cc", "ch", "hc" with a
     cell state) -> (T,) size of the gradient along it; loss and loss_steps (T,) bool: where it
@@ -83,13 +98,12 @@ def unrolled_graph(nodes: dict[str, tuple[np.ndarray, np.ndarray | None]], flows
     T = nodes["h"][0].shape[0]
     cell_state = "c" in nodes
     s = theme.sizes(present)
-    columns = drawn_steps(T)
+    columns = list(range(1, T + 1)) if mode == "forward" else drawn_steps(T)
     col_of = {step: k for k, step in enumerate(columns) if step is not None}
     y = {"x": 0.0, "h": 1.0, "c": 2.0, "y": 3.0 if cell_state else 2.0}
     y_loss = y["y"] + 1.0
-    x_loss = len(columns) + 0.2
-    # Edges: (kind of flow, step t, (x0, y0), (x1, y1)); drawn as one line trace each.
-    edges = []
+    x_loss = len(columns) - 1 + 1.2
+    edges = []  # (kind of flow, step t, (x0, y0), (x1, y1))
     for step, k in col_of.items():
         edges.append(("xh", step, (k, y["x"]), (k, y["h"])))
         edges.append(("hy", step, (k, y["h"]), (k, y["y"])))
@@ -103,80 +117,60 @@ def unrolled_graph(nodes: dict[str, tuple[np.ndarray, np.ndarray | None]], flows
                 edges.append(("ch", step, (prev, y["h"]), (k, y["c"])))
         if loss_steps[step - 1]:
             edges.append(("yL", step, (k, y["y"]), (x_loss, y_loss)))
-    # Each edge's style once, vectorised: log10 of its flow over 8 decades below the largest
-    # flow maps to 0..1, which sets both the colour and the width.
-    values = np.array([flows["hy" if edge == "yL" else edge][step - 1] for edge, step, _, _ in edges])
-    finite = values[np.isfinite(values) & (values > 0)]
-    top = np.log10(finite.max()) if finite.size else 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        levels = np.clip((np.log10(np.maximum(values, 1e-300)) - top + 8.0) / 8.0, 0.0, 1.0)
-    levels[~np.isfinite(values)] = 1.0  # overflow: as large as it gets
-    stops = np.array([p for p, _ in theme.MAGNITUDE])
-    colours = [theme.MAGNITUDE[i][1] for i in np.abs(stops[None, :] - levels[:, None]).argmin(axis=1)]
-    reached_style = [{"color": c, "width": 1.0 + 9.0 * lv} for c, lv in zip(colours, levels, strict=True)]
     grey = {"color": theme.INACTIVE, "width": 1.5}
-
-    def edge_style(e: int, frame_t: int) -> dict:
-        """Edge e's line once the backward pass has reached step frame_t (grey before that)."""
-        return reached_style[e] if mode == "backward" and edges[e][1] >= frame_t else grey
-
     data = []
-    for e, (edge, step, (x0, y0), (x1, y1)) in enumerate(edges):
-        data.append({"type": "scatter", "x": [x0, x1], "y": [y0, y1], "mode": "lines", "showlegend": False,
-                     "line": edge_style(e, 1), "hoverinfo": "text",
-                     "text": f"{_EDGE_NAMES[edge]} at t = {step}: gradient {_fmt(values[e])}"})
-    # Nodes: one scatter per row, hover with the value and the gradient.
-    for key, (node_values, node_grads) in nodes.items():
-        texts = [_node_hover(key, step, node_values, node_grads) for step in col_of]
-        data.append({"type": "scatter", "x": list(col_of.values()), "y": [y[key]] * len(col_of),
-                     "mode": "markers+text",
-                     "text": [f"{key}<sub>{step}</sub>" for step in col_of], "textposition": "middle center",
-                     "textfont": {"size": s.tick if len(columns) > 10 else s.font, "color": theme.INK},
+    if mode == "forward":  # one grey trace for every edge: the forward pass has no flow to show
+        xs, ys = [], []
+        for _, _, (x0, y0), (x1, y1) in edges:
+            xs += [x0, x1, None]
+            ys += [y0, y1, None]
+        data.append({"type": "scatter", "x": xs, "y": ys, "mode": "lines", "line": grey, "hoverinfo": "skip",
+                     "showlegend": False})
+    else:
+        values = np.array([flows["hy" if edge == "yL" else edge][step - 1] for edge, step, _, _ in edges])
+        levels = flow_levels(values)
+        stops = np.array([p for p, _ in theme.MAGNITUDE])
+        colours = [theme.MAGNITUDE[i][1] for i in np.abs(stops[None, :] - levels[:, None]).argmin(axis=1)]
+        for e, (edge, step, (x0, y0), (x1, y1)) in enumerate(edges):
+            lit = {"color": colours[e], "width": 1.0 + 9.0 * float(levels[e])}
+            data.append({"type": "scatter", "x": [x0, x1], "y": [y0, y1], "mode": "lines", "showlegend": False,
+                         "line": Reached(step, lit, grey), "hoverinfo": "text",
+                         "text": f"{_EDGE_NAMES[edge]} at t = {step}: gradient {_fmt(values[e])}"})
+    for key, (node_values, node_grads) in nodes.items():  # one scatter per row of nodes
+        data.append({"type": "scatter", "x": np.array(list(col_of.values())), "y": np.full(len(col_of), y[key]),
+                     "mode": "markers+text", "text": [f"{key}<sub>{step}</sub>" for step in col_of],
+                     "textposition": "middle center", "cliponaxis": True,
+                     "textfont": {"size": s.tick if min(len(columns), MAX_COLUMNS) > 10 else s.font,
+                                  "color": theme.INK},
                      "marker": {"size": 34 if present else 28, "color": theme.PAPER,
                                 "line": {"color": theme.INK, "width": 1.5}},
-                     "hovertext": texts, "hoverinfo": "text", "showlegend": False, "name": key})
+                     "hovertext": [_node_hover(key, step, node_values, node_grads) for step in col_of],
+                     "hoverinfo": "text", "showlegend": False, "name": key})
     data.append({"type": "scatter", "x": [x_loss], "y": [y_loss], "mode": "markers+text", "text": ["L"],
                  "marker": {"size": 40, "color": theme.LOSS_FILL, "line": {"color": theme.INK, "width": 1.5}},
-                 "hovertext": [f"loss L = {_fmt(loss)} (on {loss_on.lower()})"],
+                 "hovertext": [f"loss L = {_fmt(loss)} (on {loss_on.lower()})"], "cliponaxis": True,
                  "hoverinfo": "text", "showlegend": False, "textfont": {"size": s.font}})
     shapes, notes = [], []
     if None in columns:
-        k = columns.index(None)
-        notes.append({"x": k, "y": y["h"], "text": "…", "showarrow": False, "font": {"size": s.title * 2}})
-    if mode == "forward" and t in col_of:
-        k = col_of[t]
-        shapes.append({"type": "rect", "x0": k - 0.42, "x1": k + 0.42, "y0": -0.5, "y1": y["y"] + 0.5,
-                       "fillcolor": theme.CURSOR, "opacity": 0.18, "line": {"width": 0}, "layer": "below"})
-    title = (f"Unrolled {cell_label(cell)}, forward: step t = {t} of {T}" if mode == "forward" else
-             f"Unrolled {cell_label(cell)}, backward: gradient flow from L (width and colour: log scale)")
+        notes.append({"x": columns.index(None), "y": y["h"], "text": "…", "showarrow": False,
+                      "font": {"size": s.title * 2}})
+    if mode == "forward":
+        x_range = Window(MAX_COLUMNS + 0.4, T + 2) if T > MAX_COLUMNS else [-0.7, x_loss + 0.7]
+        shapes.append({"type": "rect", "x0": StepNumber(-1.42), "x1": StepNumber(-0.58), "y0": -0.5,
+                       "y1": y["y"] + 0.5, "fillcolor": theme.CURSOR, "opacity": 0.18, "line": {"width": 0},
+                       "layer": "below"})
+        title = Template(f"Unrolled {cell_label(cell)}, forward: step t = {{t}} of {{T}}")
+    else:
+        x_range = [-0.7, x_loss + 0.7]
+        title = Template("Backward: the gradient has reached step {t} of {T} (width and colour: log scale)")
     layout = {
         "shapes": shapes, "annotations": notes,
-        "xaxis": {"visible": False, "range": [-0.7, x_loss + 0.7], "fixedrange": True},
+        "xaxis": {"visible": False, "range": x_range, "fixedrange": True},
         "yaxis": {"visible": False, "range": [-0.6, y_loss + 0.6], "fixedrange": True},
     }
-    frames = None
-    if mode == "backward":
-        # Frames apply on top of each other: "start" greys every edge, then frame t lights up
-        # only the edges of step t, so each edge appears in two frames, not in all of them.
-        order = [step for step in range(T, 0, -1) if step in col_of]
-        start = {"name": "start", "traces": list(range(len(edges))),
-                 "data": [{"type": "scatter", "line": grey} for _ in edges],
-                 "layout": {"title": {"text": "Backward: the gradient starts at the loss L"}}}
-        frames = [start]
-        for ft in order:
-            lit = [e for e, edge in enumerate(edges) if edge[1] == ft]
-            frames.append({"name": str(ft), "traces": lit,
-                           "data": [{"type": "scatter", "line": reached_style[e]} for e in lit],
-                           "layout": {"title": {"text": f"Backward: the gradient has reached step {ft} of {T}"}}})
-        play = {"frame": {"duration": 450, "redraw": True}, "fromcurrent": False,
-                "transition": {"duration": 0}, "mode": "immediate"}
-        layout["updatemenus"] = [{"type": "buttons", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top",
-                                  "direction": "left", "font": {"size": s.font},
-                                  "buttons": [{"label": "▶ Play backward", "method": "animate",
-                                               "args": [[f["name"] for f in frames], play]}]}]
-        layout["margin"] = {"b": 60}
-    height = 360 + (90 if cell_state else 0)
-    return theme.figure(data, layout, title=title, present=present, height=height, frames=frames)
+    steps = [str(k) for k in range(1, T + 1)]
+    return theme.step_figure(data, layout, title=title, present=present, height=360 + (90 if cell_state else 0),
+                             labels=steps)
 
 
 _EDGE_NAMES = {"xh": "x → h", "hy": "h → y", "hh": "h(t−1) → h(t)", "cc": "c(t−1) → c(t) (cell-state highway)",

@@ -16,6 +16,8 @@ import plotly.graph_objects as go
 from plotly.colors import make_colorscale
 
 from ..cells import CELLS
+from ..tasks import visible_token
+from .steps import StepFigure, escape_label
 
 # Explicit [position, colour] lists: figures skip Python-side validation (see figure()), and
 # plotly.js knows neither the "_r" names nor ColorBrewer's RdBu (its own "RdBu" is grey-centred).
@@ -50,6 +52,9 @@ class Sizes:
 
 NORMAL = Sizes(font=14, title=18, tick=13, line=2.0, marker=7)
 PRESENT = Sizes(font=20, title=26, tick=18, line=3.5, marker=11)
+# Presentation mode: a figure with its title fits a 1280x720 projector under Streamlit's header
+# and rnnviz's step control, so the lecturer scrolls from figure to figure, never within one.
+PRESENT_MAX_HEIGHT = 540
 
 
 def cell_colour(cell: str) -> str:
@@ -86,11 +91,23 @@ def figure(data: list[dict], layout: dict, *, title: str, present: bool, height:
     return go.Figure(spec, _validate=False)
 
 
-def house_layout(layout: dict, title: str, present: bool, height: int | None = None) -> dict:
+def step_figure(data: list[dict], layout: dict, *, title, present: bool, height: int | None = None,
+                arrays: dict[str, np.ndarray] | None = None, labels=()) -> StepFigure:
+    """figure() for a figure that follows the step t: values may be step references (figures.steps).
+
+    arrays: name -> (T, n), what Row/Cell/Whole references point into; labels (T,): what each step
+    reads (raw; escaped here for Plotly's pseudo-HTML).
+    """
+    spec = {"data": data, "layout": _merge(house_layout(layout, title, present, height), layout)}
+    return StepFigure(spec, dict(arrays or {}), tuple(escape_label(x) for x in labels))
+
+
+def house_layout(layout: dict, title, present: bool, height: int | None = None) -> dict:
     """The house style for a layout: title, fonts, white background, margins, every axis."""
     s = sizes(present)
-    axis_style = {"tickfont": {"size": s.tick}, "title": {"font": {"size": s.font}}, "linecolor": MUTED,
-                  "gridcolor": GRID, "zeroline": False}
+    # automargin: Plotly widens the margins to fit tick labels and axis titles, so the two never overlap
+    axis_style = {"tickfont": {"size": s.tick}, "title": {"font": {"size": s.font}, "standoff": 6}, "linecolor": MUTED,
+                  "gridcolor": GRID, "zeroline": False, "automargin": True}
     axes = [k for k in layout if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]
     style = {
         "title": {"text": title, "font": {"size": s.title, "color": INK}, "x": 0.0, "xanchor": "left"},
@@ -102,7 +119,7 @@ def house_layout(layout: dict, title: str, present: bool, height: int | None = N
         **{axis: axis_style for axis in axes},
     }
     if height is not None:
-        style["height"] = int(height * (1.25 if present else 1.0))
+        style["height"] = int(min(height * 1.25, PRESENT_MAX_HEIGHT)) if present else int(height)
     return style
 
 
@@ -161,6 +178,11 @@ def log_values(a) -> np.ndarray:
         return np.where(np.isfinite(a) & (a > 0), a, np.nan)
 
 
+def visible_char(ch: str) -> str:
+    """A character as a figure draws it: space and newline made visible, markup made inert."""
+    return escape_label(visible_token(ch))
+
+
 def char_grid(tokens: list[str], values: np.ndarray, per_row: int = 32):
     """Characters laid out in rows for a text heatmap: (z, chars, steps), each (rows, per_row).
 
@@ -176,7 +198,7 @@ def char_grid(tokens: list[str], values: np.ndarray, per_row: int = 32):
     for k, ch in enumerate(tokens):
         r, c = divmod(k, per_row)
         z[r, c] = values[k]
-        chars[r, c] = "␣" if ch == " " else ("⏎" if ch == "\n" else ch)
+        chars[r, c] = visible_char(ch)
         steps[r, c] = k + 1
     return z, chars, steps
 
@@ -190,12 +212,3 @@ def signed_range(*arrays) -> float:
             if finite.size:
                 peak = max(peak, float(finite.max()))
     return peak
-
-
-def export_config(filename: str) -> dict:
-    """Plotly's modebar: the camera button saves a 3x PNG named for the figure and step."""
-    return {
-        "toImageButtonOptions": {"format": "png", "scale": 3, "filename": filename},
-        "displaylogo": False,
-        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
-    }

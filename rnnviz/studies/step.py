@@ -45,7 +45,7 @@ class StepStudy:
     def step_labels(self) -> list[str]:
         """(T,) what each step reads: its character or symbol, else x_t's value(s)."""
         if self.sample.tokens is not None:
-            return list(self.sample.tokens)
+            return [tasks.visible_token(token) for token in self.sample.tokens]
         xs = self.sample.xs
         return [", ".join(f"{v:.2f}" for v in row[:3]) + ("…" if len(row) > 3 else "") for row in xs]
 

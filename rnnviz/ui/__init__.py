@@ -12,7 +12,13 @@ page switch. Instead:
   unreadable values replaced by defaults, with a short visible note) and stored there;
 - every run writes the stored value into the widget's state before the widget is created, and
   the widget's on_change copies the user's change back;
-- after the widgets, every non-default value is written to st.query_params.
+- after the widgets, every non-default value is written to st.query_params, and what was written is
+  remembered (WRITTEN_KEY);
+- a URL that differs from what was written, and names any control, is a link the user followed
+  (a lesson card, a lesson step, a pasted link): it wins over the session's values, and the
+  controls it does not name take their defaults, so it opens exactly its scenario.
+The step t is moved in the browser (ui/client.py): the browser writes it into the URL at once and
+tells the server after a pause, through a small fragment, so no figure is sent again for it.
 """
 
 from __future__ import annotations
@@ -22,15 +28,18 @@ import streamlit as st
 from .. import config as cfgmod
 from ..cells import overlay_cells
 from ..config import PARAMS, Config, Display, Param, parse_param, url_value
-from ..figures.theme import export_config
 from ..studies.bptt import BpttStudy, CellGradients, cell_gradients
 from ..studies.bptt import build as build_bptt_study
 from ..studies.step import StepStudy
 from ..studies.step import build as build_step_study
+from . import client
 from .pages import PAGES
 
 NOTES_KEY = "_url_notes"
 VALUES_KEY = "_values"  # control name -> value: the session's truth, across pages
+WRITTEN_KEY = "_url_written"  # the query parameters this session last wrote
+STEP_VERSION_KEY = "_step_version"  # bumped whenever the server moves t (a followed link)
+PRESENT_FONT = "21px"  # rnnviz's own text in presentation mode (Streamlit's: see present_css)
 
 
 def page(key: str, scenario_controls: bool = True) -> tuple[Config, Display]:
@@ -41,6 +50,7 @@ def page(key: str, scenario_controls: bool = True) -> tuple[Config, Display]:
     page that does not draw the shared scenario (its other values stay stored and in the URL).
     """
     st.set_page_config(page_title=f"{PAGES[key].label} · rnnviz", page_icon="🔁", layout="wide")
+    _follow_link(PAGES[key].params)
     controls = sidebar(scenario_controls)
     show_notes()
     return controls
@@ -48,6 +58,33 @@ def page(key: str, scenario_controls: bool = True) -> tuple[Config, Display]:
 
 def _values() -> dict:
     return st.session_state.setdefault(VALUES_KEY, {})
+
+
+def _query() -> dict[str, str]:
+    return {k: st.query_params.get(k) for k in st.query_params}
+
+
+def _written() -> None:
+    """Remember the URL as this session wrote it (see _follow_link)."""
+    st.session_state[WRITTEN_KEY] = _query()
+
+
+def _follow_link(page_params: tuple[str, ...]) -> None:
+    """A URL the session did not write, naming a control of this page, is a followed link: it wins.
+
+    Its values are read afresh (checked, with notes), and every control of the page it does not
+    name takes its default; controls of other pages keep the session's values.
+    """
+    written = st.session_state.get(WRITTEN_KEY)
+    query = _query()
+    names = (*PARAMS, *page_params)
+    if written is None or query == written or not any(name in query for name in names):
+        return
+    values, notes = _values(), st.session_state.setdefault(NOTES_KEY, {})
+    for name in names:
+        values.pop(name, None)
+        notes.pop(name, None)
+    st.session_state[STEP_VERSION_KEY] = st.session_state.get(STEP_VERSION_KEY, 0) + 1
 
 
 def stored(name: str, param: Param):
@@ -112,6 +149,7 @@ def to_url(params: dict[str, Param]) -> None:
             text = url_value(param, value)
             if st.query_params.get(name) != text:
                 st.query_params[name] = text
+    _written()
 
 
 def show_notes(names=None) -> None:
@@ -210,40 +248,12 @@ def _guarded(study, cfg: Config, *args, empty: str = ""):
         st.stop()
 
 
-def step_slider(T: int, key: str = "t", label: str = "Step t") -> int:
-    """The step control: previous / next buttons and a slider over 1..T, kept in the URL."""
-    param = Param(1, low=1, high=T, kind="int")
-    prev_col, slider_col, next_col = st.columns([1, 12, 1], vertical_alignment="bottom")
-    if T == 1:
-        slider_col.markdown("**Step t = 1** (the sequence has one step)")
-        return 1
-    t = control(slider_col.slider, label, key, 1, T, param=param)
-    show_notes([key])
-    prev_col.button("◀", key=f"{key}_prev", help="Previous step", on_click=_shift, args=(key, -1, T),
-                    use_container_width=True)
-    next_col.button("▶", key=f"{key}_next", help="Next step", on_click=_shift, args=(key, 1, T),
-                    use_container_width=True)
-    to_url({key: param})
-    return int(t)
-
-
-def _shift(key: str, delta: int, T: int) -> None:
-    """on_click of ◀ / ▶: move the step, within 1..T."""
-    _values()[key] = min(max(int(_values().get(key, 1)) + delta, 1), T)
-
-
 def page_control(widget, label: str, name: str, param: Param, *args, **kwargs):
     """A page-specific control kept in the URL like the shared ones (e.g. the unit j)."""
     value = control(widget, label, name, *args, param=param, **kwargs)
     to_url({name: param})
     show_notes([name])
     return value
-
-
-def chart_opts(name: str, t: int | None = None) -> dict:
-    """Keyword arguments for st.plotly_chart: full width, PNG export named rnnviz-<name>[-tNN]."""
-    filename = f"rnnviz-{name}" + (f"-t{t:02d}" if t is not None else "")
-    return {"config": export_config(filename), "width": "stretch", "theme": None}
 
 
 def set_values(values: dict) -> None:
@@ -256,7 +266,57 @@ def cached(fn):
     return st.cache_data(show_spinner=False, max_entries=16)(fn)
 
 
-def chart(figure, name: str, caption: str, t: int | None = None) -> None:
-    """A figure, full width with its PNG export named rnnviz-<name>[-tNN], and how to read it."""
-    st.plotly_chart(figure, **chart_opts(name, t))
-    st.caption(caption)
+def figures(items: list[client.Item], display: Display, *, key: str, step: client.Step | None = None) -> None:
+    """rnnviz's figure element (ui/client.py): the items, and the step control when `step` has one."""
+    client.figures(items, step, key=key, font=PRESENT_FONT if display.present else None)
+
+
+def figure(fig, display: Display, *, name: str, caption: str = "", key: str | None = None) -> None:
+    """One figure that does not follow t, full width, with how to read it; exports as rnnviz-<name>."""
+    figures([client.Item(fig, caption=caption, filename=f"rnnviz-{name}")], display, key=key or f"fig-{name}")
+
+
+def slug(cfg: Config) -> str:
+    return cfgmod.slug(cfg)
+
+
+def filename(name: str, cfg: Config | None = None, step: bool = False) -> str:
+    """An export's file name: rnnviz-<name>[-<scenario>][-t<step>], so no two views collide."""
+    return "-".join(["rnnviz", name, *([cfgmod.slug(cfg)] if cfg is not None else []), *(["t{t2}"] if step else [])])
+
+
+def weights_note(cfg: Config) -> None:
+    """Say whether the weights are random or trained, and what that means for what is drawn."""
+    st.caption(f"**Random weights** (PyTorch's initialisation, seed {cfg.seed}): every number is the real computation, "
+               "but nothing has been learned, so gates hover near 0.5 and no unit means anything yet.")
+
+
+def step(T: int, labels, view: str, *, key: str = "t", **control) -> client.Step:
+    """The step t of a stepped view (in the session and the URL), for ui.figures; then call sync_step.
+
+    view names what t belongs to (page and scenario): the browser keeps its own t while the view
+    stays the same, and takes the server's when the view changes or the server moved t itself.
+    """
+    param = Param(1, low=1, high=T, kind="int")
+    t = stored(key, param)
+    if not 1 <= t <= T:  # the sequence got shorter since (or the link said t = 0)
+        t = _values()[key] = min(max(int(t), 1), T)
+    show_notes([key])
+    to_url({key: param})
+    return client.Step(T=T, t=int(t), labels=tuple(labels), view=view,
+                       version=st.session_state.get(STEP_VERSION_KEY, 0), **control)
+
+
+@st.fragment
+def sync_step(view: str, T: int, key: str = "t") -> None:
+    """Hear the browser's t (after it settles) into the session and the URL: a fragment rerun of
+    this function alone, which sends no figure."""
+    param = Param(1, low=1, high=T, kind="int")
+
+    def heard() -> None:
+        value = (st.session_state.get(f"_sync_{key}") or {}).get("t")
+        if value is not None:
+            _values()[key] = min(max(int(value), 1), T)
+            to_url({key: param})
+
+    client.step_sync(view, int(_values().get(key, 1)), param=key, key=f"_sync_{key}", on_change=heard)

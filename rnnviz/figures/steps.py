@@ -1,0 +1,217 @@
+"""Figures whose values depend on the step t, so the browser can move them through time itself.
+
+A StepFigure is a Plotly figure spec (plain dicts) in which some values are *references*: "row t
+of this array", "t + 0.5", "the title with t filled in". The arrays they point into travel once;
+moving t only evaluates the references at the new t. The same spec, resolved in Python by
+`at(t)`, is the static figure of step t (for tests, exports and the command line), so the browser
+and the exported PNG draw one figure, never two look-alikes. Steps are 1-based.
+
+References (frozen dataclasses, evaluated by `resolve` here and by rnnviz/ui/client.js):
+  Row(a)               [a[t-1]]: one heatmap row, (1, n)
+  Whole(a, transpose)  the whole array (or its transpose): the same at every t, sent once
+  Cell(a, j)           a[t-1, j]: one number (for equations)
+  StepNumber(k, s)     s * t + k: a position on a step axis
+  Grid(per_row, axis)  the row or column of step t in a grid of per_row cells
+  Template(text)       text with {t}, {t2} (two digits), {T} and {label} (step t's label) filled in
+  Window(width, n)     an axis range of `width` columns kept around column t - 1 of n
+  Reached(k, a, b)     a once the step has come down to k or below (t <= k), else b
+Other arrays in a spec are plain NumPy arrays; the client sends every array as binary, once.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+
+@dataclass(frozen=True)
+class Row:
+    array: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    array: str
+    col: int = 0
+
+
+@dataclass(frozen=True)
+class Whole:
+    array: str
+    transpose: bool = False
+
+
+@dataclass(frozen=True)
+class StepNumber:
+    offset: float = 0.0
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class Grid:
+    per_row: int
+    axis: str  # "row" or "col"
+    add: float = 0.0
+
+
+@dataclass(frozen=True)
+class Template:
+    text: str
+
+
+@dataclass(frozen=True)
+class Window:
+    width: float
+    n: int  # columns 0..n-1
+
+
+@dataclass(frozen=True)
+class Reached:
+    step: int
+    then: Any
+    otherwise: Any
+
+
+REFS = (Row, Whole, Cell, StepNumber, Grid, Template, Window, Reached)
+
+
+def escape_label(text: str) -> str:
+    """A step label (user text, one character or a number) made inert for Plotly's pseudo-HTML."""
+    return html.escape(str(text), quote=True)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What references are evaluated against: the arrays, and a label per step."""
+
+    arrays: dict[str, np.ndarray]
+    labels: tuple[str, ...]  # (T,) escaped for Plotly (see escape_label)
+
+    @property
+    def T(self) -> int:
+        return len(self.labels)
+
+
+def evaluate(ref, t: int, ctx: Context):
+    """The value of one reference at step t (1-based)."""
+    if isinstance(ref, Row):
+        return np.asarray(ctx.arrays[ref.array][t - 1])[None]
+    if isinstance(ref, Whole):
+        a = np.asarray(ctx.arrays[ref.array])
+        return a.T if ref.transpose else a
+    if isinstance(ref, Cell):
+        return float(ctx.arrays[ref.array][t - 1, ref.col])
+    if isinstance(ref, StepNumber):
+        return ref.scale * t + ref.offset
+    if isinstance(ref, Grid):
+        k = t - 1
+        return (k // ref.per_row if ref.axis == "row" else k % ref.per_row) + ref.add
+    if isinstance(ref, Template):
+        return fill(ref.text, t, ctx)
+    if isinstance(ref, Window):
+        last = ref.n - 1
+        lo = min(max(t - 1 - ref.width / 2, -0.5), max(last + 0.5 - ref.width, -0.5))
+        return [lo, lo + ref.width]
+    if isinstance(ref, Reached):
+        return resolve(ref.then if t <= ref.step else ref.otherwise, t, ctx)
+    raise TypeError(f"not a step reference: {ref!r}")
+
+
+def fill(text: str, t: int, ctx: Context) -> str:
+    """{t}, {t2}, {T} and {label} filled in for step t (labels are already escaped)."""
+    return (text.replace("{t2}", f"{t:02d}").replace("{t}", str(t)).replace("{T}", str(ctx.T))
+            .replace("{label}", ctx.labels[t - 1]))
+
+
+def resolve(node, t: int, ctx: Context):
+    """A copy of a spec (dicts, lists, arrays, references) with every reference evaluated at t."""
+    if isinstance(node, REFS):
+        return evaluate(node, t, ctx)
+    if isinstance(node, dict):
+        return {k: resolve(v, t, ctx) for k, v in node.items()}
+    if isinstance(node, list):
+        return [resolve(v, t, ctx) for v in node]
+    return node
+
+
+def has_refs(node) -> bool:
+    if isinstance(node, REFS):
+        return True
+    if isinstance(node, dict):
+        return any(has_refs(v) for v in node.values())
+    if isinstance(node, list):
+        return any(has_refs(v) for v in node)
+    return False
+
+
+@dataclass(frozen=True)
+class StepFigure:
+    """A figure spec with step references, the arrays they point into and a label per step."""
+
+    spec: dict  # {"data": [...], "layout": {...}} with references among the values
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (T, n)
+    labels: tuple[str, ...] = ()  # (T,) escaped step labels
+
+    @property
+    def T(self) -> int:
+        return len(self.labels)
+
+    def context(self) -> Context:
+        return Context(self.arrays, self.labels)
+
+    def at(self, t: int) -> go.Figure:
+        """The static figure of step t."""
+        if not 1 <= t <= self.T:
+            raise ValueError(f"t must be in [1, {self.T}], got {t!r}")
+        return go.Figure(resolve(self.spec, t, self.context()), _validate=False)
+
+
+@dataclass(frozen=True)
+class StepBlock:
+    """Text whose numbers follow t (equations): lines of tokens.
+
+    A token is trusted markup written by rnnviz (a str), or a reference: Cell (a number, shown with
+    an optional caption under it: (Cell, "W<sub>ii</sub>x<sub>t</sub> + b<sub>ii</sub>")), StepNumber
+    (a step number) or Label (step t's label, shown as literal text: it may be user text).
+    """
+
+    lines: tuple[tuple, ...]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
+
+    @property
+    def T(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class Label:
+    """Step t's label in a StepBlock (literal text, never markup)."""
+
+
+def block_text(block: StepBlock, t: int, number=None) -> list[str]:
+    """The lines of a StepBlock at step t as plain text (markup tags dropped): for tests and CSV."""
+    import re
+
+    number = number or (lambda x: f"{x:.3g}")
+    ctx = Context(block.arrays, block.labels)
+    out = []
+    for line in block.lines:
+        parts = []
+        for token in line:
+            if isinstance(token, str):
+                parts.append(re.sub(r"<[^>]+>", "", html.unescape(token)))
+            elif isinstance(token, tuple):  # (Cell, caption)
+                parts.append(number(evaluate(token[0], t, ctx)))
+            elif isinstance(token, Cell):
+                parts.append(number(evaluate(token, t, ctx)))
+            elif isinstance(token, StepNumber):
+                parts.append(f"{evaluate(token, t, ctx):g}")
+            elif isinstance(token, Label):
+                parts.append(html.unescape(block.labels[t - 1]))
+        out.append("".join(parts))
+    return out

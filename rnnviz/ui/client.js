@@ -1,0 +1,473 @@
+// rnnviz's figures in the browser: drawn with plotly.js, moved through the steps t without a server
+// round trip, exported as PNG or SVG with names that say what they show.
+//
+// The server mounts this module (rnnviz/ui/client.py) with a binary payload:
+//   [uint32 header length][JSON header][padding to 4 bytes][arrays, each at an offset into this part]
+// The header lists items (figures with step references, text blocks with numbers, the step control)
+// and the arrays (float32, float64, int32) they point into. Every page's instances share one step t
+// through `bus`; the "sync" role writes t into the URL at once and tells the server after a pause,
+// so a copied link reopens the same step and the next rerun starts from it.
+
+const bus = (window.__rnnvizStep ??= { t: 1, T: 1, view: null, version: null, listeners: new Set() });
+
+function setT(t, origin) {
+  t = Math.max(1, Math.min(bus.T, Math.round(t)));
+  if (t === bus.t && origin !== "force") return;
+  bus.t = t;
+  for (const listener of [...bus.listeners]) listener(t, origin);
+}
+
+// --- plotly.js: Streamlit's copy when the page has one, else ours from /app/static/ -------------
+
+let plotlyPromise = null;
+function loadPlotly() {
+  const major = window.Plotly?.version ? +window.Plotly.version.split(".")[0] : 0;
+  if (major >= 3) return Promise.resolve(window.Plotly);
+  plotlyPromise ??= fetch(new URL("app/static/plotly.min.js", document.baseURI))
+    .then((response) => {
+      if (!response.ok) throw new Error(`plotly.js could not be loaded (HTTP ${response.status})`);
+      return response.text();
+    })
+    .then((code) => {
+      const module = { exports: {} };
+      new Function("module", "exports", code)(module, module.exports); // kept private: no window.Plotly
+      return module.exports;
+    });
+  return plotlyPromise;
+}
+
+// --- the payload ----------------------------------------------------------------------------------
+
+const TYPED = { f4: Float32Array, f8: Float64Array, i4: Int32Array, u1: Uint8Array };
+
+function decode(data) {
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  const buffer = bytes.slice().buffer; // an aligned copy: typed views need aligned offsets
+  const headerLength = new DataView(buffer).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, headerLength)));
+  const base = Math.ceil((4 + headerLength) / 8) * 8;
+  const arrays = {};
+  for (const [id, a] of Object.entries(header.arrays ?? {})) {
+    const size = a.shape.reduce((x, y) => x * y, 1);
+    arrays[id] = { values: new TYPED[a.dtype](buffer, base + a.offset, size), shape: a.shape };
+  }
+  return { header, arrays };
+}
+
+function rows(a) {
+  if (a.shape.length < 2) return a.values;
+  const n = a.shape[1];
+  return Array.from({ length: a.shape[0] }, (_, r) => a.values.subarray(r * n, (r + 1) * n));
+}
+
+function transposed(a) {
+  const [m, n] = a.shape;
+  const out = Array.from({ length: n }, () => new a.values.constructor(m));
+  for (let r = 0; r < m; r++) for (let c = 0; c < n; c++) out[c][r] = a.values[r * n + c];
+  return out;
+}
+
+function rowAt(a, t) {
+  const n = a.shape.length > 1 ? a.shape[1] : 1;
+  return Array.from(a.values.subarray((t - 1) * n, t * n), (v) => (Number.isFinite(v) ? v : null));
+}
+
+// A reference is an object with a "$" key; every other value is drawn as it is.
+function isRef(v) {
+  if (v === null || typeof v !== "object" || Array.isArray(v) || ArrayBuffer.isView(v)) return false;
+  for (const k in v) if (k[0] === "$") return true;
+  return false;
+}
+
+function stepDependent(ref) {
+  return !("$a" in ref) && !("$whole" in ref);
+}
+
+const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const escapeText = (s) => String(s).replace(/[&<>"']/g, (c) => ESCAPES[c]);
+
+function fill(text, t, ctx) {
+  return text
+    .replaceAll("{t2}", String(t).padStart(2, "0"))
+    .replaceAll("{t}", String(t))
+    .replaceAll("{T}", String(ctx.T))
+    .replaceAll("{label}", ctx.labels[t - 1] ?? ""); // labels arrive escaped for Plotly
+}
+
+function evaluate(ref, t, ctx) {
+  if ("$a" in ref) return ctx.whole(ref.$a, false);
+  if ("$whole" in ref) return ctx.whole(ctx.names[ref.$whole], ref.transpose);
+  if ("$row" in ref) return [rowAt(ctx.arrays[ctx.names[ref.$row]], t)];
+  if ("$cell" in ref) return rowAt(ctx.arrays[ctx.names[ref.$cell]], t)[ref.col ?? 0];
+  if ("$t" in ref) return (ref.scale ?? 1) * t + ref.$t;
+  if ("$grid" in ref) {
+    const k = t - 1;
+    return (ref.axis === "row" ? Math.floor(k / ref.$grid) : k % ref.$grid) + (ref.add ?? 0);
+  }
+  if ("$text" in ref) return fill(ref.$text, t, ctx);
+  if ("$window" in ref) {
+    const width = ref.$window, last = ref.n - 1;
+    const lo = Math.min(Math.max(t - 1 - width / 2, -0.5), Math.max(last + 0.5 - width, -0.5));
+    return [lo, lo + width];
+  }
+  if ("$reached" in ref) return materialise(t <= ref.$reached ? ref.then : ref.otherwise, t, ctx);
+  throw new Error("unknown reference " + JSON.stringify(ref));
+}
+
+function materialise(node, t, ctx) {
+  if (isRef(node)) return evaluate(node, t, ctx);
+  if (Array.isArray(node)) return node.map((v) => materialise(v, t, ctx));
+  if (node && typeof node === "object" && !ArrayBuffer.isView(node)) {
+    const out = {};
+    for (const [k, v] of Object.entries(node)) out[k] = materialise(v, t, ctx);
+    return out;
+  }
+  return node;
+}
+
+// Plotly attribute paths of the step-dependent references, per trace and in the layout.
+function stepPaths(spec) {
+  const traces = [], layout = [];
+  function walk(node, path, out) {
+    if (isRef(node)) {
+      if (stepDependent(node)) out.push([path, node]);
+      return;
+    }
+    if (Array.isArray(node)) node.forEach((v, k) => walk(v, `${path}[${k}]`, out));
+    else if (node && typeof node === "object" && !ArrayBuffer.isView(node)) {
+      for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k, out);
+    }
+  }
+  spec.data.forEach((trace, i) => {
+    const out = [];
+    walk(trace, "", out);
+    for (const [p, ref] of out) traces.push([i, p, ref]);
+  });
+  walk(spec.layout, "", layout);
+  return { traces, layout };
+}
+
+// --- numbers in text blocks, as rnnviz.equations.num ------------------------------------------------
+
+function num(x) {
+  if (x === null || x === undefined || !Number.isFinite(x)) return x > 0 ? "∞" : x < 0 ? "−∞" : "NaN";
+  let text;
+  if (x === 0) text = "0";
+  else if (Math.abs(x) >= 1e-3 && Math.abs(x) < 1e4) text = String(+Math.abs(x).toPrecision(3));
+  else {
+    const [m, e] = Math.abs(x).toExponential(2).split("e");
+    text = `${+m}×10<sup>${+e}</sup>`;
+  }
+  return x < 0 ? `(−${text})` : text;
+}
+
+function renderBlock(el, block, t, ctx) {
+  el.replaceChildren();
+  for (const line of block.lines) {
+    const row = document.createElement("div");
+    row.className = "rv-line";
+    for (const token of line) {
+      if (typeof token === "string") {
+        const span = document.createElement("span");
+        span.innerHTML = token; // trusted markup written by rnnviz, never user text
+        row.append(span);
+      } else if ("$cell" in token) {
+        const box = document.createElement("span");
+        box.className = "rv-num";
+        const value = document.createElement("span");
+        value.innerHTML = num(evaluate(token, t, ctx)); // digits, signs and <sup> only
+        box.append(value);
+        if (token.under) {
+          const under = document.createElement("span");
+          under.className = "rv-under";
+          under.innerHTML = token.under; // trusted markup written by rnnviz
+          box.append(under);
+        }
+        row.append(box);
+      } else if ("$t" in token) {
+        row.append(document.createTextNode(String(evaluate(token, t, ctx))));
+      } else if ("$label" in token) {
+        row.append(document.createTextNode(ctx.rawLabels[t - 1] ?? "")); // user text: literal
+      }
+    }
+    el.append(row);
+  }
+}
+
+// --- export buttons ----------------------------------------------------------------------------------
+
+const SVG_ICON = {
+  width: 1000, height: 1000,
+  path: "M150 100h500l200 200v600H150zM620 130v200h200M260 520h140v60h-80v40h80v150H260v-60h80v-40h-80zm200 0h60l40 150 40-150h60l-70 250h-60zm240 0h140v60h-80v130h30v-60h50v120H700z",
+};
+
+function exportButtons(Plotly, gd, item, t, ctx) {
+  const name = () => fill(item.filename ?? "rnnviz-figure", bus.t, ctx);
+  const save = (format) => Plotly.downloadImage(gd, {
+    format, filename: name(), scale: format === "png" ? 3 : 1,
+    width: gd._fullLayout.width, height: gd._fullLayout.height,
+  });
+  return [
+    { name: "Save as PNG (3×, for slides)", icon: Plotly.Icons.camera, click: () => save("png") },
+    { name: "Save as SVG (vector)", icon: SVG_ICON, click: () => save("svg") },
+  ];
+}
+
+// --- the component ------------------------------------------------------------------------------
+
+const CSS = `
+.rv-root { display: flex; flex-direction: column; gap: 0.25rem; width: 100%; font-size: var(--rv-font, 1rem); }
+.rv-bar { position: sticky; top: 3.75rem; z-index: 20; display: flex; flex-wrap: wrap; align-items: center;
+  gap: 0.6em; background: rgba(255, 255, 255, 0.97); padding: 0.45em 0.1em; border-bottom: 1px solid #e3e3e3; }
+.rv-bar button, .rv-bar select { font: inherit; color: #1a1a1a; background: white; border: 1px solid #c4c4c4;
+  border-radius: 0.45em; height: 2.3em; cursor: pointer; }
+.rv-bar button { min-width: 2.7em; padding: 0 0.7em; }
+.rv-bar button:hover, .rv-bar select:hover { border-color: #0072B2; color: #0072B2; }
+.rv-bar button:focus-visible, .rv-bar select:focus-visible, .rv-bar input:focus-visible { outline: 3px solid #E69F00; }
+.rv-bar input[type=range] { flex: 1 1 12em; min-width: 8em; accent-color: #0072B2; height: 1.8em; cursor: pointer; }
+.rv-bar .rv-t { min-width: 7.6em; font-variant-numeric: tabular-nums; font-weight: 600; }
+.rv-grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); column-gap: 2.5rem; }
+.rv-item { grid-column: span 2; min-width: 0; }
+.rv-item.rv-half { grid-column: span 1; }
+.rv-item h4 { font-size: 1.15em; font-weight: 600; margin: 0.9em 0 0.3em; }
+.rv-caption { color: #555; font-size: 0.9em; line-height: 1.45; margin: 0.15em 0 1.1em; }
+.rv-line { font-size: 1.1em; margin: 0.45em 0 0.8em; line-height: 1.35; }
+.rv-num { display: inline-flex; flex-direction: column; align-items: center; vertical-align: top; margin: 0 0.12em; }
+.rv-under { font-size: 0.68em; color: #555; border-top: 1px solid #999; padding-top: 0.1em; white-space: nowrap; }
+.rv-error { color: #b00020; }
+@media (max-width: 900px) { .rv-item.rv-half { grid-column: span 2; } }
+`;
+
+export default function (args) {
+  const { parentElement, data, setStateValue } = args;
+  const { header, arrays } = decode(data);
+  if (header.role === "sync") return mountSync(parentElement, header, setStateValue);
+  return mountView(parentElement, header, arrays);
+}
+
+function mountView(parentElement, header, arrays) {
+  let state = parentElement.__rv;
+  if (!state || state.layoutHash !== header.layoutHash) {
+    state?.teardown?.();
+    state = parentElement.__rv = { layoutHash: header.layoutHash, items: new Map() };
+    build(parentElement, header, state);
+  }
+  if (header.stepped) adopt(header);
+  state.ctx = {
+    arrays, T: header.T, labels: header.labels ?? [], rawLabels: header.rawLabels ?? header.labels ?? [],
+    cache: new Map(),
+    whole(id, transpose) {
+      const key = id + (transpose ? "T" : "");
+      if (!this.cache.has(key)) this.cache.set(key, transpose ? transposed(arrays[id]) : rows(arrays[id]));
+      return this.cache.get(key);
+    },
+  };
+  if (header.font) state.root.style.setProperty("--rv-font", header.font);
+  state.ready = loadPlotly()
+    .then((Plotly) => header.items.forEach((item, k) => drawItem(Plotly, state, item, k)))
+    .catch((err) => {
+      const p = document.createElement("p");
+      p.className = "rv-error";
+      p.textContent = "The figures could not be drawn: " + err.message;
+      state.root.append(p);
+    });
+  return undefined; // the DOM outlives reruns; teardown happens when the layout changes
+}
+
+function build(parentElement, header, state) {
+  parentElement.replaceChildren();
+  const style = document.createElement("style");
+  style.textContent = CSS;
+  const root = document.createElement("div");
+  root.className = "rv-root";
+  parentElement.append(style, root);
+  state.root = root;
+  if (header.control) root.append(controlBar(header, state));
+  const grid = document.createElement("div");
+  grid.className = "rv-grid";
+  root.append(grid);
+  state.slots = header.items.map((item) => {
+    const box = document.createElement("div");
+    box.className = "rv-item" + (item.half ? " rv-half" : "");
+    const title = document.createElement("h4");
+    const body = document.createElement("div");
+    const caption = document.createElement("div");
+    caption.className = "rv-caption";
+    box.append(title, body, caption);
+    grid.append(box);
+    return { box, title, body, caption };
+  });
+  const listener = () => {
+    if (state.frame) return; // several moves within one frame draw once
+    state.frame = requestAnimationFrame(() => {
+      state.frame = null;
+      state.ready?.then(() => state.updaters?.forEach((fn) => fn(bus.t)));
+    });
+  };
+  state.updaters = [];
+  bus.listeners.add(listener);
+  state.teardown = () => {
+    bus.listeners.delete(listener);
+    state.stopPlay?.();
+    const Plotly = window.Plotly;
+    for (const item of state.items.values()) if (item.gd && Plotly?.purge) Plotly.purge(item.gd);
+  };
+}
+
+function drawItem(Plotly, state, item, k) {
+  const slot = state.slots[k];
+  const ctx = Object.assign(Object.create(state.ctx), { names: item.names ?? {} });
+  slot.title.textContent = item.title ?? "";
+  slot.title.hidden = !item.title;
+  slot.caption.textContent = item.caption ?? "";
+  slot.caption.hidden = !item.caption;
+  const previous = state.items.get(k);
+  if (previous && previous.hash === item.hash) return; // unchanged since the last rerun: keep it
+  const entry = { hash: item.hash };
+  if (item.figure) {
+    const gd = previous?.gd ?? document.createElement("div");
+    if (!previous?.gd) slot.body.replaceChildren(gd);
+    const spec = item.figure;
+    const paths = stepPaths(spec);
+    const config = {
+      responsive: true, displaylogo: false, displayModeBar: true,
+      modeBarButtonsToRemove: ["toImage", "lasso2d", "select2d", "sendDataToCloud"],
+      modeBarButtonsToAdd: exportButtons(Plotly, gd, item, bus.t, ctx),
+    };
+    const data = materialise(spec.data, bus.t, ctx);
+    const layout = materialise(spec.layout, bus.t, ctx);
+    (previous?.gd ? Plotly.react : Plotly.newPlot)(gd, data, layout, config);
+    entry.gd = gd;
+    entry.update = (t) => {
+      if (!paths.traces.length && !paths.layout.length) return;
+      const byTrace = new Map();
+      for (const [i, p, ref] of paths.traces) {
+        if (!byTrace.has(i)) byTrace.set(i, {});
+        byTrace.get(i)[p] = evaluate(ref, t, ctx);
+      }
+      const indices = [...byTrace.keys()];
+      const attrs = new Set();
+      for (const u of byTrace.values()) for (const a in u) attrs.add(a);
+      const traceUpdate = {};
+      for (const a of attrs) traceUpdate[a] = indices.map((i) => byTrace.get(i)[a]);
+      const layoutUpdate = {};
+      for (const [p, ref] of paths.layout) layoutUpdate[p] = evaluate(ref, t, ctx);
+      if (indices.length) Plotly.update(gd, traceUpdate, layoutUpdate, indices);
+      else Plotly.relayout(gd, layoutUpdate);
+    };
+  } else if (item.block) {
+    const el = document.createElement("div");
+    slot.body.replaceChildren(el);
+    entry.update = (t) => renderBlock(el, item.block, t, ctx);
+    entry.update(bus.t);
+  }
+  state.items.set(k, entry);
+  state.updaters = [...state.items.values()].map((e) => e.update).filter(Boolean);
+  if (state.showStep) state.updaters.push(state.showStep);
+}
+
+function adopt(header) {
+  // The server's t wins when this is a new view (another page, scenario or length) or when the
+  // server moved t itself (a followed link, a lesson step: a new version); otherwise the browser's t,
+  // which may have moved since the server last heard of it, stays.
+  if (bus.view !== header.view || bus.T !== header.T || bus.version !== header.version) {
+    bus.view = header.view;
+    bus.T = header.T;
+    bus.version = header.version;
+    setT(header.t, "force");
+  }
+}
+
+function controlBar(header, state) {
+  const bar = document.createElement("div");
+  bar.className = "rv-bar";
+  bar.setAttribute("role", "group");
+  bar.setAttribute("aria-label", header.controlLabel ?? "Step");
+  const noun = header.controlNoun ?? "step";
+  const backward = header.direction === "backward";
+  const prev = button("◀", `Previous ${noun} (←)`, () => setT(bus.t - 1, "user"));
+  const next = button("▶", `Next ${noun} (→)`, () => setT(bus.t + 1, "user"));
+  const slider = document.createElement("input");
+  slider.type = "range";
+  slider.min = 1;
+  slider.max = header.T;
+  slider.step = 1;
+  slider.setAttribute("aria-label", header.controlLabel ?? "Step t");
+  slider.addEventListener("input", () => setT(+slider.value, "user"));
+  const label = document.createElement("span");
+  label.className = "rv-t";
+  label.setAttribute("aria-live", "polite");
+  const play = button(backward ? "◁ Play backward" : "▷ Play", "Play through the steps", () => (state.timer ? stop() : start()));
+  const speed = document.createElement("select");
+  speed.setAttribute("aria-label", "Play speed");
+  for (const ms of [100, 200, 400, 800, 1500]) {
+    const option = document.createElement("option");
+    option.value = String(ms);
+    option.textContent = `${ms} ms a step`;
+    speed.append(option);
+  }
+  speed.value = String(header.speed ?? 400);
+  speed.addEventListener("change", () => { if (state.timer) { stop(); start(); } });
+  function start() {
+    const last = backward ? 1 : bus.T;
+    if (bus.t === last) setT(backward ? bus.T : 1, "play");
+    play.textContent = "❚❚ Pause";
+    state.timer = setInterval(() => {
+      if (bus.t === (backward ? 1 : bus.T)) stop();
+      else setT(bus.t + (backward ? -1 : 1), "play");
+    }, +speed.value);
+  }
+  function stop() {
+    clearInterval(state.timer);
+    state.timer = null;
+    play.textContent = backward ? "◁ Play backward" : "▷ Play";
+    setT(bus.t, "force"); // the URL and the server catch up with where Play stopped
+  }
+  state.stopPlay = () => state.timer && stop();
+  bar.append(prev, slider, next, label, play, speed);
+  state.showStep = (t) => {
+    slider.value = String(t);
+    label.textContent = (header.controlText ?? "t = {t} of {T}").replace("{t}", t).replace("{T}", header.T);
+  };
+  state.showStep(bus.t);
+  if (header.autoplay) setTimeout(start, 600); // after the figures are drawn
+  bar.addEventListener("keydown", (e) => {
+    if (e.target === slider || e.target === speed) return; // they handle their own keys
+    if (e.key === "ArrowLeft") { setT(bus.t - 1, "user"); e.preventDefault(); }
+    if (e.key === "ArrowRight") { setT(bus.t + 1, "user"); e.preventDefault(); }
+  });
+  return bar;
+}
+
+function button(text, title, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.title = title;
+  b.setAttribute("aria-label", title);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+// --- the sync role: t into the URL at once, to the server after a pause ---------------------------
+
+function mountSync(parentElement, header, setStateValue) {
+  parentElement.replaceChildren();
+  let timer = null;
+  const listener = (t, origin) => {
+    if (bus.view !== header.view) return;
+    const url = new URL(window.location.href);
+    if (t === header.default) url.searchParams.delete(header.param);
+    else url.searchParams.set(header.param, String(t));
+    window.history.replaceState(window.history.state, "", url);
+    if (origin === "play") return; // while playing only the URL follows; the server hears on pause
+    clearTimeout(timer);
+    timer = setTimeout(() => { if (t !== header.t) setStateValue("t", t); }, origin === "force" ? 0 : 300);
+  };
+  bus.listeners.add(listener);
+  if (bus.view === header.view && bus.t !== header.t) listener(bus.t, "force");
+  return () => {
+    bus.listeners.delete(listener);
+    clearTimeout(timer);
+  };
+}
