@@ -31,10 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Settings for a class, on top of .streamlit/config.toml (which `make run` uses too): students see a
 # generic message instead of a traceback with server paths (the traceback still goes to this terminal),
-# and nobody edits the app during a lesson, so no file watcher, which costs every worker CPU.
+# with no "Ask Google / ChatGPT" links about it; and nobody edits the app during a lesson, so no file
+# watcher, which costs every worker CPU.
 CLASSROOM_FLAGS = [
     "--server.headless", "true",
     "--client.showErrorDetails", "none",
+    "--client.showErrorLinks", "false",
     "--server.fileWatcherType", "none",
     "--server.runOnSave", "false",
     "--server.enableXsrfProtection", "true",

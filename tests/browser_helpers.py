@@ -1,7 +1,8 @@
 """Serving rnnviz (or any Streamlit script) on 127.0.0.1 and driving it in headless Chromium.
 
-Shared by the browser tests and benchmarks/browser.py. Chromium is Debian's /usr/bin/chromium,
-driven by Playwright for Python; nothing here downloads a browser.
+Shared by the browser tests, benchmarks/browser.py and benchmarks/load.py. Chromium is Debian's
+/usr/bin/chromium, driven by Playwright for Python; nothing here downloads a browser. The process
+helpers read /proc (Linux).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -25,6 +27,15 @@ MUTATION_CLOCK = """
 window.__rvClock = {last: performance.now()};
 new MutationObserver(() => { window.__rvClock.last = performance.now(); })
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+
+
+# Injected before any page script: when Streamlit's script-run state (an attribute of stApp) last
+# changed, so a waiter can tell a rerun has started and finished, not just that the DOM is quiet.
+RUN_CLOCK = """
+window.__rvRun = {changed: -1};
+new MutationObserver(() => { window.__rvRun.changed = performance.now(); })
+  .observe(document, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
 """
 
 
@@ -57,6 +68,28 @@ def start_server(script: str = "app.py", cwd: Path = ROOT, *extra: str) -> tuple
     raise RuntimeError("streamlit did not start: " + proc.stderr.read().decode()[-2000:])
 
 
+def start_launcher(workers: int = 2, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
+    """`make serve`'s launcher (deploy/serve.py) with W workers behind HAProxy on a free port of
+    127.0.0.1; returns (launcher process, public URL) once the proxy answers. Output goes to proc.log."""
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-m", "deploy.serve", "--workers", str(workers), "--port", str(port)],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc.log = log
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    stop_server(proc)
+    log.seek(0)
+    raise RuntimeError("deploy/serve.py did not start:\n" + log.read().decode()[-3000:])
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -87,5 +120,64 @@ def settle_ms(page, since: float, quiet_ms: float = 500.0, timeout: float = 60.0
     raise TimeoutError(f"the page did not settle within {timeout} s")
 
 
+# In the page: ms from `since` (performance.now()) to the last DOM change, once a script run that began
+# after `since` has finished, no status widget is left and the DOM has been quiet for quietMs; else -1.
+# Needs MUTATION_CLOCK and RUN_CLOCK. (The run-state change is itself a DOM change, so last > since.)
+RERUN_DONE_JS = """([since, quietMs]) => {
+  const app = document.querySelector("[data-testid='stApp']");
+  const last = window.__rvClock.last;
+  const done = window.__rvRun.changed > since && app && app.getAttribute("data-test-script-state") === "notRunning"
+    && !document.querySelector("[data-testid='stStatusWidget'], [data-testid='stSkeleton']")
+    && performance.now() - last >= quietMs;
+  return done ? last - since : -1;
+}"""
+
+
+def settle_rerun_ms(page, since: float, quiet_ms: float = 300.0, timeout: float = 60.0) -> float:
+    """Like settle_ms, but waits for a whole script run that began after `since` (a page load: since = 0)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ms = page.evaluate(RERUN_DONE_JS, [since, quiet_ms])
+        if ms >= 0:
+            return ms
+        time.sleep(0.03)
+    raise TimeoutError(f"no finished script run within {timeout} s")
+
+
 def page_now(page) -> float:
     return float(page.evaluate("() => performance.now()"))
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and every live descendant of it."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the process has just gone
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    return tree
+
+
+def process_usage(pid: int) -> tuple[str, float, int] | None:
+    """(command line, CPU seconds used so far, resident memory in bytes) of a process, None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # fields 3.. of proc(5)
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, all threads
+    return cmdline, cpu, int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # rss is in pages
+
+
+def alive(pid: int) -> bool:
+    """Is pid a live process (not gone, not a zombie)?"""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
