@@ -16,6 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -27,15 +29,6 @@ MUTATION_CLOCK = """
 window.__rvClock = {last: performance.now()};
 new MutationObserver(() => { window.__rvClock.last = performance.now(); })
   .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
-"""
-
-
-# Injected before any page script: when Streamlit's script-run state (an attribute of stApp) last
-# changed, so a waiter can tell a rerun has started and finished, not just that the DOM is quiet.
-RUN_CLOCK = """
-window.__rvRun = {changed: -1};
-new MutationObserver(() => { window.__rvRun.changed = performance.now(); })
-  .observe(document, {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
 """
 
 
@@ -120,27 +113,48 @@ def settle_ms(page, since: float, quiet_ms: float = 500.0, timeout: float = 60.0
     raise TimeoutError(f"the page did not settle within {timeout} s")
 
 
-# In the page: ms from `since` (performance.now()) to the last DOM change, once a script run that began
-# after `since` has finished, no status widget is left and the DOM has been quiet for quietMs; else -1.
-# Needs MUTATION_CLOCK and RUN_CLOCK. (The run-state change is itself a DOM change, so last > since.)
-RERUN_DONE_JS = """([since, quietMs]) => {
+class Runs:
+    """Streamlit script runs finished on a page, counted from the ForwardMsgs on its websocket: the page's
+    own run-state attribute can skip a fast run (React renders "running" and "notRunning" at once)."""
+
+    def __init__(self, page):
+        self.finished = 0
+        self.received = 0  # websocket bytes
+        self.closed = 0  # websockets closed
+        page.on("websocket", self._watch)
+
+    def _watch(self, ws) -> None:
+        ws.on("framereceived", self._frame)
+        ws.on("close", lambda _: setattr(self, "closed", self.closed + 1))
+
+    def _frame(self, payload: bytes | str) -> None:
+        self.received += len(payload)
+        if isinstance(payload, bytes):
+            msg = ForwardMsg.FromString(payload)
+            if msg.WhichOneof("type") == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                self.finished += 1
+
+
+# In the page: once no script runs (no status widget, run state notRunning) and the DOM has been quiet
+# for quietMs, the ms from `since` (performance.now()) to its last change; else -1. Needs MUTATION_CLOCK.
+QUIET_JS = """([since, quietMs]) => {
   const app = document.querySelector("[data-testid='stApp']");
   const last = window.__rvClock.last;
-  const done = window.__rvRun.changed > since && app && app.getAttribute("data-test-script-state") === "notRunning"
+  const quiet = app && app.getAttribute("data-test-script-state") === "notRunning"
     && !document.querySelector("[data-testid='stStatusWidget'], [data-testid='stSkeleton']")
     && performance.now() - last >= quietMs;
-  return done ? last - since : -1;
+  return quiet ? Math.max(last, since) - since : -1;
 }"""
 
 
-def settle_rerun_ms(page, since: float, quiet_ms: float = 300.0, timeout: float = 60.0) -> float:
-    """Like settle_ms, but waits for a whole script run that began after `since` (a page load: since = 0)."""
+def settle_run_ms(page, runs: Runs, before: int, since: float, quiet_ms: float = 300.0, timeout: float = 60.0) -> float:
+    """After an input at `since` (performance.now(); a page load: 0), when runs.finished was `before`: wait
+    for a script run to finish and the page to go quiet; ms from `since` to the page's last change."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ms = page.evaluate(RERUN_DONE_JS, [since, quiet_ms])
-        if ms >= 0:
+        if runs.finished > before and (ms := page.evaluate(QUIET_JS, [since, quiet_ms])) >= 0:
             return ms
-        time.sleep(0.03)
+        page.wait_for_timeout(30)  # Playwright delivers the websocket's frames while it waits
     raise TimeoutError(f"no finished script run within {timeout} s")
 
 

@@ -15,13 +15,13 @@ import pytest
 from tests.browser_helpers import (
     CHROMIUM,
     MUTATION_CLOCK,
-    RUN_CLOCK,
+    Runs,
     alive,
     launch_chromium,
     page_now,
     process_tree,
     process_usage,
-    settle_rerun_ms,
+    settle_run_ms,
     start_launcher,
     stop_server,
 )
@@ -99,24 +99,24 @@ def test_each_browser_keeps_its_worker_across_reruns_and_the_websocket_works(ser
     for _ in range(2):  # one after the other: leastconn sends the second to the worker without a session
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
-        page.add_init_script(MUTATION_CLOCK + RUN_CLOCK)
-        sockets = []
+        page.add_init_script(MUTATION_CLOCK)
+        runs, sockets = Runs(page), []
         page.on("websocket", lambda ws, sockets=sockets: sockets.append(ws))
         page.goto(f"{url}/Step_through?cell=lstm&source=noise&length=8&hidden=4", wait_until="commit")
-        settle_rerun_ms(page, 0.0)
+        settle_run_ms(page, runs, 0, 0.0)
         # the page's content only arrives over the websocket (/_stcore/stream), through the proxy
         assert page.title() == "Step through · rnnviz"
         assert page.get_by_role("heading", name="Step through the cell").count() == 1
-        sessions.append((context, page, sockets, {c["name"]: c["value"] for c in context.cookies()}[COOKIE]))
-    assert {s[3] for s in sessions} == {"w1", "w2"}, "two new browsers go to the two workers"
+        sessions.append((context, page, runs, sockets, {c["name"]: c["value"] for c in context.cookies()}[COOKIE]))
+    assert {s[-1] for s in sessions} == {"w1", "w2"}, "two new browsers go to the two workers"
 
-    for context, page, sockets, worker in sessions:
+    for context, page, runs, sockets, worker in sessions:
         for cell in ("GRU", "RNN (tanh)", "LSTM"):  # three reruns, each over the same websocket
             page.get_by_role("combobox", name="Cell").click()
             option = page.get_by_role("option", name=cell, exact=True)
-            t0 = page_now(page)
+            before, t0 = runs.finished, page_now(page)
             option.click()
-            settle_rerun_ms(page, t0)
+            settle_run_ms(page, runs, before, t0)
             assert page.locator("[data-testid='stException']").count() == 0
         assert page.get_by_role("combobox", name="Cell").input_value() == "LSTM"
         assert len(sockets) == 1 and not sockets[0].is_closed(), "one websocket, never reconnected"
