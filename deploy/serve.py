@@ -150,8 +150,11 @@ def main(argv: list[str] | None = None) -> None:
             wait_healthy(f"http://{'127.0.0.1' if args.address == '0.0.0.0' else args.address}:{args.port}",
                          proxy[0], "HAProxy", timeout=30)
             shown = "<this machine's address>" if args.address == "0.0.0.0" else args.address
-            print(f"rnnviz: serving http://{shown}:{args.port} with {args.workers} workers here"
+            print(f"rnnviz: serving http://{shown}:{args.port} with {args.workers} worker(s) here"
                   f"{f' and {len(args.remote)} elsewhere' if args.remote else ''}. Ctrl-C stops it.", flush=True)
+        else:
+            print(f"rnnviz: {args.workers} worker(s) ready for a proxy on another machine. Ctrl-C stops them.",
+                  flush=True)
         supervise(workers, ports, bind, env, proxy)
     except KeyboardInterrupt:
         pass
