@@ -3,8 +3,9 @@
 import streamlit as st
 
 from rnnviz import ui
+from rnnviz.ui.pages import PAGES
 
-ui.page("Home")
+ui.page("home")
 
 st.title("rnnviz — see inside a recurrent neural network")
 st.markdown(
@@ -15,7 +16,7 @@ st.markdown(
     "and open a page; a copied link reopens exactly the same view."
 )
 
-LESSONS = [
+STEP_LESSONS = [
     ("Step through an LSTM reading text", "Watch the forget gate decide what the cell state keeps, "
      "one character at a time.", {"cell": "lstm", "source": "text", "text": "hello world", "hidden": "8"}),
     ("A vanilla RNN on a sine wave", "The simplest recurrence: one tanh of the input plus the old state.",
@@ -45,15 +46,6 @@ GRADIENT_LESSONS = [
 ]
 
 
-def lesson_cards(lessons, page: str, label: str) -> None:
-    cols = st.columns(2)
-    for k, (title, sentence, params) in enumerate(lessons):
-        with cols[k % 2].container(border=True):
-            st.markdown(f"#### {title}")
-            st.write(sentence)
-            st.page_link(page, label=label, icon=":material/play_arrow:", query_params=params)
-
-
 TRAINING_LESSONS = [
     ("Clipping tames an explosion", "Two runs on the same data: without clipping the loss blows up by hundreds "
      "of orders of magnitude; with the gradient's norm clipped at 1 the same network learns.", {}),
@@ -61,9 +53,14 @@ TRAINING_LESSONS = [
      "thrown off the map, a clipped one stays put.", {"part": "cliff"}),
 ]
 
-st.subheader("The forward pass, step by step")
-lesson_cards(LESSONS, "pages/1_Step_through.py", "Open in Step through")
-st.subheader("Backprop through time: vanishing and exploding gradients")
-lesson_cards(GRADIENT_LESSONS, "pages/2_Backprop_through_time.py", "Open in Backprop through time")
-st.subheader("Clipping and training")
-lesson_cards(TRAINING_LESSONS, "pages/3_Clipping_and_training.py", "Open in Clipping and training")
+LESSONS = {"step": STEP_LESSONS, "bptt": GRADIENT_LESSONS, "training": TRAINING_LESSONS}  # page key -> its lessons
+
+for key, lessons in LESSONS.items():
+    page = PAGES[key]
+    st.subheader(page.description)
+    cols = st.columns(2)
+    for k, (title, sentence, params) in enumerate(lessons):
+        with cols[k % 2].container(border=True):
+            st.markdown(f"#### {title}")
+            st.write(sentence)
+            st.page_link(page.file, label=f"Open in {page.label}", icon=":material/play_arrow:", query_params=params)

@@ -30,6 +30,9 @@ logging.getLogger("streamlit").setLevel(logging.ERROR)
 import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+import rnnviz  # noqa: E402
+from rnnviz.ui.pages import PAGES  # noqa: E402
+
 TARGETS_MS = {"t": 100.0, "cell": 300.0}
 BPTT_TARGETS_MS = {"defaults": 200.0, "T = 1000, H = 64": 500.0}
 BPTT_SCENARIOS = {
@@ -40,14 +43,14 @@ SCENARIOS = {
     "defaults (LSTM, text, H = 8, T = 11)": {},
     "T = 200, H = 64 (LSTM, noise)": {"source": "noise", "length": "200", "hidden": "64"},
 }
-CELLS = ["gru", "rnn-tanh", "lstm", "rnn-relu"]
+CELLS = list(reversed(rnnviz.CELLS))  # a change to each in turn, starting away from the default
 
 
 def open_step(query: dict) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     for key, value in query.items():
         at.query_params[key] = value
-    at.switch_page("pages/1_Step_through.py")
+    at.switch_page(PAGES["step"].file)
     return at.run()
 
 
@@ -89,7 +92,7 @@ def main() -> None:
         for key, value in query.items():
             at.query_params[key] = value
         at.query_params["init"] = "radius"
-        at.switch_page("pages/2_Backprop_through_time.py")
+        at.switch_page(PAGES["bptt"].file)
         at.run()
 
         def change_radius(k):

@@ -17,21 +17,19 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from rnnviz.cells import CELLS  # noqa: E402
+from rnnviz.studies import training as study  # noqa: E402
 from rnnviz.training import RunConfig, train  # noqa: E402
 
-PRESETS = {  # the page's presets (pages/3_Clipping_and_training.py), as run configurations
-    "Exploding without clipping": [RunConfig(radius=1.3), RunConfig(radius=1.3, clip="norm")],
-    "Norm vs value clipping": [RunConfig(radius=1.3, clip="norm"), RunConfig(radius=1.3, clip="value", threshold=0.05),
-                               RunConfig(radius=1.3)],
-    "LSTM on the adding problem": [RunConfig(cell="lstm", length=10, updates=500, optimizer="adam", lr=0.01),
-                                   RunConfig(cell="lstm", length=10, updates=500, optimizer="adam", lr=0.01,
-                                             clip="norm")],
+PRESETS = {  # the Clipping page's training presets, as the runs they set up
+    label: study.run_configs({**{name: p.default for name, p in study.PARAMS.items()}, **values})
+    for label, values in study.PRESETS.values() if values["part"] == "train"
 }
 
 
 def main() -> None:
     print("updates per second (T = 50, H = 32, batch 32, SGD, one core)")
-    for cell in ("rnn-tanh", "rnn-relu", "lstm", "gru"):
+    for cell in CELLS:
         cfg = RunConfig(cell=cell, updates=60)
         start = time.perf_counter()
         train(cfg)

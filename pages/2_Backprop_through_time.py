@@ -3,13 +3,15 @@
 import streamlit as st
 
 from rnnviz import ui
+from rnnviz.cells import CELLS
 from rnnviz.config import Param
 from rnnviz.figures import bptt as fig
-from rnnviz.gradients import LOSS_ON, TINY
+from rnnviz.studies.bptt import LOSS_ON, TINY
 
 MODES = {"forward": "Forward", "backward": "Backward"}
 
-cfg = ui.page("Backprop through time")
+cfg, display = ui.page("bptt")
+present = display.present
 st.title("Backprop through time")
 st.markdown(
     "To learn, a recurrent network must find out how each earlier step affected the loss, so the "
@@ -20,11 +22,9 @@ st.markdown(
     "the gradient can survive."
 )
 loss_col, mode_col = st.columns(2)
-loss_on = ui.page_control(loss_col.segmented_control, "Loss on", "loss", Param("last", LOSS_ON),
-                          list(LOSS_ON), format_func=LOSS_ON.get,
-                          help="Last step only: the long-dependency case. "
-                               "Every step: fresh gradient enters everywhere.")
-study = ui.gradient_study(cfg, loss_on or "last")
+loss_on = ui.choice(loss_col.segmented_control, "Loss on", "loss", param=Param("last", LOSS_ON),
+                    help="Last step only: the long-dependency case. Every step: fresh gradient enters everywhere.")
+study = ui.bptt_study(cfg, loss_on or "last")
 main = study.main
 if main.exploded_at is not None:
     st.error(f"**Exploded at step {main.exploded_at}**: the {main.exploded_in} pass overflowed to inf/NaN there. "
@@ -33,17 +33,19 @@ if main.exploded_at is not None:
 
 @st.fragment
 def graph() -> None:
-    mode = ui.page_control(mode_col.segmented_control, "Unrolled graph", "mode", Param("backward", MODES),
-                           list(MODES), format_func=MODES.get) or "backward"
+    mode = ui.choice(mode_col.segmented_control, "Unrolled graph", "mode", param=Param("backward", MODES)) or "backward"
     t = ui.step_slider(main.scenario.T) if mode == "forward" else main.scenario.T
-    ui.chart(fig.unrolled_graph(study, mode, t, cfg.present), f"bptt-graph-{mode}", fig.GRAPH_HOW_TO_READ, t)
+    figure = fig.unrolled_graph(main.graph_nodes, main.edge_flows, main.readout.loss, main.loss_steps, main.cell,
+                                mode, t, present, loss_on=study.loss_on_label)
+    ui.chart(figure, f"bptt-graph-{mode}", fig.GRAPH_HOW_TO_READ, t)
 
 
 graph()
 
 norms_col, stats_col = st.columns([3, 1])
 with norms_col:
-    ui.chart(fig.grad_norms(study, cfg.present), "bptt-grad-norms", fig.NORMS_HOW_TO_READ)
+    norms = fig.grad_norms(study.h_norms, study.c_norms, main.cell, main.fit, study.bound, main.exploded_at, present)
+    ui.chart(norms, "bptt-grad-norms", fig.NORMS_HOW_TO_READ)
 with stats_col:
     fit = main.fit
     st.metric("Per-step factor going back", "—" if fit.regime == "undefined" else f"× {fit.factor:.3g}",
@@ -55,21 +57,22 @@ with stats_col:
     else:
         st.markdown(f"The gradient never falls below {TINY:g} of its final size in these {main.scenario.T} steps.")
     for cell, other in study.others.items():
-        st.caption(f"{fig.cell_label(cell)}: {other.fit.regime}"
+        st.caption(f"{CELLS[cell].label}: {other.fit.regime}"
                    + ("" if other.fit.regime == "undefined" else f", × {other.fit.factor:.3g} per step"))
 
 st.subheader("Why it happens")
 left, right = st.columns(2)
 with left:
-    ui.chart(fig.spectrum(study, cfg.present), "bptt-spectrum", fig.SPECTRUM_HOW_TO_READ)
-    ui.chart(fig.saturation_meter(study, cfg.present), "bptt-saturation", fig.SATURATION_HOW_TO_READ)
+    ui.chart(fig.spectrum(study.spectrum, present), "bptt-spectrum", fig.SPECTRUM_HOW_TO_READ)
+    ui.chart(fig.saturation_meter(study.saturation, present), "bptt-saturation", fig.SATURATION_HOW_TO_READ)
 with right:
-    ui.chart(fig.jacobian_norms(study, cfg.present), "bptt-jacobians", fig.JACOBIAN_HOW_TO_READ)
-    ui.chart(fig.contributions(study, cfg.present), "bptt-contributions", fig.CONTRIB_HOW_TO_READ)
+    ui.chart(fig.jacobian_norms(study.jacobians, present), "bptt-jacobians", fig.JACOBIAN_HOW_TO_READ)
+    ui.chart(fig.contributions(study.contributions, present), "bptt-contributions", fig.CONTRIB_HOW_TO_READ)
 if study.bound is not None:
     st.caption("The dotted line on the gradient plot is the bound of Pascanu, Mikolov & Bengio (2013): with γ = 1 "
                "bounding the activation's derivative, ||dL/dh_t|| ≤ ||dL/dh_T|| (γ σ_max)^(T−t); when σ_max < 1/γ "
                "the gradient must vanish at least that fast.")
 
 st.subheader("Saliency: which inputs can still teach the network")
-ui.chart(fig.saliency(study, cfg.present), "bptt-saliency", fig.SALIENCY_HOW_TO_READ)
+saliency = fig.saliency(study.saliency, main.scenario.sample.xs, main.scenario.text_tokens, present)
+ui.chart(saliency, "bptt-saliency", fig.SALIENCY_HOW_TO_READ)

@@ -1,6 +1,6 @@
 """rnnviz: an exact, fast RNN/LSTM/GRU engine and the analyses behind the rnnviz app."""
 
-from .cells import BLOCKS, GATES, KINDS, NONLINEARITIES, init_params
+from .cells import BLOCKS, CELLS, GATES, KINDS, NONLINEARITIES, init_params
 from .engine import (
     Backward,
     Trace,
@@ -11,6 +11,7 @@ from .engine import (
     clip_grad_value,
     forward,
 )
+from .numerics import global_norm
 from .readout import (
     ReadoutResult,
     every_step_mask,
@@ -18,9 +19,23 @@ from .readout import (
     last_step_mask,
     readout_loss,
 )
+from .stack import (
+    NonFinite,
+    ReverseTrace,
+    StackBackward,
+    StackTrace,
+    bptt_stack,
+    check_stack_params,
+    forward_stack,
+    init_stack,
+    layer_params,
+)
+from .weights import LoadedWeights, load_weights
 
 __all__ = [
-    "BLOCKS", "GATES", "KINDS", "NONLINEARITIES", "Backward", "ReadoutResult", "Trace", "backward_from_trace", "bptt",
-    "check_params", "clip_grad_norm", "clip_grad_value", "every_step_mask", "forward",
-    "init_params", "init_readout", "last_step_mask", "readout_loss",
+    "BLOCKS", "CELLS", "GATES", "KINDS", "NONLINEARITIES", "Backward", "LoadedWeights", "NonFinite", "ReadoutResult",
+    "ReverseTrace", "StackBackward", "StackTrace", "Trace", "backward_from_trace", "bptt", "bptt_stack",
+    "check_params", "check_stack_params", "clip_grad_norm", "clip_grad_value", "every_step_mask", "forward",
+    "forward_stack", "global_norm", "init_params", "init_readout", "init_stack", "last_step_mask", "layer_params",
+    "load_weights", "readout_loss",
 ]

@@ -1,7 +1,8 @@
 """What the gradient pages show, computed from a Trace and a Backward: norms, Jacobians, spectra.
 
-Everything here is derived from the engine's results; nothing re-derives the cell equations
-except the per-step Jacobians, which are checked against autograd in the tests.
+Everything here is derived from the engine's results. Where a cell's math is needed (its local
+derivatives, its step Jacobians, one step of carrying gradient rows back), it comes from the
+cell's own section of cells.py, through cells.KINDS: nothing here re-derives an equation.
 """
 
 from __future__ import annotations
@@ -10,27 +11,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cells
-from .cells import BLOCKS, SIGMOID_BLOCKS
+from .cells import KINDS
 from .engine import Backward, Trace
-
-REGIMES = ("vanishing", "stable", "exploding")
+from .numerics import row_norms
 
 
 def hidden_grad_norms(backward: Backward) -> np.ndarray:
     """(T,) ||dL/dh_t|| for every t (2-norm over units; over units and sequences for a batch)."""
     dh = backward.dh
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.sqrt(np.sum(dh.reshape(dh.shape[0], -1) ** 2, axis=1))
+    return row_norms(dh.reshape(dh.shape[0], -1))
 
 
 def cell_grad_norms(backward: Backward) -> np.ndarray | None:
-    """(T,) ||dL/dc_t|| for the LSTM, else None."""
-    if backward.dc is None:
-        return None
+    """(T,) ||dL/dc_t|| for a cell with a cell state, else None."""
     dc = backward.dc
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.sqrt(np.sum(dc.reshape(dc.shape[0], -1) ** 2, axis=1))
+    return None if dc is None else row_norms(dc.reshape(dc.shape[0], -1))
 
 
 # --- per-step Jacobians -------------------------------------------------------------------------
@@ -50,46 +45,22 @@ def step_jacobian(kind: str, params, trace: Trace, t: int) -> dict[str, np.ndarr
 def step_jacobians(kind: str, params, trace: Trace, steps: np.ndarray) -> dict[str, np.ndarray]:
     """Step Jacobians at the 0-based `steps`, all at once: name -> (n, H, H).
 
-    Built from cells.py's local derivatives, each diag(d) W by broadcasting d[:, :, None] * W.
+    Built by the cell's own step_jacobians (cells.py) from its local derivatives.
     """
-    w = _blocks(kind, params)
-    loc = _local_derivatives(kind, trace)
-
-    def rows(d, block):  # diag(d_t) W_block for every step: (n, H, H)
-        return d[steps][:, :, None] * w[block][None]
-
-    H = trace.H
-    eye = np.eye(H)[None]
-    if kind == "rnn":
-        return {"hh": rows(loc["dphi"], 0)}
-    if kind == "lstm":
-        coef, k, f = loc["dc_pre_ifg"], loc["dc_from_dh"], loc["f"]
-        ch = rows(coef[:, 0], 0) + rows(coef[:, 1], 1) + rows(coef[:, 2], 2)
-        hh = rows(loc["do_pre"], 3) + k[steps][:, :, None] * ch
-        return {"hh": hh, "hc": (k * f)[steps][:, :, None] * eye, "ch": ch, "cc": f[steps][:, :, None] * eye}
-    coef, z = loc["dh_pre"], loc["z"]
-    hh = z[steps][:, :, None] * eye + rows(coef[:, 0], 0) + rows(coef[:, 1], 1) + rows(coef[:, 2], 2)
-    return {"hh": hh}
+    spec = KINDS[kind]
+    return spec.step_jacobians(local_derivatives(trace), _blocks(spec, params), steps)
 
 
-def _blocks(kind: str, params) -> np.ndarray:
+def _blocks(spec, params) -> np.ndarray:
     """weight_hh as (G, H, H): one block per gate."""
     w_hh = np.asarray(params["weight_hh"])
     H = w_hh.shape[1]
-    return w_hh.reshape(len(BLOCKS[kind]), H, H)
+    return w_hh.reshape(spec.G, H, H)
 
 
-def _local_derivatives(kind: str, trace: Trace) -> dict[str, np.ndarray]:
-    """The per-step local derivatives the backward loops of cells.py use, from a trace."""
-    if kind == "rnn":
-        return {"dphi": cells.rnn_local(trace.h, trace.pre["h"], trace.nonlinearity)}
-    if kind == "lstm":
-        act = np.stack([trace.gates[g] for g in "ifgo"], axis=-2)  # (T, 4, H)
-        dc_from_dh, do_pre, dc_pre_ifg = cells.lstm_local(act, trace.c_prev, np.tanh(trace.c))
-        return {"dc_from_dh": dc_from_dh, "do_pre": do_pre, "dc_pre_ifg": dc_pre_ifg, "f": trace.gates["f"]}
-    act = np.stack([trace.gates[g] for g in "rzn"], axis=-2)  # (T, 3, H)
-    _, dh_pre = cells.gru_local(act, trace.h_prev, trace.pre_h["n"])
-    return {"dh_pre": dh_pre, "z": trace.gates["z"]}
+def local_derivatives(trace: Trace) -> dict[str, np.ndarray]:
+    """The per-step local derivatives the cell's backward loop uses (cells.py), from a trace."""
+    return KINDS[trace.kind].local(trace.run, trace.h_prev, trace.c_prev, trace.nonlinearity)
 
 
 @dataclass(frozen=True)
@@ -102,7 +73,7 @@ class JacobianNorms:
     t: np.ndarray  # (K,) the 1-based steps evaluated (every step when T <= max_points)
     step: np.ndarray  # (K,) ||dh_t/dh_{t-1}||_2
     to_last: np.ndarray  # (K,) ||dh_T/dh_t||_2 (total, through every path; 1 at t = T)
-    cell_to_last: np.ndarray | None  # (K,) LSTM ||dc_T/dc_t||_2 if asked for, else None
+    cell_to_last: np.ndarray | None  # (K,) ||dc_T/dc_t||_2 if asked for (cell state), else None
 
 
 def jacobian_norms(kind: str, params, trace: Trace, max_points: int = 128, cell: bool = False) -> JacobianNorms:
@@ -110,21 +81,23 @@ def jacobian_norms(kind: str, params, trace: Trace, max_points: int = 128, cell:
 
     Row j of dh_T/dh_t is e_j^T dh_T/dh_t: exactly what BPTT carries back from a unit gradient
     on h_T. So the H rows are propagated backwards through every step with the same local
-    derivatives as cells.py's backward loops, and no Jacobian is ever built; for the LSTM the
-    rows carry an h part and a c part (c_t held fixed in dh_T/dh_t, as in BPTT). SVDs are
-    taken at evenly spaced steps only. With cell=True (LSTM) also dc_T/dc_t, at twice the cost.
+    derivatives as the cell's backward loop (its `rows`, cells.py), and no Jacobian is ever
+    built; for a cell with a cell state the rows carry an h part and a c part (c_t held fixed
+    in dh_T/dh_t, as in BPTT). SVDs are taken at evenly spaced steps only. With cell=True (a
+    cell with a cell state) also dc_T/dc_t, at twice the cost.
     """
     if trace.h.ndim != 2:
         raise ValueError("jacobian_norms takes the trace of one sequence, not a batch")
+    spec = KINDS[kind]
     T, H = trace.h.shape
     wanted = np.unique(np.linspace(1, T, min(T, max_points)).round().astype(int))  # 1-based
-    loc = _local_derivatives(kind, trace)
+    loc = local_derivatives(trace)
     w_hh = np.asarray(params["weight_hh"])
     eye, zero = np.eye(H), np.zeros((H, H))
-    to_last = _propagate_rows(kind, loc, w_hh, eye, zero if kind == "lstm" else None, wanted, T)
+    to_last = _propagate_rows(spec, loc, w_hh, eye, zero if spec.has_cell_state else None, wanted, T)
     cell_to_last = None
-    if kind == "lstm" and cell:  # dc_T/dc_t: the rows of c_T, through the cell-state path and h alike
-        cell_to_last = _propagate_rows(kind, loc, w_hh, zero, eye, wanted, T, read_cell=True)
+    if spec.has_cell_state and cell:  # dc_T/dc_t: the rows of c_T, through the cell-state path and h alike
+        cell_to_last = _propagate_rows(spec, loc, w_hh, zero, eye, wanted, T, read_cell=True)
     return JacobianNorms(
         t=wanted,
         step=_spectral_norms(step_jacobians(kind, params, trace, wanted - 1)["hh"]),
@@ -136,7 +109,7 @@ def jacobian_norms(kind: str, params, trace: Trace, max_points: int = 128, cell:
 RESCALE_EVERY = 4  # steps between renormalisations of the propagated rows
 
 
-def _propagate_rows(kind, loc, w_hh, rows_h, rows_c, wanted, T, read_cell=False) -> np.ndarray:
+def _propagate_rows(spec, loc, w_hh, rows_h, rows_c, wanted, T, read_cell=False) -> np.ndarray:
     """Carry (H, H) gradient rows from step T back to step 1; spectral norms at `wanted` steps.
 
     The rows shrink or grow geometrically: dividing out their largest entry every few steps and
@@ -149,7 +122,7 @@ def _propagate_rows(kind, loc, w_hh, rows_h, rows_c, wanted, T, read_cell=False)
     saved, log_scales = [], []
     log_scale = 0.0
     every, since = 1, 0  # rescale interval (adaptive) and steps since the last rescale
-    spread = np.empty((H, len(BLOCKS[kind]), H))  # each row spread over the gate blocks
+    spread = np.empty((H, spec.G, H))  # each row spread over the gate blocks
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for t in range(T, 0, -1):  # the rows are d(out_T)/d(state_t)
             if keep[t]:
@@ -157,17 +130,8 @@ def _propagate_rows(kind, loc, w_hh, rows_h, rows_c, wanted, T, read_cell=False)
                 log_scales.append(log_scale)
             if t == 1:
                 break
-            k = t - 1  # 0-based index of step t, whose Jacobian d state_t / d state_{t-1} we cross
-            if kind == "rnn":
-                rows_h = (rows_h * loc["dphi"][k]) @ w_hh  # R diag(phi') W_hh
-            elif kind == "gru":
-                np.multiply(rows_h[:, None, :], loc["dh_pre"][k][None], out=spread)
-                rows_h = rows_h * loc["z"][k] + spread.reshape(H, 3 * H) @ w_hh
-            else:
-                q = rows_h * loc["dc_from_dh"][k] + rows_c  # the rows' total on c_t
-                np.multiply(q[:, None, :], loc["dc_pre_ifg"][k][None], out=spread[:, :3])
-                np.multiply(rows_h, loc["do_pre"][k], out=spread[:, 3])
-                rows_h, rows_c = spread.reshape(H, 4 * H) @ w_hh, q * loc["f"][k]
+            # across step t (0-based t - 1), whose Jacobian d state_t / d state_{t-1} we cross
+            rows_h, rows_c = spec.rows(loc, t - 1, w_hh, rows_h, rows_c, spread)
             since += 1
             if since < every:
                 continue
@@ -204,10 +168,10 @@ def weight_hh_contributions(trace: Trace, backward: Backward) -> dict[str, np.nd
     Returns block -> (T,) ||dpre_h[block][t]|| * ||h_{t-1}|| (the Frobenius norm of an outer
     product is the product of the norms), plus "total": the norm of the full (G*H, H) term.
     """
+    h_prev_norm = row_norms(trace.h_prev)  # (T,)
     with np.errstate(over="ignore", invalid="ignore"):
-        h_prev_norm = np.linalg.norm(trace.h_prev, axis=-1)  # (T,)
-        out = {b: np.linalg.norm(d, axis=-1) * h_prev_norm for b, d in backward.dpre_h.items()}
-        out["total"] = np.sqrt(sum(v**2 for v in out.values()))
+        out = {b: row_norms(d) * h_prev_norm for b, d in backward.dpre_h.items()}
+    out["total"] = row_norms(np.stack(list(out.values()), axis=-1))  # the blocks' terms together
     return out
 
 
@@ -267,12 +231,10 @@ class Spectrum:
 
 def weight_spectrum(kind: str, params) -> dict[str, Spectrum]:
     """block -> Spectrum of that (H, H) block of weight_hh (one block, "h", for the RNN)."""
-    w_hh = np.asarray(params["weight_hh"])
-    H = w_hh.shape[1]
-    blocks = w_hh.reshape(len(BLOCKS[kind]), H, H)
+    spec = KINDS[kind]
     return {
         name: Spectrum(np.linalg.svd(w, compute_uv=False), np.linalg.eigvals(w))
-        for name, w in zip(BLOCKS[kind], blocks, strict=True)
+        for name, w in zip(spec.blocks, _blocks(spec, params), strict=True)
     }
 
 
@@ -280,25 +242,17 @@ def weight_spectrum(kind: str, params) -> dict[str, Spectrum]:
 
 
 def saturation(trace: Trace, threshold: float = 0.1) -> dict[str, np.ndarray]:
-    """Fraction of saturated units per step: block -> (T,), plus "all" over every block.
+    """Fraction of saturated units per step: activation -> (T,), plus "all" over every one.
 
     A unit is saturated when its activation's derivative is below `threshold` times that
-    derivative's maximum: |tanh'| < 0.1 means |tanh| > 0.95, sigmoid' < 0.025 means the gate
-    is within 0.026 of 0 or 1. For ReLU a unit with a <= 0 is dead: derivative 0.
+    derivative's maximum (the cell's `slopes`, cells.py): |tanh'| < 0.1 means |tanh| > 0.95,
+    sigmoid' < 0.025 means the gate is within 0.026 of 0 or 1; a ReLU unit with a <= 0 is dead,
+    derivative 0. The activations are the gates, or the RNN's h.
     """
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be in (0, 1), got {threshold!r}")
-    if trace.kind == "rnn":
-        if trace.nonlinearity == "tanh":
-            acts = {"h": (1 - trace.h ** 2) < threshold}
-        else:
-            acts = {"h": trace.pre["h"] <= 0}
-    else:
-        acts = {}
-        for name, a in trace.gates.items():
-            d = a * (1 - a) / 0.25 if name in SIGMOID_BLOCKS else 1 - a ** 2
-            acts[name] = d < threshold
+    slopes = KINDS[trace.kind].activation_slopes(trace.run, trace.nonlinearity)
     T = trace.T
-    out = {name: s.reshape(T, -1).mean(axis=1) for name, s in acts.items()}
-    out["all"] = np.mean([out[name] for name in acts], axis=0)
+    out = {name: (slope < threshold).reshape(T, -1).mean(axis=1) for name, slope in slopes.items()}
+    out["all"] = np.mean([out[name] for name in slopes], axis=0)
     return out

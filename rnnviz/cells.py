@@ -1,39 +1,58 @@
 """The equations of the vanilla RNN, LSTM and GRU cells, forward and backward, side by side.
 
 PyTorch's conventions (nn.RNNCell, nn.LSTMCell, nn.GRUCell): both biases are added, LSTM gate
-rows are ordered i, f, g, o and GRU rows r, z, n. Each cell has a forward loop over time and a
-backward loop (backprop through time) right below it, written for a reader first and for speed
-second: the input projections of all steps are computed before the loop, and each step does one
-matrix product with W_hh. Every elementwise derivative that does not depend on the incoming
-gradient is precomputed for all steps at once, so the backward loop only chains products.
+rows are ordered i, f, g, o and GRU rows r, z, n. Each cell has one section below, and in it,
+on one screen: the forward loop over time, the local derivatives, the backward loop (backprop
+through time) whose docstring states the recurrence one rule per line, the gradient along each
+edge of the unrolled graph, and one step of the row propagation and the step Jacobians the
+analysis needs. KINDS, at the end, is the one table through which the rest of rnnviz finds a
+cell's math and facts; nothing outside this module branches on the kind of cell. CELLS, after
+it, is the registry of the cells the app offers ("rnn-tanh", "rnn-relu", "lstm", "gru").
 
-Shapes: T steps, I inputs, H hidden units, G gate blocks (1, 4, 3). The loops are written for
-(T, ..., H): one sequence (T, H), or a batch (T, B, H); the step views are (H,) or (B, H).
+The loops are written for a reader first and for speed second: the input projections of all
+steps are computed before the loop, each step does one matrix product with W_hh, and every
+elementwise derivative that does not depend on the incoming gradient is precomputed for all
+steps at once, so the backward loop only chains products.
+
+Shapes: T steps, I inputs, H hidden units, G row blocks of the weights (1, 4, 3), A gates (0,
+4, 3). The loops are written for (T, ..., H): one sequence (T, H), or a batch (T, B, H); the
+step views are (H,) or (B, H).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
 import numpy as np
 
-KINDS = ("rnn", "lstm", "gru")
+from .registry import Registry
+
 NONLINEARITIES = ("tanh", "relu")
 
-# Names of the row blocks of weight_ih / weight_hh, in PyTorch's order. The RNN has one block,
-# named "h" after the state it produces.
-BLOCKS = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
-# Blocks squashed by a sigmoid (values in [0, 1]); the others use tanh (or ReLU for the RNN).
-SIGMOID_BLOCKS = frozenset({"i", "f", "o", "r", "z"})
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """What a forward loop computes for all steps; its cell's backward loop reads it back."""
+
+    h: np.ndarray  # (T, ..., H) hidden states h_1..h_T
+    act: np.ndarray  # (T, ..., A, H) gate activations, stacked in the order of CellKind.gates
+    c: np.ndarray | None = None  # (T, ..., H) LSTM cell states c_1..c_T, else None
+    h_proj: np.ndarray | None = None  # (T, ..., G*H) W_hh h_{t-1} + b_hh if the loop keeps it (GRU)
+    saved: Mapping[str, np.ndarray] = field(default_factory=dict)  # what else the backward loop
+    #                                   reads: the RNN's pre-activation "a", the LSTM's "tanh_c"
 
 
-def n_blocks(kind: str) -> int:
-    """G: the number of row blocks in weight_ih and weight_hh."""
-    return len(BLOCKS[kind])
+@dataclass(frozen=True, eq=False)
+class BackRun:
+    """What a backward loop computes: the total state gradients and the pre-activation ones."""
 
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)), as PyTorch computes it; exp overflow gives exactly 0."""
-    return 1.0 / (1.0 + np.exp(-x))
+    dh: np.ndarray  # (T, ..., H) total dL/dh_t
+    dx_proj: np.ndarray  # (T, ..., G*H) dL/d(W_ih x_t + b_ih)
+    dh_proj: np.ndarray  # (T, ..., G*H) dL/d(W_hh h_{t-1} + b_hh)
+    dh0: np.ndarray  # (..., H) dL/dh_0
+    dc: np.ndarray | None = None  # (T, ..., H) total dL/dc_t for the LSTM
+    dc0: np.ndarray | None = None  # (..., H) dL/dc_0 for the LSTM
 
 
 def _matvec(w: np.ndarray, batched: bool):
@@ -50,56 +69,105 @@ def _matvec(w: np.ndarray, batched: bool):
 
 
 def _sigmoid_inplace(a: np.ndarray) -> None:
-    """a <- sigmoid(a) without temporaries (the forward loops' hot path)."""
+    """a <- numerics.sigmoid(a), without temporaries (the forward loops' hot path)."""
     np.negative(a, out=a)
     np.exp(a, out=a)
     a += 1.0
     np.reciprocal(a, out=a)
 
 
-# --------------------------------------------------------------------------------------------
-# Vanilla RNN:  h_t = phi(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),  phi = tanh or relu
-# --------------------------------------------------------------------------------------------
+def _blocks(flat: np.ndarray, G: int) -> np.ndarray:
+    """(..., G*H) -> (..., G, H), a view: one row block per gate."""
+    return flat.reshape(*flat.shape[:-1], G, flat.shape[-1] // G)
 
 
-def rnn_forward(pre_in, weight_hh, h0, nonlinearity):
-    """pre_in (T, ..., H) = W_ih x_t + b_ih + b_hh; h0 (..., H). Returns pre = a_t, h (T, ..., H)."""
-    pre = np.empty_like(pre_in)  # a_t, the full pre-activation
-    h = np.empty_like(pre_in)
-    w_hh_times = _matvec(weight_hh, h0.ndim == 2)
-    squash = np.tanh if nonlinearity == "tanh" else _relu
-    h_prev = h0
-    # Per-step views are made once by zip: inside the loop a view costs as much as the math.
-    for pre_in_t, a_t, h_t in zip(pre_in, pre, h, strict=True):
-        w_hh_times(h_prev, a_t)  # W_hh h_{t-1}
-        a_t += pre_in_t  # + W_ih x_t + b_ih + b_hh
-        squash(a_t, out=h_t)
-        h_prev = h_t
-    return pre, h
+def _diag_times(d: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """diag(d_k) W for every k: d (n, H), w (H, H) -> (n, H, H), by broadcasting."""
+    return d[:, :, None] * w[None]
+
+
+def _gate_slopes(act: np.ndarray, sigmoid_gates: tuple[bool, ...]) -> np.ndarray:
+    """Each gate's derivative over its maximum: sigmoid' / 0.25 = 4 a (1 - a), tanh' = 1 - a^2."""
+    sig = np.array(sigmoid_gates)[:, None]  # (A, 1)
+    return np.where(sig, 4.0 * act * (1.0 - act), 1.0 - act * act)
+
+
+# --------------------------------------------------------------------------------------------
+# Vanilla RNN:  a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh,   h_t = phi(a_t),   phi = tanh or relu
+# --------------------------------------------------------------------------------------------
 
 
 def _relu(a, out):
-    return np.maximum(a, 0.0, out=out)
+    return np.maximum(a, 0.0, out=out)  # NaN stays NaN, as torch.relu keeps it
 
 
-def rnn_local(h, pre, nonlinearity):
-    """phi'(a_t) for all steps (T, ..., H): tanh' = 1 - h^2; relu' = 1 where a > 0, 0 at the kink."""
-    return 1.0 - h * h if nonlinearity == "tanh" else (pre > 0.0).astype(float)
+def rnn_forward(x_proj, weight_hh, bias_hh, h0, c0, nonlinearity) -> Run:
+    """x_proj (T, ..., H) = W_ih x_t + b_ih; h0 (..., H). Saves a (T, ..., H), the pre-activation."""
+    pre = x_proj + bias_hh  # a_t, filled in by the loop: + W_hh h_{t-1}
+    h = np.empty_like(pre)
+    w_hh_times = _matvec(weight_hh, h0.ndim == 2)
+    squash = np.tanh if nonlinearity == "tanh" else _relu
+    recurrent = np.empty_like(h0)
+    h_prev = h0
+    # Per-step views are made once by zip: inside the loop a view costs as much as the math.
+    for a_t, h_t in zip(pre, h, strict=True):
+        w_hh_times(h_prev, recurrent)  # W_hh h_{t-1}
+        a_t += recurrent  # a_t = (W_ih x_t + b_ih + b_hh) + W_hh h_{t-1}
+        squash(a_t, out=h_t)  # h_t = phi(a_t)
+        h_prev = h_t
+    return Run(h=h, act=np.empty((*h.shape[:-1], 0, h.shape[-1])), saved={"a": pre})
 
 
-def rnn_backward(h, pre, weight_hh, dL_dh, nonlinearity):
-    """BPTT for the RNN. h, pre = a_t, dL_dh: (T, ..., H). Returns dh, dpre (T, ..., H), dh0."""
-    dphi = rnn_local(h, pre, nonlinearity)
-    dh = np.empty_like(h)  # total dL/dh_t
-    dpre = np.empty_like(h)  # dL/da_t
-    dh_next = np.zeros_like(h[0])  # dL/dh_t arriving through step t+1
-    w_hh_T_times = _matvec(weight_hh.T, h.ndim == 3)
+def rnn_local(run: Run, h_prev, c_prev, nonlinearity) -> dict[str, np.ndarray]:
+    """phi'(a_t) for all steps (T, ..., H), as "dphi".
+
+    tanh' = 1 - h^2. relu' = 1 where a > 0 and 0 where a <= 0 (0 at the kink); at a NaN
+    pre-activation it is 1, as in PyTorch, whose relu backward zeroes the gradient only where
+    the output is <= 0: an overflowed forward pass shows up in the gradients, not as zeros.
+    """
+    if nonlinearity == "tanh":
+        return {"dphi": 1.0 - run.h * run.h}
+    return {"dphi": np.where(run.saved["a"] <= 0.0, 0.0, 1.0)}
+
+
+def rnn_backward(run: Run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity, dL_dc_last=None) -> BackRun:
+    """BPTT for the RNN; dL_dh (T, ..., H). One rule per line, for t = T..1 (da_{T+1} = 0):
+
+        dh_t = dL_dh_t + W_hh^T da_{t+1}      h_t feeds the readout and a_{t+1} = ... + W_hh h_t
+        da_t = dh_t * phi'(a_t)               h_t = phi(a_t)
+        dh_0 = W_hh^T da_1                    a_1 = ... + W_hh h_0
+    """
+    dphi = rnn_local(run, h_prev, c_prev, nonlinearity)["dphi"]
+    dh = np.empty_like(dL_dh)  # total dL/dh_t
+    da = np.empty_like(dL_dh)  # dL/da_t
+    dh_next = np.zeros_like(dL_dh[0])  # W_hh^T da_{t+1}: dL/dh_t arriving through step t+1
+    w_hh_T_times = _matvec(weight_hh.T, dL_dh.ndim == 3)
     back = slice(None, None, -1)  # t = T..1
-    for dL_dh_t, dphi_t, dh_t, dpre_t in zip(dL_dh[back], dphi[back], dh[back], dpre[back], strict=True):
+    for dL_dh_t, dphi_t, dh_t, da_t in zip(dL_dh[back], dphi[back], dh[back], da[back], strict=True):
         np.add(dL_dh_t, dh_next, out=dh_t)  # from the readout + from the future
-        np.multiply(dh_t, dphi_t, out=dpre_t)  # chain through phi
-        w_hh_T_times(dpre_t, dh_next)  # a_t = W_hh h_{t-1} + ...  ->  W_hh^T dpre
-    return dh, dpre, dh_next
+        np.multiply(dh_t, dphi_t, out=da_t)  # chain through phi
+        w_hh_T_times(da_t, dh_next)  # W_hh^T da_t
+    return BackRun(dh=dh, dx_proj=da, dh_proj=da, dh0=dh_next)
+
+
+def rnn_edge_grads(run: Run, back, weight_hh) -> dict[str, np.ndarray]:
+    """(T, ..., H) gradient along each edge at step t: "hh" h_t -> h_{t-1}, W_hh^T da_t."""
+    return {"hh": back.dh_proj @ weight_hh}
+
+
+def rnn_rows(loc, k, weight_hh, rows_h, rows_c, spread):
+    """Rows R of d(out)/dh_t -> those of d(out)/dh_{t-1} across step t = k + 1: R diag(phi') W_hh."""
+    return (rows_h * loc["dphi"][k]) @ weight_hh, None
+
+
+def rnn_step_jacobians(loc, w, steps) -> dict[str, np.ndarray]:
+    """{"hh": dh_t/dh_{t-1} = diag(phi'(a_t)) W_hh} at the 0-based steps, (n, H, H)."""
+    return {"hh": _diag_times(loc["dphi"][steps], w[0])}
+
+
+def rnn_slopes(run: Run, nonlinearity) -> dict[str, np.ndarray]:
+    """phi'(a_t) over its maximum (1 for tanh and relu): "h" -> (T, ..., H)."""
+    return {"h": rnn_local(run, None, None, nonlinearity)["dphi"]}
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,11 +176,9 @@ def rnn_backward(h, pre, weight_hh, dL_dh, nonlinearity):
 # --------------------------------------------------------------------------------------------
 
 
-def lstm_forward(pre_in, weight_hh, h0, c0):
-    """pre_in (T, ..., 4H) = W_ih x_t + b_ih + b_hh; h0, c0 (..., H).
-
-    Returns act (T, ..., 4, H) = i, f, g, o; c, tanh_c, h (T, ..., H).
-    """
+def lstm_forward(x_proj, weight_hh, bias_hh, h0, c0, nonlinearity) -> Run:
+    """x_proj (T, ..., 4H) = W_ih x_t + b_ih; h0, c0 (..., H). act = i, f, g, o; saves tanh_c."""
+    pre_in = x_proj + bias_hh  # W_ih x_t + b_ih + b_hh, all steps at once
     lead, H = pre_in.shape[:-1], pre_in.shape[-1] // 4
     act = np.empty((*lead, 4, H))  # filled with pre-activations, then squashed in place
     c = np.empty((*lead, H))
@@ -136,35 +202,46 @@ def lstm_forward(pre_in, weight_hh, h0, c0):
         np.tanh(c_t, out=tanh_c_t)
         np.multiply(o_t, tanh_c_t, out=h_t)  # h_t = o * tanh(c_t)
         h_prev, c_prev = h_t, c_t
-    return act, c, tanh_c, h
+    return Run(h=h, act=act, c=c, saved={"tanh_c": tanh_c})
 
 
-def lstm_local(act, c_prev, tanh_c):
-    """The LSTM's local derivatives for all steps: (dc_from_dh, do_pre, dc_pre_ifg).
+def lstm_local(run: Run, h_prev, c_prev, nonlinearity) -> dict[str, np.ndarray]:
+    """The LSTM's local derivatives for all steps.
 
-    dc_from_dh (T, ..., H): h = o tanh(c)              -> dh/dc
-    do_pre     (T, ..., H): h = o tanh(c), o = s(.)     -> dh/d(o pre-activation)
+    dc_from_dh (T, ..., H):    h = o tanh(c)            -> dh/dc
+    do_pre     (T, ..., H):    h = o tanh(c), o = s(.)  -> dh/d(o pre-activation)
     dc_pre_ifg (T, ..., 3, H): c = f c_prev + i g       -> dc/d(pre-activation) of i, f, g
+    f          (T, ..., H):    c = f c_prev + ...       -> dc/dc_prev
     """
+    act, tanh_c = run.act, run.saved["tanh_c"]
     i, f, g, o = (act[..., k, :] for k in range(4))
-    dc_from_dh = o * (1.0 - tanh_c * tanh_c)
-    do_pre = tanh_c * o * (1.0 - o)
-    dc_pre_ifg = np.stack([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g)], axis=-2)
-    return dc_from_dh, do_pre, dc_pre_ifg
+    return {
+        "dc_from_dh": o * (1.0 - tanh_c * tanh_c),
+        "do_pre": tanh_c * o * (1.0 - o),
+        "dc_pre_ifg": np.stack([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g)], axis=-2),
+        "f": f,
+    }
 
 
-def lstm_backward(act, c_prev, tanh_c, weight_hh, dL_dh):
-    """BPTT for the LSTM. act (T, ..., 4, H); c_prev, tanh_c, dL_dh (T, ..., H).
+def lstm_backward(run: Run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity, dL_dc_last=None) -> BackRun:
+    """BPTT for the LSTM; dL_dh (T, ..., H). One rule per line, for t = T..1 (from T+1 only dL_dc_last):
 
-    Returns dh, dc (T, ..., H), dpre (T, ..., 4, H), dh0, dc0 (..., H).
+        dh_t     = dL_dh_t + W_hh^T dpre_{t+1}                 h_t feeds the readout and step t+1's gates
+        dc_t     = dh_t o_t (1 - tanh^2 c_t) + f_{t+1} dc_{t+1}  h_t = o tanh(c_t); c_{t+1} = f c_t + ...
+        dpre_o_t = dh_t tanh(c_t) o_t (1 - o_t)                o = sigmoid(pre_o)
+        dpre_i_t = dc_t g_t i_t (1 - i_t)                      c_t = f c_{t-1} + i g
+        dpre_f_t = dc_t c_{t-1} f_t (1 - f_t)
+        dpre_g_t = dc_t i_t (1 - g_t^2)                        g = tanh(pre_g)
+        dh_0 = W_hh^T dpre_1,  dc_0 = f_1 dc_1                  the state the first step read
     """
-    f = act[..., 1, :]
-    dc_from_dh, do_pre, dc_pre_ifg = lstm_local(act, c_prev, tanh_c)
+    loc = lstm_local(run, h_prev, c_prev, nonlinearity)
+    dc_from_dh, do_pre, dc_pre_ifg, f = loc["dc_from_dh"], loc["do_pre"], loc["dc_pre_ifg"], loc["f"]
     dh = np.empty_like(dL_dh)
     dc = np.empty_like(dL_dh)
-    dpre = np.empty_like(act)
+    dpre = np.empty_like(run.act)  # (T, ..., 4, H): i, f, g, o
     dh_next = np.zeros_like(dL_dh[0])  # arriving through h_{t+1}'s gates
-    dc_next = np.zeros_like(dL_dh[0])  # arriving through c_{t+1} = f_{t+1} * c_t + ...
+    # arriving through c_{t+1} = f_{t+1} * c_t + ...; at t = T whatever reaches c_T from outside (..., H)
+    dc_next = np.zeros_like(dL_dh[0]) if dL_dc_last is None else dL_dc_last
     dpre_flat = dpre.reshape(*dpre.shape[:-2], -1)  # (T, ..., 4H)
     w_hh_T_times = _matvec(weight_hh.T, dL_dh.ndim == 3)
     back = slice(None, None, -1)  # t = T..1
@@ -180,7 +257,47 @@ def lstm_backward(act, c_prev, tanh_c, weight_hh, dL_dh):
         np.multiply(dh_t, do_pre_t, out=dpre_o_t)  # o
         w_hh_T_times(dpre_t, dh_next)  # W_hh^T dpre
         dc_next = dc_t * f_t  # the cell-state highway: multiply by the forget gate
-    return dh, dc, dpre, dh_next, dc_next
+    return BackRun(dh=dh, dx_proj=dpre_flat, dh_proj=dpre_flat, dh0=dh_next, dc=dc, dc0=dc_next)
+
+
+def lstm_edge_grads(run: Run, back, weight_hh) -> dict[str, np.ndarray]:
+    """(T, ..., H) gradient along each edge at step t.
+
+    "hh": h_t -> h_{t-1} through the o gate, "ch": c_t -> h_{t-1} through the i, f, g gates,
+    "cc": c_t -> c_{t-1} (f_t dc_t, the cell-state highway), "hc": h_t -> c_t.
+    """
+    H = back.dh.shape[-1]
+    o, f = run.act[..., 3, :], run.act[..., 1, :]
+    tanh_c = run.saved["tanh_c"]
+    return {
+        "hh": back.dh_proj[..., 3 * H :] @ weight_hh[3 * H :],
+        "ch": back.dh_proj[..., : 3 * H] @ weight_hh[: 3 * H],
+        "cc": back.dc * f,
+        "hc": back.dh * o * (1.0 - tanh_c * tanh_c),
+    }
+
+
+def lstm_rows(loc, k, weight_hh, rows_h, rows_c, spread):
+    """Rows (R_h, R_c) of d(out)/d(h_t, c_t) -> those at t - 1, across step t = k + 1.
+
+    q = R_h dh_t/dc_t + R_c is the rows' total on c_t; it reaches h_{t-1} through the i, f, g
+    gates, and c_{t-1} through f; R_h reaches h_{t-1} through the o gate too.
+    """
+    H = rows_h.shape[1]
+    q = rows_h * loc["dc_from_dh"][k] + rows_c
+    np.multiply(q[:, None, :], loc["dc_pre_ifg"][k][None], out=spread[:, :3])
+    np.multiply(rows_h, loc["do_pre"][k], out=spread[:, 3])
+    return spread.reshape(H, 4 * H) @ weight_hh, q * loc["f"][k]
+
+
+def lstm_step_jacobians(loc, w, steps) -> dict[str, np.ndarray]:
+    """Step Jacobians at the 0-based steps, each (n, H, H): "hh" dh_t/dh_{t-1}, "hc" dh_t/dc_{t-1},
+    "ch" dc_t/dh_{t-1}, "cc" dc_t/dc_{t-1} = diag(f_t)."""
+    coef, k, f = loc["dc_pre_ifg"][steps], loc["dc_from_dh"][steps], loc["f"][steps]
+    eye = np.eye(w.shape[-1])[None]
+    ch = _diag_times(coef[:, 0], w[0]) + _diag_times(coef[:, 1], w[1]) + _diag_times(coef[:, 2], w[2])
+    hh = _diag_times(loc["do_pre"][steps], w[3]) + k[:, :, None] * ch
+    return {"hh": hh, "hc": (k * f)[:, :, None] * eye, "ch": ch, "cc": f[:, :, None] * eye}
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,11 +306,8 @@ def lstm_backward(act, c_prev, tanh_c, weight_hh, dL_dh):
 # --------------------------------------------------------------------------------------------
 
 
-def gru_forward(x_proj, weight_hh, bias_hh, h0):
-    """x_proj (T, ..., 3H) = W_ih x_t + b_ih; h0 (..., H).
-
-    Returns act (T, ..., 3, H) = r, z, n; h (T, ..., H); h_proj (T, ..., 3H) = W_hh h_{t-1} + b_hh.
-    """
+def gru_forward(x_proj, weight_hh, bias_hh, h0, c0, nonlinearity) -> Run:
+    """x_proj (T, ..., 3H) = W_ih x_t + b_ih; h0 (..., H). act = r, z, n; keeps h_proj (T, ..., 3H)."""
     lead, H = x_proj.shape[:-1], x_proj.shape[-1] // 3
     act = np.empty((*lead, 3, H))
     h_proj = np.empty_like(x_proj)  # n needs its recurrent part apart: r multiplies it
@@ -215,37 +329,43 @@ def gru_forward(x_proj, weight_hh, bias_hh, h0):
         h_t *= z_t
         h_t += n_t  # h_t = n + z * (h_{t-1} - n) = (1 - z) n + z h_{t-1}
         h_prev = h_t
-    return act, h, h_proj
+    return Run(h=h, act=act, h_proj=h_proj)
 
 
-def gru_local(act, h_prev, h_proj_n):
-    """The GRU's local derivatives dh_t/d(pre-activation) of r, z, n for all steps: (dx_pre, dh_pre).
+def gru_local(run: Run, h_prev, c_prev, nonlinearity) -> dict[str, np.ndarray]:
+    """The GRU's local derivatives dh_t/d(pre-activation) of r, z, n for all steps.
 
     dx_pre (T, ..., 3, H) is for the input side; dh_pre for the recurrent side, which differs in
-    the n block: n's recurrent part is multiplied by r before the tanh. The direct path
-    h_t = ... + z h_{t-1} adds z on top.
+    the n block: n's recurrent part is multiplied by r before the tanh. z (T, ..., H) is the
+    direct path h_t = ... + z h_{t-1}.
     """
+    act = run.act
     r, z, n = (act[..., k, :] for k in range(3))
+    h_proj_n = _blocks(run.h_proj, 3)[..., 2, :]  # W_hn h_{t-1} + b_hn
     dn_pre = (1.0 - z) * (1.0 - n * n)  # h = (1-z) n + z h_prev, n = tanh(.) -> dh/d(n pre)
     dx_pre = np.stack([dn_pre * h_proj_n * r * (1.0 - r), (h_prev - n) * z * (1.0 - z), dn_pre], -2)
     dh_pre = dx_pre.copy()
     dh_pre[..., 2, :] *= r
-    return dx_pre, dh_pre
+    return {"dx_pre": dx_pre, "dh_pre": dh_pre, "z": z}
 
 
-def gru_backward(act, h_prev, h_proj_n, weight_hh, dL_dh):
-    """BPTT for the GRU. act (T, ..., 3, H); h_prev, h_proj_n = W_hn h + b_hn, dL_dh (T, ..., H).
+def gru_backward(run: Run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity, dL_dc_last=None) -> BackRun:
+    """BPTT for the GRU; dL_dh (T, ..., H). One rule per line, for t = T..1 (nothing from T+1):
 
-    Returns dh (T, ..., H), dpre_x, dpre_h (T, ..., 3, H), dh0 (..., H). The two pre-activation
-    gradients differ in the n block: the recurrent part enters n multiplied by r.
+        dh_t       = dL_dh_t + z_{t+1} dh_{t+1} + W_hh^T dpre_h_{t+1}   h_{t+1} = ... + z h_t, and h_t feeds the gates
+        dpre_n_t   = dh_t (1 - z_t)(1 - n_t^2)                          h_t = (1 - z) n + z h_{t-1}, n = tanh(.)
+        dpre_z_t   = dh_t (h_{t-1} - n_t) z_t (1 - z_t)                 z = sigmoid(pre_z)
+        dpre_r_t   = dpre_n_t (W_hn h_{t-1} + b_hn) r_t (1 - r_t)       pre_n = x part + r (W_hn h_{t-1} + b_hn)
+        dpre_h_t   = dpre_t, its n block times r_t                      the recurrent part enters n through r
+        dh_0       = z_1 dh_1 + W_hh^T dpre_h_1
     """
-    z = act[..., 1, :]
-    dx_pre, dh_pre = gru_local(act, h_prev, h_proj_n)
+    loc = gru_local(run, h_prev, c_prev, nonlinearity)
+    dx_pre, dh_pre, z = loc["dx_pre"], loc["dh_pre"], loc["z"]
     dh = np.empty_like(dL_dh)
-    dpre_h = np.empty_like(act)
+    dpre_h = np.empty_like(run.act)
     dh_next = np.zeros_like(dL_dh[0])
     through_w = np.empty_like(dL_dh[0])
-    dpre_h_flat = dpre_h.reshape(*act.shape[:-2], -1)  # (T, ..., 3H)
+    dpre_h_flat = dpre_h.reshape(*dpre_h.shape[:-2], -1)  # (T, ..., 3H)
     w_hh_T_times = _matvec(weight_hh.T, dL_dh.ndim == 3)
     back = slice(None, None, -1)  # t = T..1
     steps = zip(dL_dh[back], dh_pre[back], z[back], dh[back], dh[back][..., None, :],
@@ -257,7 +377,183 @@ def gru_backward(act, h_prev, h_proj_n, weight_hh, dL_dh):
         dh_next = dh_t * z_t  # h_t = ... + z * h_{t-1}: the direct path
         dh_next += through_w
     dpre_x = dx_pre * dh[..., None, :]  # needed only after the loop: one vectorised product
-    return dh, dpre_x, dpre_h, dh_next
+    return BackRun(dh=dh, dx_proj=dpre_x.reshape(dpre_h_flat.shape), dh_proj=dpre_h_flat, dh0=dh_next)
+
+
+def gru_edge_grads(run: Run, back, weight_hh) -> dict[str, np.ndarray]:
+    """(T, ..., H) gradient along each edge at step t: "hh" h_t -> h_{t-1}, directly and through W_hh."""
+    return {"hh": back.dh * run.act[..., 1, :] + back.dh_proj @ weight_hh}
+
+
+def gru_rows(loc, k, weight_hh, rows_h, rows_c, spread):
+    """Rows R of d(out)/dh_t -> those of d(out)/dh_{t-1} across step t = k + 1:
+    R diag(z_t) + (R spread over the r, z, n blocks by their local derivatives) W_hh."""
+    H = rows_h.shape[1]
+    np.multiply(rows_h[:, None, :], loc["dh_pre"][k][None], out=spread)
+    return rows_h * loc["z"][k] + spread.reshape(H, 3 * H) @ weight_hh, None
+
+
+def gru_step_jacobians(loc, w, steps) -> dict[str, np.ndarray]:
+    """{"hh": dh_t/dh_{t-1} = diag(z_t) + sum over blocks diag(dh_pre) W_h*} at the 0-based steps."""
+    coef, z = loc["dh_pre"][steps], loc["z"][steps]
+    eye = np.eye(w.shape[-1])[None]
+    hh = z[:, :, None] * eye + _diag_times(coef[:, 0], w[0]) + _diag_times(coef[:, 1], w[1])
+    return {"hh": hh + _diag_times(coef[:, 2], w[2])}
+
+
+# --------------------------------------------------------------------------------------------
+# The table: each kind's facts and math, looked up by name
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CellKind:
+    """One kind of cell the engine runs: its facts, and its math from the sections above.
+
+    Every function takes the same arguments across kinds, so engine.py and analysis.py call
+    them without knowing which cell they run:
+      forward(x_proj, weight_hh, bias_hh, h0, c0, nonlinearity) -> Run
+      local(run, h_prev, c_prev, nonlinearity) -> dict of (T, ...) local derivatives
+      backward(run, h_prev, c_prev, weight_hh, dL_dh, nonlinearity, dL_dc_last=None) -> BackRun
+        (dL_dc_last: a gradient reaching the last cell state from outside; None without a cell state)
+      edge_grads(run, backward, weight_hh) -> edge -> (T, ..., H) gradient along that edge
+      rows(local, k, weight_hh, rows_h, rows_c, spread) -> the rows one step further back
+      step_jacobians(local, weight_hh blocks (G, H, H), steps (n,)) -> name -> (n, H, H)
+      slopes(run, nonlinearity) -> activation -> its derivative over the maximum, in [0, 1];
+        None for a gated cell: its gates' own (activation_slopes)
+    """
+
+    key: str  # "rnn", "lstm", "gru"
+    label: str  # "RNN", "LSTM", "GRU"
+    article: str  # "a" or "an", as in "an LSTM's shape"
+    blocks: tuple[str, ...]  # row blocks of weight_ih / weight_hh, in PyTorch's order
+    gates: tuple[str, ...]  # Trace.gates, in the order of Trace.act's axis -2
+    sigmoid_gates: frozenset[str]  # gates squashed into [0, 1]; the others by tanh
+    has_cell_state: bool  # an LSTM-style c_t beside h_t
+    step_vectors: tuple[str, ...]  # the vectors of one step, in reading order (Step page)
+    forward: Callable[..., Run]
+    local: Callable[..., dict]
+    backward: Callable[..., BackRun]
+    edge_grads: Callable[..., dict]
+    rows: Callable
+    step_jacobians: Callable[..., dict]
+    slopes: Callable[..., dict] | None = None
+    nonlinearities: tuple[str, ...] = ("tanh",)  # the `nonlinearity` values that mean something for it
+    forget_gate: str | None = None  # the block whose bias init_params(forget_bias=) sets
+    gated_recurrence: Mapping[str, str] = field(default_factory=dict, hash=False)  # block -> the gate that
+    #                                   multiplies its recurrent part before the squash (GRU n: r)
+    gamma: float | None = None  # a bound on |phi'|, for Pascanu et al.'s bound on the gradient
+    #                             (diag(phi') W_hh is each step's Jacobian); None for gated cells
+
+    @property
+    def G(self) -> int:
+        """The number of row blocks in weight_ih and weight_hh."""
+        return len(self.blocks)
+
+    @property
+    def named(self) -> str:
+        """The kind with its article, for a sentence: "an LSTM"."""
+        return f"{self.article} {self.label}"
+
+    def activation_slopes(self, run: Run, nonlinearity: str) -> dict[str, np.ndarray]:
+        """activation -> (T, ..., H) its derivative over the maximum: the cell's own rule (the
+        RNN's phi'), else each gate's, sigmoid' / 0.25 or tanh'."""
+        if self.slopes is not None:
+            return self.slopes(run, nonlinearity)
+        rel = _gate_slopes(run.act, tuple(g in self.sigmoid_gates for g in self.gates))
+        return {g: rel[..., k, :] for k, g in enumerate(self.gates)}
+
+
+KINDS: Registry[CellKind] = Registry("kind", [
+    CellKind(
+        "rnn", "RNN", "an", blocks=("h",), gates=(), sigmoid_gates=frozenset(), has_cell_state=False,
+        step_vectors=("x", "h_prev", "a", "h"),
+        forward=rnn_forward, local=rnn_local, backward=rnn_backward, edge_grads=rnn_edge_grads,
+        rows=rnn_rows, step_jacobians=rnn_step_jacobians, slopes=rnn_slopes, gamma=1.0,
+        nonlinearities=NONLINEARITIES,
+    ),
+    CellKind(
+        "lstm", "LSTM", "an", blocks=("i", "f", "g", "o"), gates=("i", "f", "g", "o"), sigmoid_gates=frozenset("ifo"),
+        has_cell_state=True, step_vectors=("x", "h_prev", "c_prev", "i", "f", "g", "o", "c", "h"),
+        forward=lstm_forward, local=lstm_local, backward=lstm_backward, edge_grads=lstm_edge_grads,
+        rows=lstm_rows, step_jacobians=lstm_step_jacobians, forget_gate="f",
+    ),
+    CellKind(
+        "gru", "GRU", "a", blocks=("r", "z", "n"), gates=("r", "z", "n"), sigmoid_gates=frozenset("rz"),
+        has_cell_state=False, step_vectors=("x", "h_prev", "r", "z", "n", "h"),
+        forward=gru_forward, local=gru_local, backward=gru_backward, edge_grads=gru_edge_grads,
+        rows=gru_rows, step_jacobians=gru_step_jacobians, gated_recurrence={"n": "r"},
+    ),
+])
+# Views of the table for the public API (rnnviz.BLOCKS["lstm"], rnnviz.GATES["gru"]).
+BLOCKS = {key: kind.blocks for key, kind in KINDS.items()}
+GATES = {key: kind.gates for key, kind in KINDS.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# The cells the app offers: an engine kind with its options, and how the app names and draws it
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One choice of cell: the pages' selectboxes, the URL's `cell=` values, training's `cell`."""
+
+    key: str  # the URL value, e.g. "rnn-relu"
+    label: str  # e.g. "RNN (ReLU)"
+    kind: str  # a key of KINDS
+    colour: str  # a name in figures.theme.COLOURS, the cell's line colour
+    nonlinearity: str = "tanh"  # for kind "rnn": "tanh" or "relu"
+    init: Mapping[str, object] = field(default_factory=dict, hash=False)  # extra init_params
+    #                                   keyword arguments, e.g. {"hh_init": "orthogonal"}
+
+    @property
+    def spec(self) -> CellKind:
+        """The engine kind's facts and math."""
+        return KINDS[self.kind]
+
+    @property
+    def has_cell_state(self) -> bool:
+        return self.spec.has_cell_state
+
+    @property
+    def has_forget_gate(self) -> bool:
+        return self.spec.forget_gate is not None
+
+
+CELLS: Registry[Cell] = Registry("cell", [
+    Cell("rnn-tanh", "RNN (tanh)", "rnn", colour="vermillion"),
+    Cell("rnn-relu", "RNN (ReLU)", "rnn", colour="vermillion", nonlinearity="relu"),
+    Cell("lstm", "LSTM", "lstm", colour="blue"),
+    Cell("gru", "GRU", "gru", colour="green"),
+])
+
+
+class CellChoice:
+    """For a dataclass with a `cell` key of CELLS: the engine's kind and nonlinearity, and a copy
+    with changes."""
+
+    cell: str
+
+    @property
+    def kind(self) -> str:
+        return CELLS[self.cell].kind
+
+    @property
+    def nonlinearity(self) -> str:
+        return CELLS[self.cell].nonlinearity
+
+    def with_(self, **changes):
+        return replace(self, **changes)
+
+
+def overlay_cells(cell: str) -> list[str]:
+    """The cells drawn beside `cell` for comparison: the first cell of every other kind."""
+    main_kind = CELLS[cell].kind
+    firsts = {}
+    for key, other in CELLS.items():
+        firsts.setdefault(other.kind, key)
+    return [key for kind, key in firsts.items() if kind != main_kind]
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,7 +582,7 @@ def init_params(
     forget_bias (LSTM only) sets the forget gate's total bias: bias_ih[f] = forget_bias and
     bias_hh[f] = 0.
     """
-    _check_kind(kind)
+    spec = KINDS[kind]
     input_size = _check_size("input_size", input_size)
     hidden_size = _check_size("hidden_size", hidden_size)
     if hh_init not in HH_INITS:
@@ -294,11 +590,12 @@ def init_params(
     if spectral_radius is not None and not (np.isfinite(spectral_radius) and spectral_radius >= 0):
         raise ValueError(f"spectral_radius must be a finite number >= 0, got {spectral_radius!r}")
     if forget_bias is not None:
-        if kind != "lstm":
-            raise ValueError(f"forget_bias applies to kind='lstm' only, got kind={kind!r}")
+        if spec.forget_gate is None:
+            with_gate = [k for k, s in KINDS.items() if s.forget_gate is not None]
+            raise ValueError(f"forget_bias applies to kind={' or '.join(map(repr, with_gate))} only, got kind={kind!r}")
         if not np.isfinite(forget_bias):
             raise ValueError(f"forget_bias must be finite, got {forget_bias!r}")
-    G, H, I = n_blocks(kind), hidden_size, input_size
+    G, H, I = spec.G, hidden_size, input_size
     rng = np.random.default_rng(seed)
     k = 1.0 / np.sqrt(H)
     params = {
@@ -315,8 +612,10 @@ def init_params(
         for b in range(G):
             blocks[b] = with_spectral_radius(blocks[b], spectral_radius)
     if forget_bias is not None:
-        params["bias_ih"][H : 2 * H] = forget_bias
-        params["bias_hh"][H : 2 * H] = 0.0
+        block = spec.blocks.index(spec.forget_gate)
+        rows = slice(block * H, (block + 1) * H)
+        params["bias_ih"][rows] = forget_bias
+        params["bias_hh"][rows] = 0.0
     return params
 
 
@@ -330,11 +629,6 @@ def with_spectral_radius(w: np.ndarray, radius: float) -> np.ndarray:
     """w (n, n) rescaled so that its largest |eigenvalue| is radius (unchanged if it is 0)."""
     current = np.max(np.abs(np.linalg.eigvals(w)))
     return w * (radius / current) if current > 0 else w.copy()
-
-
-def _check_kind(kind) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
 
 def _check_size(name: str, value) -> int:

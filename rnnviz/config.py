@@ -1,19 +1,21 @@
 """What the shared controls describe, and how raw values (from a URL) become safe ones.
 
 A `Config` is the whole scenario a page computes from: small, frozen and hashable, so it is
-also the cache key. `parse_param` turns one raw string into a valid value, clamping numbers into
-range and falling back to the default otherwise, and says what it changed, so the app can show
-a short note instead of an exception. Nothing here imports Streamlit.
+also the cache key. How the figures are drawn (presentation mode) is a `Display`, apart: it is
+never part of a cache key, so switching it redraws without recomputing. `parse_param` turns one
+raw string into a valid value, clamping numbers into range and falling back to the default
+otherwise, and says what it changed, so the app can show a short note instead of an exception.
+Nothing here imports Streamlit.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-CELLS = {"rnn-tanh": "RNN (tanh)", "rnn-relu": "RNN (ReLU)", "lstm": "LSTM", "gru": "GRU"}
-SOURCES = {"text": "Free text", "sine": "Sine wave", "noise": "Gaussian noise", "task": "Task sample"}
-TASKS = {"adding": "Adding problem", "temporal_order": "Temporal order", "memorisation": "Delayed recall"}
+from .cells import CELLS, CellChoice
+from .tasks import SOURCES, TASKS
+
 INITS = {"default": "PyTorch default", "radius": "W_hh at a spectral radius"}
 FORGET_BIASES = {"default": "PyTorch default (random)", "0": "0", "1": "1", "2": "2", "3": "3", "5": "5"}
 
@@ -21,27 +23,9 @@ MAX_TEXT = 500  # characters the app accepts as free text (one step each)
 DEFAULT_TEXT = "hello world"
 
 
-class CellChoice:
-    """For a dataclass with a `cell` key ("rnn-tanh", "rnn-relu", "lstm", "gru"): the engine's
-    kind and nonlinearity, and a copy with changes."""
-
-    cell: str
-
-    @property
-    def kind(self) -> str:
-        return self.cell.split("-")[0]
-
-    @property
-    def nonlinearity(self) -> str:
-        return "relu" if self.cell == "rnn-relu" else "tanh"
-
-    def with_(self, **changes):
-        return replace(self, **changes)
-
-
 @dataclass(frozen=True)
 class Config(CellChoice):
-    """The shared controls: one scenario, from cell to presentation mode."""
+    """The shared scenario controls: one cell over one input sequence."""
 
     cell: str = "lstm"  # a key of CELLS
     hidden: int = 8  # H
@@ -54,6 +38,12 @@ class Config(CellChoice):
     radius: float = 1.0  # spectral radius of each W_hh block when init == "radius"
     input_scale: float = 1.0  # every input is multiplied by this (large: tanh saturates)
     forget_bias: str = "default"  # LSTM: a key of FORGET_BIASES
+
+
+@dataclass(frozen=True)
+class Display:
+    """How figures are drawn, never what is computed."""
+
     present: bool = False  # presentation mode: big text, thick lines
 
 
@@ -70,18 +60,18 @@ class Param:
 
 DEFAULT = Config()
 PARAMS: dict[str, Param] = {
-    "cell": Param(DEFAULT.cell, CELLS),
+    "cell": Param(DEFAULT.cell, CELLS.labels()),
     "hidden": Param(DEFAULT.hidden, low=1, high=64, kind="int"),
-    "source": Param(DEFAULT.source, SOURCES),
+    "source": Param(DEFAULT.source, SOURCES.labels()),
     "text": Param(DEFAULT.text, kind="text", high=MAX_TEXT),
     "length": Param(DEFAULT.length, low=2, high=1000, kind="int"),
-    "task": Param(DEFAULT.task, TASKS),
+    "task": Param(DEFAULT.task, {key: task.label for key, task in TASKS.items() if task.in_scenario}),
     "seed": Param(DEFAULT.seed, low=0, high=99_999, kind="int"),
     "init": Param(DEFAULT.init, INITS),
     "radius": Param(DEFAULT.radius, low=0.1, high=2.0, kind="float"),
     "input_scale": Param(DEFAULT.input_scale, low=0.1, high=10.0, kind="float"),
     "forget_bias": Param(DEFAULT.forget_bias, FORGET_BIASES),
-    "present": Param(DEFAULT.present, kind="bool"),
+    "present": Param(Display().present, kind="bool"),
 }
 
 

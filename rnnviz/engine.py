@@ -1,9 +1,14 @@
 """Forward passes (Trace) and backprop through time (Backward) for RNN, LSTM and GRU.
 
 This module checks inputs, computes the input projections for all steps at once, runs the
-per-cell loops of cells.py, and packs results into frozen dataclasses of read-only arrays.
+cell's loops (cells.KINDS[kind]), and packs results into frozen dataclasses of read-only arrays.
 A single sequence xs (T, I) gives (T, H) results; a batch xs (T, B, I) gives (T, B, H).
-Overflow never raises: `nonfinite_step` says where the numbers first stopped being finite.
+
+Overflow never raises. `nonfinite_step`, on a Trace and on a Backward alike, is where that pass
+broke: the first step, counting in the order the pass runs, at which a state it computes is inf
+or NaN. The forward pass runs t = 1..T, so a Trace's is its first broken step (h_t or c_t); BPTT
+runs t = T..1, so a Backward's is its latest broken step (dL/dh_t or dL/dc_t), and every
+earlier step is usually broken too. None: every state is finite.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cells
-from .cells import BLOCKS, GATES, KINDS, NONLINEARITIES, PARAM_NAMES, _check_kind
+from .cells import KINDS, NONLINEARITIES, PARAM_NAMES, BackRun, CellKind, Run
+from .numerics import global_norm, nonfinite_step
 
 
 @dataclass(frozen=True)
@@ -28,10 +33,14 @@ class Trace:
     c: np.ndarray | None  # (T, H) LSTM cell states c_1..c_T, else None
     h0: np.ndarray  # (H,) initial hidden state
     c0: np.ndarray | None  # (H,) initial LSTM cell state, else None
-    gates: dict[str, np.ndarray]  # name -> (T, H) activations: LSTM i f g o, GRU r z n
-    pre_x: dict[str, np.ndarray]  # block -> (T, H) input part  W_i* x_t + b_i*
-    pre_h: dict[str, np.ndarray]  # block -> (T, H) recurrent part W_h* h_{t-1} + b_h*
-    nonfinite_step: int | None  # first step t (1-based) whose h_t or c_t is inf/NaN, else None
+    act: np.ndarray  # (T, A, H) gate activations, stacked in the order of cells.KINDS[kind].gates
+    #                  (A = 4 LSTM i f g o, 3 GRU r z n, 0 RNN); `gates` is the per-gate view
+    x_proj: np.ndarray  # (T, G*H) input part of every pre-activation: W_ih x_t + b_ih
+    h_proj: np.ndarray  # (T, G*H) recurrent part: W_hh h_{t-1} + b_hh
+    saved: dict[str, np.ndarray]  # the rest the backward loop reads: RNN "a" (T, H) the full
+    #                               pre-activation, LSTM "tanh_c" (T, H)
+    nonfinite_step: int | None  # where the forward pass broke: the first t whose h_t or c_t is
+    #                             inf/NaN (1-based), else None
 
     @property
     def T(self) -> int:
@@ -42,67 +51,100 @@ class Trace:
         return self.h.shape[-1]
 
     @property
+    def gates(self) -> dict[str, np.ndarray]:
+        """gate -> (T, H) activations, views of act: LSTM i f g o, GRU r z n, RNN none."""
+        return {name: self.act[..., k, :] for k, name in enumerate(KINDS[self.kind].gates)}
+
+    @property
+    def pre_x(self) -> dict[str, np.ndarray]:
+        """block -> (T, H) input part of the pre-activation, W_i* x_t + b_i* (views of x_proj)."""
+        return _split_blocks(self.x_proj, KINDS[self.kind])
+
+    @property
+    def pre_h(self) -> dict[str, np.ndarray]:
+        """block -> (T, H) recurrent part, W_h* h_{t-1} + b_h* (views of h_proj)."""
+        return _split_blocks(self.h_proj, KINDS[self.kind])
+
+    @property
+    def pre(self) -> dict[str, np.ndarray]:
+        """block -> (T, H): the full pre-activation pre_x + pre_h; a block whose recurrent part
+        a gate multiplies first (GRU "n") is pre_x + gate * pre_h."""
+        gated, gates = KINDS[self.kind].gated_recurrence, self.gates
+        px, ph = self.pre_x, self.pre_h
+        return {b: px[b] + (gates[gated[b]] * ph[b] if b in gated else ph[b]) for b in px}
+
+    @property
     def h_prev(self) -> np.ndarray:
         """(T, H): h_0..h_{T-1}, the state each step reads."""
-        return np.concatenate([self.h0[None], self.h[:-1]])
+        return _prev(self.h0, self.h)
 
     @property
     def c_prev(self) -> np.ndarray | None:
         """(T, H): c_0..c_{T-1} for the LSTM, else None."""
-        return None if self.c is None else np.concatenate([self.c0[None], self.c[:-1]])
+        return _prev(self.c0, self.c)
 
     @property
-    def pre(self) -> dict[str, np.ndarray]:
-        """block -> (T, H): the full pre-activation pre_x + pre_h (for GRU "n": pre_x + r*pre_h)."""
-        out = {b: self.pre_x[b] + self.pre_h[b] for b in self.pre_x}
-        if self.kind == "gru":
-            out["n"] = self.pre_x["n"] + self.gates["r"] * self.pre_h["n"]
-        return out
+    def run(self) -> Run:
+        """The forward loop's results, as the cell's backward loop and local derivatives read them."""
+        return Run(h=self.h, act=self.act, c=self.c, h_proj=self.h_proj, saved=self.saved)
 
 
 @dataclass(frozen=True)
 class Backward:
     """Gradients of the loss from backprop through time. Shapes for one sequence."""
 
+    kind: str
     dh: np.ndarray  # (T, H) total dL/dh_t, through every later step
     dc: np.ndarray | None  # (T, H) total dL/dc_t for the LSTM, else None
     dh0: np.ndarray  # (H,) dL/dh_0
     dc0: np.ndarray | None  # (H,) dL/dc_0 for the LSTM, else None
     dxs: np.ndarray  # (T, I) dL/dx_t
     params: dict[str, np.ndarray]  # dL/dparam, same keys and shapes as the params
-    dpre_x: dict[str, np.ndarray]  # block -> (T, H) dL/d(input part of the pre-activation)
-    dpre_h: dict[str, np.ndarray]  # block -> (T, H) dL/d(recurrent part); W_hh's grad sums
-    #                                 outer(dpre_h[b][t], h_{t-1}) over t
-    nonfinite_step: int | None  # the latest step t (1-based) whose dL/dh_t or dL/dc_t is
-    #                             inf/NaN: where the backward pass first broke; else None
+    dx_proj: np.ndarray  # (T, G*H) dL/d(W_ih x_t + b_ih), every block
+    dh_proj: np.ndarray  # (T, G*H) dL/d(W_hh h_{t-1} + b_hh); W_hh's gradient sums
+    #                      outer(dh_proj[t], h_{t-1}) over t
+    nonfinite_step: int | None  # where BPTT broke: the latest t whose dL/dh_t or dL/dc_t is
+    #                             inf/NaN (1-based; BPTT runs t = T..1), else None
+
+    @property
+    def dpre_x(self) -> dict[str, np.ndarray]:
+        """block -> (T, H) dL/d(input part of the pre-activation), views of dx_proj."""
+        return _split_blocks(self.dx_proj, KINDS[self.kind])
+
+    @property
+    def dpre_h(self) -> dict[str, np.ndarray]:
+        """block -> (T, H) dL/d(recurrent part of the pre-activation), views of dh_proj."""
+        return _split_blocks(self.dh_proj, KINDS[self.kind])
 
 
 def forward(kind, params, xs, h0=None, c0=None, nonlinearity="tanh") -> Trace:
     """Run the cell over xs (T, I) or a batch (T, B, I); h0, c0 (H,) or (B, H), default zeros."""
-    kind, nonlinearity, params, xs, h0, c0 = _check_inputs(
-        kind, params, xs, h0, c0, nonlinearity
-    )
+    spec, params, xs, h0, c0 = _check_inputs(kind, params, xs, h0, c0, nonlinearity)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        run = _run_forward(kind, params, xs, h0, c0, nonlinearity)
-        return _pack_trace(kind, nonlinearity, xs, h0, c0, run, params)
+        x_proj, run = _run_forward(spec, params, xs, h0, c0, nonlinearity)
+        return _pack_trace(spec, nonlinearity, xs, h0, c0, x_proj, run, params)
 
 
-def bptt(kind, params, xs, dL_dh, h0=None, c0=None, nonlinearity="tanh") -> Backward:
+def bptt(kind, params, xs, dL_dh, h0=None, c0=None, nonlinearity="tanh", *, dL_dc_last=None) -> Backward:
     """Backprop through time. dL_dh (T, H) (or (T, B, H)): gradient reaching each h_t from outside.
 
-    With a batch, parameter gradients are summed over the sequences.
+    dL_dc_last (H,) (or (B, H)), LSTM only: a gradient reaching the last cell state c_T from
+    outside (a loss on c_n). With a batch, parameter gradients are summed over the sequences.
     """
-    kind, nonlinearity, params, xs, h0, c0 = _check_inputs(
-        kind, params, xs, h0, c0, nonlinearity
-    )
+    spec, params, xs, h0, c0 = _check_inputs(kind, params, xs, h0, c0, nonlinearity)
     expected = (*xs.shape[:-1], params["weight_hh"].shape[1])  # like h
     dL_dh = _as_float_array("dL_dh", dL_dh)
     if dL_dh.shape != expected:
         raise ValueError(f"dL_dh must have shape {expected} (like h), got {dL_dh.shape}")
+    if dL_dc_last is not None:
+        if not spec.has_cell_state:
+            raise ValueError(f"dL_dc_last applies to kind='lstm' only, got dL_dc_last for kind={kind!r}")
+        dL_dc_last = _as_float_array("dL_dc_last", dL_dc_last)
+        if dL_dc_last.shape != expected[1:]:
+            raise ValueError(f"dL_dc_last must have shape {expected[1:]} (like c_T), got {dL_dc_last.shape}")
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        run = _run_forward(kind, params, xs, h0, c0, nonlinearity)
-        back = _run_backward(kind, params, xs, h0, c0, nonlinearity, run, dL_dh)
-    return _pack_backward(kind, back)
+        _, run = _run_forward(spec, params, xs, h0, c0, nonlinearity)
+        return _run_backward(spec, params, xs, h0, c0, nonlinearity, run, dL_dh, dL_dc_last)
 
 
 def loss_and_bptt(kind, params, xs, loss_of_h, h0=None, c0=None, nonlinearity="tanh"):
@@ -112,107 +154,60 @@ def loss_and_bptt(kind, params, xs, loss_of_h, h0=None, c0=None, nonlinearity="t
     (loss, Backward, extra, nonfinite_step) where nonfinite_step is the forward pass's. The lean
     path for training loops, which need gradients, not every intermediate of the forward pass.
     """
-    kind, nonlinearity, params, xs, h0, c0 = _check_inputs(kind, params, xs, h0, c0, nonlinearity)
+    spec, params, xs, h0, c0 = _check_inputs(kind, params, xs, h0, c0, nonlinearity)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        run = _run_forward(kind, params, xs, h0, c0, nonlinearity)
-        nonfinite_step = _first_nonfinite(run["h"], run["c"])
-        loss, dL_dh, extra = loss_of_h(run["h"])
-        back = _run_backward(kind, params, xs, h0, c0, nonlinearity, run, np.asarray(dL_dh, dtype=np.float64))
-    return loss, _pack_backward(kind, back), extra, nonfinite_step
+        _, run = _run_forward(spec, params, xs, h0, c0, nonlinearity)
+        loss, dL_dh, extra = loss_of_h(run.h)
+        back = _run_backward(spec, params, xs, h0, c0, nonlinearity, run, np.asarray(dL_dh, dtype=np.float64))
+    return loss, back, extra, nonfinite_step(run.h, run.c)
 
 
 def backward_from_trace(params, trace: Trace, dL_dh) -> Backward:
     """bptt for a forward pass already run: the same gradients, without repeating the forward."""
-    kind = trace.kind
-    check_params(kind, params)
+    check_params(trace.kind, params)
     params = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
     dL_dh = _as_float_array("dL_dh", dL_dh)
     if dL_dh.shape != trace.h.shape:
         raise ValueError(f"dL_dh must have shape {trace.h.shape} (like h), got {dL_dh.shape}")
-    if kind == "rnn":
-        run = {"h": trace.h, "pre": trace.pre["h"]}
-    elif kind == "lstm":
-        run = {"h": trace.h, "c": trace.c, "tanh_c": np.tanh(trace.c),
-               "act": np.stack([trace.gates[g] for g in GATES[kind]], axis=-2)}
-    else:
-        run = {"h": trace.h, "act": np.stack([trace.gates[g] for g in GATES[kind]], axis=-2),
-               "h_proj": np.concatenate([trace.pre_h[b] for b in BLOCKS[kind]], axis=-1)}
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        back = _run_backward(kind, params, trace.xs, trace.h0, trace.c0, trace.nonlinearity, run, dL_dh)
-    return _pack_backward(kind, back)
+        return _run_backward(KINDS[trace.kind], params, trace.xs, trace.h0, trace.c0, trace.nonlinearity,
+                             trace.run, dL_dh)
 
 
 # --- the two passes, on (T, I) or (T, B, I) alike --------------------------------------------------------
 
 
-def _run_forward(kind, params, xs, h0, c0, nonlinearity) -> dict:
-    """Forward on xs (T, [B,] I); returns a dict of (T, [B,] ...) arrays."""
-    x_proj = xs @ params["weight_ih"].T + params["bias_ih"]  # (T, [B,] G*H), all steps at once
-    w_hh, b_hh = params["weight_hh"], params["bias_hh"]
-    if kind == "gru":
-        act, h, h_proj = cells.gru_forward(x_proj, w_hh, b_hh, h0)
-        return {"x_proj": x_proj, "h_proj": h_proj, "h": h, "act": act, "c": None}
-    # RNN and LSTM add b_hh with the input part, before the loop; the recurrent part the
-    # pages show (W_hh h_{t-1} + b_hh) is recomputed in _pack_trace, which bptt never calls.
-    pre_in = x_proj + b_hh
-    if kind == "rnn":
-        pre, h = cells.rnn_forward(pre_in, w_hh, h0, nonlinearity)
-        return {"x_proj": x_proj, "pre": pre, "h": h, "act": None, "c": None}
-    act, c, tanh_c, h = cells.lstm_forward(pre_in, w_hh, h0, c0)
-    return {"x_proj": x_proj, "h": h, "act": act, "c": c, "tanh_c": tanh_c}
+def _run_forward(spec: CellKind, params, xs, h0, c0, nonlinearity) -> tuple[np.ndarray, Run]:
+    """The input projections of all steps at once, then the cell's loop: (x_proj, Run)."""
+    x_proj = xs @ params["weight_ih"].T + params["bias_ih"]  # (T, [B,] G*H)
+    return x_proj, spec.forward(x_proj, params["weight_hh"], params["bias_hh"], h0, c0, nonlinearity)
 
 
-def _run_backward(kind, params, xs, h0, c0, nonlinearity, run, dL_dh) -> dict:
-    """BPTT; parameter gradients from the per-step pre-activation gradients."""
+def _run_backward(spec: CellKind, params, xs, h0, c0, nonlinearity, run: Run, dL_dh, dL_dc_last=None) -> Backward:
+    """The cell's backward loop; then the parameter gradients, from the pre-activation gradients."""
     I = xs.shape[-1]
     GH, H = params["weight_hh"].shape
-    h_prev = np.concatenate([h0[None], run["h"][:-1]])  # (T, [B,] H)
-    w_hh = params["weight_hh"]
-    dc = dc0 = None
-    if kind == "rnn":
-        dh, dpre_x, dh0 = cells.rnn_backward(run["h"], run["pre"], w_hh, dL_dh, nonlinearity)
-        dpre_h = dpre_x
-    elif kind == "lstm":
-        c_prev = np.concatenate([c0[None], run["c"][:-1]])
-        dh, dc, dpre, dh0, dc0 = cells.lstm_backward(run["act"], c_prev, run["tanh_c"], w_hh, dL_dh)
-        dpre_x = dpre_h = dpre.reshape(*dh.shape[:-1], GH)
-    else:
-        h_proj_n = run["h_proj"].reshape(*h_prev.shape[:-1], 3, H)[..., 2, :]  # W_hn h_{t-1} + b_hn
-        dh, dpre_x, dpre_h, dh0 = cells.gru_backward(run["act"], h_prev, h_proj_n, w_hh, dL_dh)
-        dpre_x, dpre_h = dpre_x.reshape(*dh.shape[:-1], GH), dpre_h.reshape(*dh.shape[:-1], GH)
+    h_prev, c_prev = _prev(h0, run.h), _prev(c0, run.c)  # (T, [B,] H)
+    back = spec.backward(run, h_prev, c_prev, params["weight_hh"], dL_dh, nonlinearity, dL_dc_last)
     # The parameter gradients are sums over steps (and sequences) of outer products:
-    # dW_ih = sum_t dpre_x[t] x_t^T, dW_hh = sum_t dpre_h[t] h_{t-1}^T; one matmul each.
-    flat_x, flat_h = dpre_x.reshape(-1, GH), dpre_h.reshape(-1, GH)
+    # dW_ih = sum_t dx_proj[t] x_t^T, dW_hh = sum_t dh_proj[t] h_{t-1}^T; one matmul each.
+    flat_x, flat_h = back.dx_proj.reshape(-1, GH), back.dh_proj.reshape(-1, GH)
     grads = {
         "weight_ih": flat_x.T @ xs.reshape(-1, I),
         "weight_hh": flat_h.T @ h_prev.reshape(-1, H),
         "bias_ih": flat_x.sum(axis=0),
         "bias_hh": flat_h.sum(axis=0),
     }
-    dxs = dpre_x @ params["weight_ih"]  # (T, [B,] I)
-    return {"dh": dh, "dc": dc, "dh0": dh0, "dc0": dc0, "dxs": dxs, "params": grads,
-            "dpre_x": dpre_x, "dpre_h": dpre_h}
+    dxs = back.dx_proj @ params["weight_ih"]  # (T, [B,] I)
+    return _pack_backward(spec, back, dxs, grads)
+
+
+def _prev(initial, states):
+    """(T, ...) states_0..states_{T-1}: the state each step reads; None for a missing state."""
+    return None if states is None else np.concatenate([initial[None], states[:-1]])
 
 
 # --- packing results ------------------------------------------------------------------------
-
-
-def _first_nonfinite(*arrays) -> int | None:
-    """1-based index of the first step (axis 0) where any array has inf/NaN, else None."""
-    bad = np.zeros(arrays[0].shape[0], dtype=bool)
-    for a in arrays:
-        if a is not None:
-            bad |= ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
-    return int(np.argmax(bad)) + 1 if bad.any() else None
-
-
-def _last_nonfinite(*arrays) -> int | None:
-    """1-based index of the last step (axis 0) where any array has inf/NaN, else None."""
-    bad = np.zeros(arrays[0].shape[0], dtype=bool)
-    for a in arrays:
-        if a is not None:
-            bad |= ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
-    return int(len(bad) - np.argmax(bad[::-1])) if bad.any() else None
 
 
 def _frozen(a):
@@ -224,45 +219,44 @@ def _frozen(a):
     return a
 
 
-def _split_blocks(flat, kind) -> dict[str, np.ndarray]:
-    """(T, [B,] G*H) -> block name -> (T, [B,] H)."""
-    G = len(BLOCKS[kind])
-    blocks = flat.reshape(*flat.shape[:-1], G, flat.shape[-1] // G)
-    return {name: _frozen(blocks[..., k, :]) for k, name in enumerate(BLOCKS[kind])}
+def _split_blocks(flat, spec: CellKind) -> dict[str, np.ndarray]:
+    """(T, [B,] G*H) -> block name -> (T, [B,] H), views."""
+    blocks = flat.reshape(*flat.shape[:-1], spec.G, flat.shape[-1] // spec.G)
+    return {name: blocks[..., k, :] for k, name in enumerate(spec.blocks)}
 
 
-def _pack_trace(kind, nonlinearity, xs, h0, c0, run, params) -> Trace:
-    act = run["act"]
-    h_proj = run.get("h_proj")  # the GRU's loop keeps it; for the others, one matmul here
+def _pack_trace(spec: CellKind, nonlinearity, xs, h0, c0, x_proj, run: Run, params) -> Trace:
+    h_proj = run.h_proj  # the GRU's loop keeps it; for the others, one matmul here
     if h_proj is None:
-        h_proj = np.concatenate([h0[None], run["h"][:-1]]) @ params["weight_hh"].T + params["bias_hh"]
-    gates = {name: _frozen(act[..., k, :]) for k, name in enumerate(GATES[kind])}
+        h_proj = _prev(h0, run.h) @ params["weight_hh"].T + params["bias_hh"]
     return Trace(
-        kind=kind,
+        kind=spec.key,
         nonlinearity=nonlinearity,
         xs=_frozen(xs),
-        h=_frozen(run["h"]),
-        c=_frozen(run["c"]),
+        h=_frozen(run.h),
+        c=_frozen(run.c),
         h0=_frozen(h0),
         c0=_frozen(c0),
-        gates=gates,
-        pre_x=_split_blocks(run["x_proj"], kind),
-        pre_h=_split_blocks(h_proj, kind),
-        nonfinite_step=_first_nonfinite(run["h"], run["c"]),
+        act=_frozen(run.act),
+        x_proj=_frozen(x_proj),
+        h_proj=_frozen(h_proj),
+        saved={name: _frozen(a) for name, a in run.saved.items()},
+        nonfinite_step=nonfinite_step(run.h, run.c),
     )
 
 
-def _pack_backward(kind, back) -> Backward:
+def _pack_backward(spec: CellKind, back: BackRun, dxs, grads) -> Backward:
     return Backward(
-        dh=_frozen(back["dh"]),
-        dc=_frozen(back["dc"]),
-        dh0=_frozen(back["dh0"]),
-        dc0=_frozen(back["dc0"]),
-        dxs=_frozen(back["dxs"]),
-        params={name: _frozen(g) for name, g in back["params"].items()},
-        dpre_x=_split_blocks(back["dpre_x"], kind),
-        dpre_h=_split_blocks(back["dpre_h"], kind),
-        nonfinite_step=_last_nonfinite(back["dh"], back["dc"]),
+        kind=spec.key,
+        dh=_frozen(back.dh),
+        dc=_frozen(back.dc),
+        dh0=_frozen(back.dh0),
+        dc0=_frozen(back.dc0),
+        dxs=_frozen(dxs),
+        params={name: _frozen(g) for name, g in grads.items()},
+        dx_proj=_frozen(back.dx_proj),
+        dh_proj=_frozen(back.dh_proj),
+        nonfinite_step=nonfinite_step(back.dh, back.dc, reverse=True),
     )
 
 
@@ -278,7 +272,7 @@ def _as_float_array(name, value) -> np.ndarray:
 
 def check_params(kind, params) -> tuple[int, int]:
     """Validate a parameter dict for `kind`; returns (input_size, hidden_size)."""
-    _check_kind(kind)
+    spec = KINDS[kind]
     if not isinstance(params, Mapping):
         raise ValueError(f"params must be a dict of arrays, got {type(params).__name__}")
     missing = [k for k in PARAM_NAMES if k not in params]
@@ -289,7 +283,7 @@ def check_params(kind, params) -> tuple[int, int]:
         raise ValueError(
             f"params['weight_ih'] and params['weight_hh'] must be 2-D, got shapes {w_ih} and {w_hh}"
         )
-    G, H, I = len(BLOCKS[kind]), w_hh[1], w_ih[1]
+    G, H, I = spec.G, w_hh[1], w_ih[1]
     expected = {"weight_ih": (G * H, I), "weight_hh": (G * H, H), "bias_ih": (G * H,),
                 "bias_hh": (G * H,)}
     for name, shape in expected.items():
@@ -305,8 +299,8 @@ def check_params(kind, params) -> tuple[int, int]:
 
 
 def _check_inputs(kind, params, xs, h0, c0, nonlinearity):
-    """Validate and normalise to float64 arrays: xs (T, [B,] I), h0 and c0 ([B,] H)."""
-    _check_kind(kind)
+    """Validate and normalise: (CellKind, params, xs (T, [B,] I), h0 and c0 ([B,] H)), float64."""
+    spec = KINDS[kind]
     if nonlinearity not in NONLINEARITIES:
         raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
     I, H = check_params(kind, params)
@@ -318,18 +312,19 @@ def _check_inputs(kind, params, xs, h0, c0, nonlinearity):
         raise ValueError(f"xs must have at least one step (T >= 1), got T = 0 (shape {xs.shape})")
     if xs.shape[-1] != I:
         raise ValueError(f"xs must have {I} features in its last axis (input_size), got {xs.shape}")
-    if not np.isfinite(xs).all():
-        t = int(np.argmax(~np.isfinite(xs.reshape(xs.shape[0], -1)).all(axis=1))) + 1
-        raise ValueError(f"xs contains NaN or inf (first at step t = {t}); expected finite inputs")
+    bad_step = nonfinite_step(xs)
+    if bad_step is not None:
+        raise ValueError(f"xs contains NaN or inf (first at step t = {bad_step}); expected finite inputs")
     if xs.ndim == 3 and xs.shape[1] == 0:
         raise ValueError(f"xs must hold at least one sequence, got batch size 0 (shape {xs.shape})")
     state_shape = (*xs.shape[1:-1], H)  # (H,) or (B, H)
     h0 = _initial_state("h0", h0, state_shape)
-    if kind == "lstm":
+    if spec.has_cell_state:
         c0 = _initial_state("c0", c0, state_shape)
     elif c0 is not None:
-        raise ValueError(f"c0 applies to kind='lstm' only, got c0 for kind={kind!r}")
-    return kind, nonlinearity, params, xs, h0, c0
+        with_c = " or ".join(repr(k) for k, s in KINDS.items() if s.has_cell_state)
+        raise ValueError(f"c0 applies to kind={with_c} only, got c0 for kind={kind!r}")
+    return spec, params, xs, h0, c0
 
 
 def _initial_state(name, value, shape) -> np.ndarray:
@@ -348,6 +343,12 @@ def _initial_state(name, value, shape) -> np.ndarray:
 
 
 # --- gradient clipping (torch.nn.utils semantics) --------------------------------------------
+#
+# The two rules return differently shaped results, as PyTorch's do, and for the same reason:
+# clip_grad_norm must compute the global norm to clip at all, and returns it (the norm before
+# clipping, what clip_grad_norm_ returns); clip_grad_value never needs it (clip_grad_value_
+# returns None), so it returns only the clipped gradients. A caller that wants the norm either
+# way takes numerics.global_norm(grads.values()) (training.CLIPS does, for one shape per rule).
 
 
 def _grad_items(grads):
@@ -369,8 +370,8 @@ def clip_grad_norm(grads, max_norm):
         raise ValueError(f"max_norm must be a finite number >= 0, got {max_norm!r}")
     items, is_dict = _grad_items(grads)
     arrays = [np.asarray(g, dtype=np.float64) for _, g in items]
+    total_norm = global_norm(arrays)
     with np.errstate(over="ignore", invalid="ignore"):
-        total_norm = float(np.sqrt(sum(np.sum(a * a) for a in arrays))) if arrays else 0.0
         coef = min(max_norm / (total_norm + 1e-6), 1.0) if not np.isnan(total_norm) else np.nan
         clipped = [a * coef for a in arrays]
     if is_dict:
@@ -387,6 +388,3 @@ def clip_grad_value(grads, clip_value):
     if is_dict:
         return {k: c for (k, _), c in zip(items, clipped, strict=True)}
     return clipped
-
-
-__all__ = ["KINDS", "Backward", "Trace", "bptt", "clip_grad_norm", "clip_grad_value", "forward"]

@@ -1,9 +1,15 @@
-"""The cell's equations for one unit at one step, as LaTeX with the live numbers plugged in."""
+"""The cell's equations for one unit at one step, as LaTeX with the live numbers plugged in.
+
+The gate lines come from the cell's facts (cells.KINDS: its gates, which are sigmoids, which
+block's recurrent part a gate multiplies); the lines that update the state differ by cell and
+are written out once each, in STATE_LINES.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .cells import KINDS
 from .engine import Trace
 
 
@@ -18,10 +24,44 @@ def num(x: float) -> str:
     return f"({text})" if x < 0 else text
 
 
-def _gate(name: str, fn: str, t: int, j: int, pre_x: float, pre_h: float, value: float,
-          product: float | None = None) -> str:
-    inner = f"{num(pre_x)} + {num(pre_h)}" if product is None else f"{num(pre_x)} + {num(product)}"
-    return rf"{name}_{{{t}}}[{j}] = \{fn}\!\left({inner}\right) = {num(value)}"
+def _gate_line(name: str, t: int, j: int, v: dict) -> str:
+    """g_t[j] = squash(input part + recurrent part) = value, the recurrent part times its gate if it has one."""
+    spec = v["spec"]
+    fn = r"\sigma" if name in spec.sigmoid_gates else r"\tanh"
+    px, ph = num(v["pre_x"][name]), num(v["pre_h"][name])
+    gate = spec.gated_recurrence.get(name)
+    inner = f"{px} + {ph}" if gate is None else rf"{px} + {num(v['gates'][gate])} \times {ph}"
+    return rf"{name}_{{{t}}}[{j}] = {fn}\!\left({inner}\right) = {num(v['gates'][name])}"
+
+
+def _rnn_state(t: int, j: int, v: dict) -> list[str]:
+    fn = r"\tanh" if v["nonlinearity"] == "tanh" else r"\mathrm{relu}"
+    return [
+        rf"h_{{{t}}}[{j}] = {fn}\!\left(\underbrace{{{num(v['pre_x']['h'])}}}_{{W_{{ih}}x_t+b_{{ih}}}}"
+        rf" + \underbrace{{{num(v['pre_h']['h'])}}}_{{W_{{hh}}h_{{t-1}}+b_{{hh}}}}\right) = {num(v['h'])}"
+    ]
+
+
+def _lstm_state(t: int, j: int, v: dict) -> list[str]:
+    g = v["gates"]
+    return [
+        rf"\begin{{aligned}} c_{{{t}}}[{j}] &= f \cdot c_{{{t - 1}}} + i \cdot g \\"
+        rf" &= {num(g['f'])} \times {num(v['c_prev'])} + {num(g['i'])} \times {num(g['g'])} = {num(v['c'])}"
+        rf" \end{{aligned}}",
+        rf"h_{{{t}}}[{j}] = o \cdot \tanh(c_{{{t}}}) = {num(g['o'])} \times \tanh({num(v['c'])}) = {num(v['h'])}",
+    ]
+
+
+def _gru_state(t: int, j: int, v: dict) -> list[str]:
+    g = v["gates"]
+    return [
+        rf"\begin{{aligned}} h_{{{t}}}[{j}] &= (1 - z)\, n + z\, h_{{{t - 1}}} \\"
+        rf" &= (1 - {num(g['z'])}) \times {num(g['n'])} + {num(g['z'])} \times {num(v['h_prev'])} = {num(v['h'])}"
+        rf" \end{{aligned}}",
+    ]
+
+
+STATE_LINES = {"rnn": _rnn_state, "lstm": _lstm_state, "gru": _gru_state}  # kind -> its state update
 
 
 def step_equations(trace: Trace, t: int, j: int) -> list[str]:
@@ -31,36 +71,11 @@ def step_equations(trace: Trace, t: int, j: int) -> list[str]:
     part W_h* h_{t-1} + b_h*, as the engine computes them.
     """
     k = t - 1
-    px = {b: float(v[k, j]) for b, v in trace.pre_x.items()}
-    ph = {b: float(v[k, j]) for b, v in trace.pre_h.items()}
-    h_prev = float(trace.h_prev[k, j])
-    h = float(trace.h[k, j])
-    if trace.kind == "rnn":
-        fn = r"\tanh" if trace.nonlinearity == "tanh" else r"\mathrm{relu}"
-        return [
-            rf"h_{{{t}}}[{j}] = {fn}\!\left(\underbrace{{{num(px['h'])}}}_{{W_{{ih}}x_t+b_{{ih}}}}"
-            rf" + \underbrace{{{num(ph['h'])}}}_{{W_{{hh}}h_{{t-1}}+b_{{hh}}}}\right) = {num(h)}"
-        ]
-    g = {name: float(v[k, j]) for name, v in trace.gates.items()}
-    if trace.kind == "lstm":
-        c_prev, c = float(trace.c_prev[k, j]), float(trace.c[k, j])
-        return [
-            _gate("i", "sigma", t, j, px["i"], ph["i"], g["i"]),
-            _gate("f", "sigma", t, j, px["f"], ph["f"], g["f"]),
-            _gate("g", "tanh", t, j, px["g"], ph["g"], g["g"]),
-            _gate("o", "sigma", t, j, px["o"], ph["o"], g["o"]),
-            rf"\begin{{aligned}} c_{{{t}}}[{j}] &= f \cdot c_{{{t - 1}}} + i \cdot g \\"
-            rf" &= {num(g['f'])} \times {num(c_prev)} + {num(g['i'])} \times {num(g['g'])} = {num(c)}"
-            rf" \end{{aligned}}",
-            rf"h_{{{t}}}[{j}] = o \cdot \tanh(c_{{{t}}}) = {num(g['o'])} \times \tanh({num(c)}) = {num(h)}",
-        ]
-    # GRU: the recurrent part of n is multiplied by r before the tanh
-    return [
-        _gate("r", "sigma", t, j, px["r"], ph["r"], g["r"]),
-        _gate("z", "sigma", t, j, px["z"], ph["z"], g["z"]),
-        rf"n_{{{t}}}[{j}] = \tanh\!\left({num(px['n'])} + {num(g['r'])} \times {num(ph['n'])}\right)"
-        rf" = {num(g['n'])}",
-        rf"\begin{{aligned}} h_{{{t}}}[{j}] &= (1 - z)\, n + z\, h_{{{t - 1}}} \\"
-        rf" &= (1 - {num(g['z'])}) \times {num(g['n'])} + {num(g['z'])} \times {num(h_prev)} = {num(h)}"
-        rf" \end{{aligned}}",
-    ]
+    at = lambda a: None if a is None else float(a[k, j])  # noqa: E731  one unit at step t
+    v = {
+        "spec": KINDS[trace.kind], "nonlinearity": trace.nonlinearity,
+        "pre_x": {b: at(a) for b, a in trace.pre_x.items()}, "pre_h": {b: at(a) for b, a in trace.pre_h.items()},
+        "gates": {name: at(a) for name, a in trace.gates.items()},
+        "h_prev": at(trace.h_prev), "h": at(trace.h), "c_prev": at(trace.c_prev), "c": at(trace.c),
+    }
+    return [*(_gate_line(name, t, j, v) for name in v["spec"].gates), *STATE_LINES[trace.kind](t, j, v)]

@@ -11,9 +11,35 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import grad
 
+from .cells import KINDS
+from .numerics import sigmoid
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + anp.exp(-x))
+
+def _rnn_step(gx, gh, h, c, nonlinearity, c_tap):
+    a = gx + gh
+    return (anp.tanh(a) if nonlinearity == "tanh" else anp.maximum(a, 0.0)), None
+
+
+def _lstm_step(gx, gh, h, c, nonlinearity, c_tap):
+    H = h.shape[0]
+    i = sigmoid(gx[:H] + gh[:H])
+    f = sigmoid(gx[H : 2 * H] + gh[H : 2 * H])
+    g = anp.tanh(gx[2 * H : 3 * H] + gh[2 * H : 3 * H])
+    o = sigmoid(gx[3 * H :] + gh[3 * H :])
+    c_new = f * c + i * g + c_tap
+    return o * anp.tanh(c_new), c_new
+
+
+def _gru_step(gx, gh, h, c, nonlinearity, c_tap):
+    H = h.shape[0]
+    r = sigmoid(gx[:H] + gh[:H])
+    z = sigmoid(gx[H : 2 * H] + gh[H : 2 * H])
+    n = anp.tanh(gx[2 * H :] + r * gh[2 * H :])
+    return (1.0 - z) * n + z * h, None
+
+
+# Written apart from cells.py on purpose: the oracle must not share the engine's derivation.
+PLAIN_STEPS = {"rnn": _rnn_step, "lstm": _lstm_step, "gru": _gru_step}
 
 
 def plain_step(kind, params, x, h, c, nonlinearity="tanh", c_tap=0.0):
@@ -24,21 +50,7 @@ def plain_step(kind, params, x, h, c, nonlinearity="tanh", c_tap=0.0):
     w_ih, w_hh, b_ih, b_hh = (params[k] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
     gx = anp.dot(w_ih, x) + b_ih  # (G*H,)
     gh = anp.dot(w_hh, h) + b_hh  # (G*H,)
-    H = w_hh.shape[1]
-    if kind == "rnn":
-        a = gx + gh
-        return (anp.tanh(a) if nonlinearity == "tanh" else anp.maximum(a, 0.0)), None
-    if kind == "lstm":
-        i = _sigmoid(gx[:H] + gh[:H])
-        f = _sigmoid(gx[H : 2 * H] + gh[H : 2 * H])
-        g = anp.tanh(gx[2 * H : 3 * H] + gh[2 * H : 3 * H])
-        o = _sigmoid(gx[3 * H :] + gh[3 * H :])
-        c_new = f * c + i * g + c_tap
-        return o * anp.tanh(c_new), c_new
-    r = _sigmoid(gx[:H] + gh[:H])
-    z = _sigmoid(gx[H : 2 * H] + gh[H : 2 * H])
-    n = anp.tanh(gx[2 * H :] + r * gh[2 * H :])
-    return (1.0 - z) * n + z * h, None
+    return PLAIN_STEPS[kind](gx, gh, h, c, nonlinearity, c_tap)
 
 
 def plain_forward(kind, params, xs, h0, c0=None, nonlinearity="tanh", dh_taps=None, dc_taps=None):
@@ -66,8 +78,9 @@ def autograd_bptt(kind, params, xs, dL_dh, h0=None, c0=None, nonlinearity="tanh"
     Returns a dict with "dh", "dc", "dh0", "dc0", "dxs" and "params".
     """
     T, H = dL_dh.shape
+    has_c = KINDS[kind].has_cell_state
     h0 = np.zeros(H) if h0 is None else h0
-    if kind == "lstm":
+    if has_c:
         c0 = np.zeros(H) if c0 is None else c0
 
     def loss(v):
@@ -76,7 +89,7 @@ def autograd_bptt(kind, params, xs, dL_dh, h0=None, c0=None, nonlinearity="tanh"
         return anp.sum(hs * dL_dh)
 
     inputs = {"params": dict(params), "xs": xs, "h0": h0, "dh_taps": np.zeros((T, H))}
-    if kind == "lstm":
+    if has_c:
         inputs |= {"c0": c0, "dc_taps": np.zeros((T, H))}
     g = grad(loss)(inputs)
     return {

@@ -13,14 +13,22 @@ with "On the difficulty of training recurrent neural networks" (after Hochreiter
   `delay` blank steps, a recall marker, and `n_pos` - 1 more blanks; the targets are "blank"
   everywhere except the last `n_pos` steps, which must repeat the symbols (cross-entropy on
   every step).
+- text: windows of a fixed text, predicting the next character (cross-entropy on every step).
 Every generator is seeded: the same arguments give the same sample.
+
+TASKS is the registry of tasks (label, minimum length, and the one sample function that both
+the shared scenario, one sequence, and training, mini-batches, call); SOURCES is the registry of
+the shared scenario's inputs (free text, sine, noise, a task sample).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from .registry import Registry
 
 MAX_TEXT_LENGTH = 2000
 
@@ -37,10 +45,17 @@ class Sample:
     n_out: int  # O: readout size (outputs or classes)
     tokens: tuple[str, ...] | None = None  # (T,) a label per step (characters, symbols)
     vocab: tuple[str, ...] | None = None  # names of the one-hot input channels, if any
+    has_target: np.ndarray | None = None  # (T,) bool: steps that have a target at all; None: every
+    #                                       step (a text's last character has no next one)
 
     @property
     def T(self) -> int:
         return self.xs.shape[0]
+
+    @property
+    def target_mask(self) -> np.ndarray:
+        """(T,) bool: the steps whose targets are real, where any loss may apply (not placeholders)."""
+        return np.ones(self.T, dtype=bool) if self.has_target is None else self.has_target
 
 
 def _check_T(T, minimum=1, name="T"):
@@ -69,7 +84,7 @@ def text_sample(text: str) -> Sample:
     """Characters of `text` as one-hot inputs (vocabulary: its sorted distinct characters).
 
     The target at step t is the next character (cross-entropy), so the loss applies at every
-    step but the last.
+    step but the last, which has no target: its row of `targets` is a placeholder.
     """
     if not isinstance(text, str):
         raise ValueError(f"text must be a string, got {type(text).__name__}")
@@ -81,10 +96,10 @@ def text_sample(text: str) -> Sample:
     index = {ch: k for k, ch in enumerate(vocab)}
     ids = np.array([index[ch] for ch in text])  # (T,)
     xs = np.eye(len(vocab))[ids]  # (T, V)
-    targets = np.append(ids[1:], 0)  # next character; the last row is unused
+    targets = np.append(ids[1:], 0)  # next character; the last row is a placeholder
     mask = np.ones(len(text), dtype=bool)
     mask[-1] = False
-    return Sample("text", xs, targets, mask, "xent", len(vocab), tuple(text), vocab)
+    return Sample("text", xs, targets, mask, "xent", len(vocab), tuple(text), vocab, has_target=mask)
 
 
 # --- signals ---------------------------------------------------------------------------------
@@ -152,8 +167,7 @@ def adding_sample(T: int, seed: int = 0, batch: int | None = None) -> Sample:
     return Sample("adding", xs, targets, mask, "mse", 1, vocab=("marker", "value"))
 
 
-TEMPORAL_SYMBOLS = ("A", "B", "c", "d", "e", "f")
-TEMPORAL_CLASSES = ("AA", "BA", "AB", "BB")  # class = first + 2 * second (A = 0, B = 1)
+TEMPORAL_SYMBOLS = ("A", "B", "c", "d", "e", "f")  # the target class is first + 2 * second (A = 0, B = 1)
 
 
 def temporal_order_sample(T: int, seed: int = 0, batch: int | None = None) -> Sample:
@@ -207,3 +221,75 @@ def memorisation_sample(delay: int, n_values: int = 5, n_pos: int = 10, seed: in
     tokens = tuple(names[s] for s in inputs[:, 0]) if batch_ is None else None
     xs, targets = _squeeze(batch_, xs, targets)
     return Sample("memorisation", xs, targets, mask, "xent", n_values + 1, tokens, names)
+
+
+TRAIN_TEXT = "the quick brown fox jumps over the lazy dog. "
+
+
+def text_windows_sample(T: int, seed: int = 0, batch: int | None = None) -> Sample:
+    """Windows of T characters of TRAIN_TEXT (repeated) from random starts, one-hot, predicting
+    the next character at every step (each window reads one character past its end)."""
+    T = _check_T(T)
+    batch_ = _check_batch(batch)
+    text = TRAIN_TEXT * (T // len(TRAIN_TEXT) + 3)
+    vocab = tuple(sorted(set(TRAIN_TEXT)))
+    index = {ch: k for k, ch in enumerate(vocab)}
+    ids = np.array([index[ch] for ch in text])
+    starts = np.random.default_rng(seed).integers(0, len(TRAIN_TEXT), batch_ or 1)
+    windows = np.stack([ids[s : s + T + 1] for s in starts], axis=1)  # (T + 1, B)
+    xs = np.eye(len(vocab))[windows[:-1]]  # (T, B, V)
+    tokens = tuple(vocab[k] for k in windows[:-1, 0]) if batch_ is None else None
+    xs, targets = _squeeze(batch_, xs, windows[1:])
+    return Sample("text", xs, targets, np.ones(T, dtype=bool), "xent", len(vocab), tokens, vocab)
+
+
+def _delayed_recall(T: int, seed: int = 0, batch: int | None = None) -> Sample:
+    """Delayed recall of 5 symbols in T steps: the delay is T - 10."""
+    return memorisation_sample(delay=T - 10, n_pos=5, seed=seed, batch=batch)
+
+
+# --- the registries --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task: what the task controls offer and what they run."""
+
+    key: str  # the URL value, e.g. "adding"
+    label: str
+    min_length: int  # the shortest T the task is defined for
+    sample: Callable[..., Sample]  # (T, seed=0, batch=None) -> Sample of T steps (B sequences)
+    in_scenario: bool = True  # offered as the shared scenario's task input; the text task is not,
+    #                           the scenario takes free text as an input of its own
+
+
+TASKS: Registry[Task] = Registry("task", [
+    Task("adding", "Adding problem", 10, adding_sample),
+    Task("temporal_order", "Temporal order", 10, temporal_order_sample),
+    Task("memorisation", "Delayed recall", 10, _delayed_recall),
+    Task("text", "Next character of a text", 1, text_windows_sample, in_scenario=False),
+])
+
+
+def task_sample(task: str, length: int, seed: int = 0, batch: int | None = None) -> Sample:
+    """The task's sample with T = length, or the task's minimum length if that is longer."""
+    entry = TASKS[task]
+    return entry.sample(max(length, entry.min_length), seed=seed, batch=batch)
+
+
+@dataclass(frozen=True)
+class Source:
+    """An input of the shared scenario: one sequence from the scenario's controls."""
+
+    key: str  # the URL value, e.g. "sine"
+    label: str
+    sample: Callable[..., Sample]  # (*, text, length, seed, task) -> Sample of one sequence
+    typed: bool = False  # its steps are the characters of a text the user typed: pages draw them as text
+
+
+SOURCES: Registry[Source] = Registry("source", [
+    Source("text", "Free text", lambda *, text, length, seed, task: text_sample(text), typed=True),
+    Source("sine", "Sine wave", lambda *, text, length, seed, task: sine_sample(length, seed=seed)),
+    Source("noise", "Gaussian noise", lambda *, text, length, seed, task: noise_sample(length, seed=seed)),
+    Source("task", "Task sample", lambda *, text, length, seed, task: task_sample(task, length, seed=seed)),
+])

@@ -3,8 +3,10 @@
 Mini-batches go through the engine's batched forward and BPTT; the readout's loss and gradient
 come from autograd. Optimisers follow PyTorch's update rules (torch.optim.SGD with and without
 momentum, torch.optim.Adam with its defaults), clipping follows torch.nn.utils (one norm over
-every parameter, cell and readout). Everything is seeded: the same RunConfig gives the same run.
-A run whose loss or weights stop being finite ends there and says at which update.
+every parameter, cell and readout). OPTIMIZERS and CLIPS are their registries; the cell and the
+task come from cells.CELLS and tasks.TASKS. Everything is seeded: the same RunConfig gives the
+same run. A run whose loss or weights stop being finite ends there and says at which update.
+train() returns the run's records and its trained weights, for a notebook or a page to reuse.
 """
 
 from __future__ import annotations
@@ -16,29 +18,76 @@ import numpy as np
 
 from . import tasks
 from .analysis import hidden_grad_norms
-from .cells import init_params
-from .config import CellChoice
+from .cells import CELLS, CellChoice, init_params
 from .engine import clip_grad_norm, clip_grad_value, loss_and_bptt
+from .numerics import global_norm
 from .readout import init_readout, readout_loss
+from .registry import Registry
+from .tasks import TASKS
 
-OPTIMIZERS = {"sgd": "SGD", "momentum": "SGD with momentum 0.9", "adam": "Adam"}
-CLIPS = {"none": "No clipping", "norm": "Clip by global norm τ", "value": "Clip by value v"}
-TASKS = {
-    "adding": "Adding problem",
-    "memorisation": "Delayed recall",
-    "temporal_order": "Temporal order",
-    "text": "Next character of a text",
-}
-TRAIN_TEXT = "the quick brown fox jumps over the lazy dog. "
+
+@dataclass(frozen=True)
+class Clip:
+    """A clipping rule: apply(grads, threshold) -> (clipped grads, their global norm before clipping).
+
+    One shape for every rule, so a training loop need not know which it runs (engine.py says
+    why clip_grad_norm and clip_grad_value themselves return differently shaped results).
+    """
+
+    key: str
+    label: str
+    apply: Callable[[dict, float], tuple[dict, float]]
+
+
+CLIPS: Registry[Clip] = Registry("clip", [
+    Clip("none", "No clipping", lambda grads, threshold: (grads, global_norm(grads.values()))),
+    Clip("norm", "Clip by global norm τ", clip_grad_norm),
+    Clip("value", "Clip by value v", lambda grads, v: (clip_grad_value(grads, v), global_norm(grads.values()))),
+])
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """An update rule: step(g, state, k, lr) -> (change to add, new state); state None at first."""
+
+    key: str
+    label: str
+    step: Callable
+
+
+def _sgd(g, state, k, lr):
+    return -lr * g, None
+
+
+def _momentum(g, buf, k, lr):
+    """torch.optim.SGD(momentum=0.9, dampening=0): buf = 0.9 buf + g, buf = g at the first step."""
+    buf = g.copy() if buf is None else 0.9 * buf + g
+    return -lr * buf, buf
+
+
+def _adam(g, state, k, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """torch.optim.Adam with its defaults; k is the 1-based step count (bias correction)."""
+    m, v = state if state is not None else (None, None)
+    m = (1 - b1) * g if m is None else b1 * m + (1 - b1) * g
+    v = (1 - b2) * g * g if v is None else b2 * v + (1 - b2) * g * g
+    m_hat, v_hat = m / (1 - b1**k), v / (1 - b2**k)
+    return -lr * m_hat / (np.sqrt(v_hat) + eps), (m, v)
+
+
+OPTIMIZERS: Registry[Optimizer] = Registry("optimizer", [
+    Optimizer("sgd", "SGD", _sgd),
+    Optimizer("momentum", "SGD with momentum 0.9", _momentum),
+    Optimizer("adam", "Adam", _adam),
+])
 
 
 @dataclass(frozen=True)
 class RunConfig(CellChoice):
     """One training run: the network, the task, the optimiser and the clipping."""
 
-    cell: str = "rnn-tanh"  # "rnn-tanh", "rnn-relu", "lstm", "gru"
+    cell: str = "rnn-tanh"  # a key of cells.CELLS
     hidden: int = 32
-    task: str = "adding"  # a key of TASKS
+    task: str = "adding"  # a key of tasks.TASKS
     length: int = 50  # T (the text task uses windows of this many characters)
     batch: int = 32
     updates: int = 200
@@ -53,7 +102,11 @@ class RunConfig(CellChoice):
 
 @dataclass(frozen=True)
 class TrainingRun:
-    """Per-update records of a run (U = updates done)."""
+    """Per-update records of a run (U = updates done), and the weights it ended with.
+
+    The model is reusable: rnnviz.forward(run.config.kind, run.params, xs,
+    nonlinearity=run.config.nonlinearity) runs the trained cell, and run.readout its readout.
+    """
 
     config: RunConfig
     loss: np.ndarray  # (U,) training loss of each mini-batch, before its update
@@ -66,7 +119,10 @@ class TrainingRun:
     stopped_at: int | None  # updates done when a caller stopped the run early, else None
     h_norms_start: np.ndarray  # (T,) ||dL/dh_t|| on a fixed probe batch before training
     h_norms_end: np.ndarray  # (T,) the same after training (or at divergence)
-    final_loss: float = field(default=float("nan"))
+    params: dict[str, np.ndarray]  # the cell's weights after the last update (the engine's keys);
+    #                                for a diverged run the last finite ones, before the update that broke them
+    readout: dict[str, np.ndarray]  # the readout's, likewise: "weight_out" (O, H), "bias_out" (O,)
+    final_loss: float = field(default=float("nan"))  # the probe batch's loss with those weights
 
     @property
     def updates_done(self) -> int:
@@ -74,11 +130,9 @@ class TrainingRun:
 
 
 def _check(cfg: RunConfig) -> None:
+    task = TASKS[cfg.task]  # an unknown key raises a ValueError naming it
+    _ = CELLS[cfg.cell], OPTIMIZERS[cfg.optimizer], CLIPS[cfg.clip]
     checks = [
-        (cfg.cell in ("rnn-tanh", "rnn-relu", "lstm", "gru"), "cell", "one of rnn-tanh, rnn-relu, lstm, gru"),
-        (cfg.task in TASKS, "task", f"one of {tuple(TASKS)}"),
-        (cfg.optimizer in OPTIMIZERS, "optimizer", f"one of {tuple(OPTIMIZERS)}"),
-        (cfg.clip in CLIPS, "clip", f"one of {tuple(CLIPS)}"),
         (isinstance(cfg.hidden, int) and 1 <= cfg.hidden <= 256, "hidden", "an integer in 1..256"),
         (isinstance(cfg.length, int) and 10 <= cfg.length <= 500, "length", "an integer in 10..500"),
         (isinstance(cfg.batch, int) and 1 <= cfg.batch <= 256, "batch", "an integer in 1..256"),
@@ -89,30 +143,14 @@ def _check(cfg: RunConfig) -> None:
     for ok, name, expected in checks:
         if not ok:
             raise ValueError(f"{name} must be {expected}, got {getattr(cfg, name)!r}")
+    if cfg.length < task.min_length:
+        raise ValueError(f"length must be at least {task.min_length} for task {cfg.task!r}, got {cfg.length}")
 
 
 def make_batch(cfg: RunConfig, index: int) -> tasks.Sample:
     """Mini-batch number `index` (0 is the fixed probe batch): (T, B, I), seeded by (seed, index)."""
     seed = int(np.random.SeedSequence([cfg.seed, index]).generate_state(1)[0])
-    if cfg.task == "adding":
-        return tasks.adding_sample(cfg.length, seed=seed, batch=cfg.batch)
-    if cfg.task == "temporal_order":
-        return tasks.temporal_order_sample(cfg.length, seed=seed, batch=cfg.batch)
-    if cfg.task == "memorisation":
-        return tasks.memorisation_sample(delay=max(cfg.length - 10, 0), n_pos=5, seed=seed, batch=cfg.batch)
-    return _text_batch(cfg, seed)
-
-
-def _text_batch(cfg: RunConfig, seed: int) -> tasks.Sample:
-    """Random windows of TRAIN_TEXT (repeated), one-hot, predicting the next character."""
-    text = TRAIN_TEXT * (cfg.length // len(TRAIN_TEXT) + 3)
-    vocab = tuple(sorted(set(TRAIN_TEXT)))
-    index = {ch: k for k, ch in enumerate(vocab)}
-    ids = np.array([index[ch] for ch in text])
-    starts = np.random.default_rng(seed).integers(0, len(TRAIN_TEXT), cfg.batch)
-    windows = np.stack([ids[s : s + cfg.length + 1] for s in starts], axis=1)  # (T + 1, B)
-    xs = np.eye(len(vocab))[windows[:-1]]  # (T, B, V)
-    return tasks.Sample("text", xs, windows[1:], np.ones(cfg.length, dtype=bool), "xent", len(vocab), vocab=vocab)
+    return tasks.task_sample(cfg.task, cfg.length, seed=seed, batch=cfg.batch)
 
 
 def _loss_and_grads(cfg, params, readout, sample):
@@ -132,35 +170,24 @@ def _loss_and_grads(cfg, params, readout, sample):
 
 
 class _Optimizer:
-    """PyTorch's SGD (momentum 0 or 0.9, dampening 0) and Adam (betas 0.9, 0.999, eps 1e-8)."""
+    """An OPTIMIZERS rule applied to named parameters, keeping each one's state between steps."""
 
-    def __init__(self, kind: str, lr: float, names):
-        self.kind, self.lr, self.step_count = kind, lr, 0
-        self.m = {n: None for n in names}
-        self.v = {n: None for n in names}
+    def __init__(self, key: str, lr: float, names):
+        self.rule, self.lr, self.step_count = OPTIMIZERS[key], lr, 0
+        self.state = {n: None for n in names}
 
     def delta(self, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The change to add to each parameter."""
         self.step_count += 1
         out = {}
         for n, g in grads.items():
-            if self.kind == "sgd":
-                out[n] = -self.lr * g
-            elif self.kind == "momentum":  # buf = 0.9 buf + g (buf = g at the first step)
-                self.m[n] = g.copy() if self.m[n] is None else 0.9 * self.m[n] + g
-                out[n] = -self.lr * self.m[n]
-            else:
-                b1, b2, eps, k = 0.9, 0.999, 1e-8, self.step_count
-                self.m[n] = (1 - b1) * g if self.m[n] is None else b1 * self.m[n] + (1 - b1) * g
-                self.v[n] = (1 - b2) * g * g if self.v[n] is None else b2 * self.v[n] + (1 - b2) * g * g
-                m_hat, v_hat = self.m[n] / (1 - b1**k), self.v[n] / (1 - b2**k)
-                out[n] = -self.lr * m_hat / (np.sqrt(v_hat) + eps)
+            out[n], self.state[n] = self.rule.step(g, self.state[n], self.step_count, self.lr)
         return out
 
 
 def _cosine(a: dict, b: dict) -> float:
     dot = sum(float(np.sum(a[n] * b[n])) for n in a)
-    na, nb = np.sqrt(sum(float(np.sum(a[n] ** 2)) for n in a)), np.sqrt(sum(float(np.sum(b[n] ** 2)) for n in b))
+    na, nb = global_norm(a.values()), global_norm(b.values())
     return dot / (na * nb) if na > 0 and nb > 0 and np.isfinite(na * nb) else float("nan")
 
 
@@ -169,13 +196,15 @@ def train_steps(cfg: RunConfig) -> Iterator[TrainingRun]:
     _check(cfg)
     probe = make_batch(cfg, 0)
     I, n_out = probe.xs.shape[-1], probe.n_out
+    cell = CELLS[cfg.cell]
     params = init_params(
-        cfg.kind,
+        cell.kind,
         I,
         cfg.hidden,
         seed=cfg.seed,
         spectral_radius=cfg.radius,
-        forget_bias=cfg.forget_bias if cfg.kind == "lstm" else None,
+        forget_bias=cfg.forget_bias if cell.has_forget_gate else None,
+        **cell.init,
     )
     readout = init_readout(cfg.hidden, n_out, seed=cfg.seed)
     optimizer = _Optimizer(cfg.optimizer, cfg.lr, [*params, *readout])
@@ -196,37 +225,38 @@ def train_steps(cfg: RunConfig) -> Iterator[TrainingRun]:
             stopped_at=None,
             h_norms_start=h_start,
             h_norms_end=h_end,
+            params=params,
+            readout=readout,
             final_loss=final_loss,
         )
 
     with np.errstate(over="ignore", invalid="ignore"):
         for u in range(1, cfg.updates + 1):
             loss, grads, _ = _loss_and_grads(cfg, params, readout, make_batch(cfg, u))
-            if cfg.clip == "norm":
-                clipped, total = clip_grad_norm(grads, cfg.threshold)
-            else:
-                total = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
-                clipped = clip_grad_value(grads, cfg.threshold) if cfg.clip == "value" else grads
-            after = float(np.sqrt(sum(float(np.sum(g * g)) for g in clipped.values())))
+            clipped, total = CLIPS[cfg.clip].apply(grads, cfg.threshold)
+            after = global_norm(clipped.values())
             delta = optimizer.delta(clipped)
+            before = params, readout
             params = {n: params[n] + delta[n] for n in params}
             readout = {n: readout[n] + delta[n] for n in readout}
             rec["loss"].append(loss)
             rec["grad_norm"].append(total)
             rec["clipped_norm"].append(after)
             rec["clipped"].append(any(not np.array_equal(grads[n], clipped[n], equal_nan=True) for n in grads))
-            rec["update_norm"].append(float(np.sqrt(sum(float(np.sum(d * d)) for d in delta.values()))))
+            rec["update_norm"].append(global_norm(delta.values()))
             rec["cosine"].append(_cosine(grads, clipped))
             weights_ok = all(np.all(np.isfinite(p)) for p in (*params.values(), *readout.values()))
             if not (np.isfinite(loss) and np.isfinite(total) and weights_ok):
                 diverged_at = u
+                params, readout = before  # an update that broke the numbers is not kept
                 yield snapshot(final=True)
                 return
             yield snapshot(final=u == cfg.updates)
 
 
 def train(cfg: RunConfig, keep_going: Callable[[TrainingRun], bool] | None = None) -> TrainingRun:
-    """Run cfg to the end (or divergence). keep_going(run_so_far) -> False stops early."""
+    """Run cfg to the end (or divergence); the run's records and its trained weights (run.params,
+    run.readout). keep_going(run_so_far) -> False stops early, keeping the weights so far."""
     run = None
     for run in train_steps(cfg):
         if keep_going is not None and not keep_going(run):

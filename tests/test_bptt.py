@@ -8,20 +8,40 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from rnnviz import analysis
+from rnnviz import analysis, ui
+from rnnviz.cells import overlay_cells
 from rnnviz.config import Config
 from rnnviz.figures import bptt as fig
-from rnnviz.gradients import cell_gradients, gradient_study, other_cells
+from rnnviz.studies.bptt import build as gradient_study
+from rnnviz.studies.bptt import cell_gradients
+from rnnviz.ui.pages import PAGES
 
 from .conftest import open_app
 from .test_figures import array
 
-PAGE = "pages/2_Backprop_through_time.py"
+PAGE = PAGES["bptt"].file
 pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
 def open_page(**query):
     return open_app(PAGE, **query)
+
+
+def graph(study, mode, t):
+    """The unrolled graph of a study's main cell, as the page draws it."""
+    main = study.main
+    return fig.unrolled_graph(main.graph_nodes, main.edge_flows, main.readout.loss, main.loss_steps, main.cell,
+                              mode, t, loss_on=study.loss_on_label)
+
+
+def norms(study):
+    """The gradient-norm plot of a study, as the page draws it."""
+    return fig.grad_norms(study.h_norms, study.c_norms, study.main.cell, study.main.fit, study.bound,
+                          study.main.exploded_at)
+
+
+def saliency(study):
+    return fig.saliency(study.saliency, study.main.scenario.sample.xs, study.main.scenario.text_tokens)
 
 
 RELU = Config(cell="rnn-relu", source="noise", length=60, hidden=16, init="radius", forget_bias="3")
@@ -44,7 +64,7 @@ def test_an_lstm_with_an_open_forget_gate_keeps_its_cell_gradient():
 
 def test_the_study_overlays_the_other_two_cells_on_the_same_input():
     study = gradient_study(Config(cell="gru", source="sine", length=20, hidden=4))
-    assert list(study.others) == ["rnn-tanh", "lstm"] == other_cells("gru")
+    assert list(study.others) == ["rnn-tanh", "lstm"] == overlay_cells("gru")
     for other in study.others.values():
         np.testing.assert_array_equal(other.scenario.sample.xs, study.main.scenario.sample.xs)
 
@@ -74,7 +94,7 @@ def test_overflow_is_reported_with_its_step_and_never_raises():
 
 def test_plotted_norms_are_the_engines():
     study = gradient_study(RELU.with_(radius=0.8))
-    figure = fig.grad_norms(study)
+    figure = norms(study)
     main = next(tr for tr in figure.data if tr.name == "RNN (ReLU): ||dL/dh<sub>t</sub>||")
     np.testing.assert_allclose(np.asarray(main.y, dtype=float), analysis.hidden_grad_norms(study.main.backward),
                                rtol=1e-6)
@@ -88,7 +108,7 @@ def test_plotted_norms_are_the_engines():
 def test_the_explosion_is_marked_on_the_norm_plot():
     study = gradient_study(Config(cell="rnn-relu", source="noise", length=1000, hidden=16, init="radius",
                                   radius=2.0, input_scale=10.0))
-    figure = fig.grad_norms(study)
+    figure = norms(study)
     assert any(f"exploded at step {study.main.exploded_at}" in a.text for a in figure.layout.annotations)
     assert json.dumps(json.loads(figure.to_json())).count("Infinity") == 0  # no inf reaches the browser
 
@@ -101,12 +121,12 @@ def test_long_sequences_draw_first_and_last_steps_with_an_ellipsis(T, expected):
 
 def test_backward_graph_animates_from_T_down_and_edges_carry_the_gradient():
     study = gradient_study(Config(cell="lstm", source="sine", length=10, hidden=4))
-    figure = fig.unrolled_graph(study, "backward", 10)
+    figure = graph(study, "backward", 10)
     names = [f.name for f in figure.frames]
     assert names == ["start", *[str(t) for t in range(10, 0, -1)]]
     highway = [tr for tr in figure.data if tr.mode == "lines" and "cell-state highway" in tr.text]
     assert len(highway) == 9  # c_{t-1} -> c_t for t = 2..10, apart from the hidden path
-    flows = fig.edge_gradients(study.main)
+    flows = study.main.edge_flows
     expected = np.linalg.norm(study.main.backward.dc * study.main.scenario.trace.gates["f"], axis=1)
     np.testing.assert_allclose(flows["cc"], expected, rtol=1e-12)
     assert "gradient" in highway[0].text and "e" in highway[0].text  # the value is in the hover
@@ -114,13 +134,14 @@ def test_backward_graph_animates_from_T_down_and_edges_carry_the_gradient():
 
 def test_forward_graph_highlights_the_step():
     study = gradient_study(Config(cell="rnn-tanh", source="sine", length=8, hidden=3))
-    figure = fig.unrolled_graph(study, "forward", 5)
+    figure = graph(study, "forward", 5)
     assert not figure.frames and figure.layout.shapes[0].x0 == pytest.approx(4 - 0.42)
     assert "step t = 5 of 8" in figure.layout.title.text
 
 
-BUILDERS = [lambda s: fig.unrolled_graph(s, "backward", 1), lambda s: fig.unrolled_graph(s, "forward", 2),
-            fig.grad_norms, fig.spectrum, fig.jacobian_norms, fig.saturation_meter, fig.contributions, fig.saliency]
+BUILDERS = [lambda s: graph(s, "backward", 1), lambda s: graph(s, "forward", 2), norms,
+            lambda s: fig.spectrum(s.spectrum), lambda s: fig.jacobian_norms(s.jacobians),
+            lambda s: fig.saturation_meter(s.saturation), lambda s: fig.contributions(s.contributions), saliency]
 
 
 @pytest.mark.parametrize("cfg", [Config(cell="lstm", hidden=3), Config(cell="gru", source="noise", length=30, hidden=3),
@@ -138,7 +159,7 @@ def test_every_bptt_figure_is_valid_titled_and_hover_clean(cfg, builder):
 
 def test_contribution_bars_sum_the_engines_terms():
     study = gradient_study(Config(cell="rnn-tanh", source="noise", length=250, hidden=4))
-    figure = fig.contributions(study, max_bars=100)
+    figure = fig.contributions(study.contributions, max_bars=100)
     bars = figure.data[0]
     assert len(bars.x) == 84 and bars.x[1] == 3  # bins of 3 steps back
     np.testing.assert_allclose(np.asarray(bars.y, dtype=float).sum(), study.contributions["h"].sum(), rtol=1e-5)
@@ -146,7 +167,7 @@ def test_contribution_bars_sum_the_engines_terms():
 
 def test_saliency_of_text_colours_each_character():
     study = gradient_study(Config(cell="lstm", text="abcdef", hidden=3))
-    figure = fig.saliency(study)
+    figure = saliency(study)
     z = array(json.loads(figure.to_json())["data"][0]["z"])
     np.testing.assert_allclose(10 ** z[0, :6], study.saliency, rtol=1e-5)
 
@@ -193,3 +214,20 @@ def test_bad_page_values_fall_back_with_a_note():
     assert not at.exception
     notes = " ".join(i.value for i in at.info)
     assert "loss=sideways" in notes and "mode=diagonal" in notes
+
+
+def test_presentation_mode_redraws_without_recomputing_the_study(monkeypatch):
+    calls = []
+    monkeypatch.setattr(ui, "build_bptt_study", lambda *args, **kw: calls.append(args) or gradient_study(*args, **kw))
+    at = open_page(cell="gru", hidden=4)
+    at.toggle(key="present").set_value(True).run()
+    assert not at.exception
+    assert len(calls) == 1 and len(at.get("plotly_chart")) == 7
+
+
+def test_a_loss_on_every_step_of_a_text_leaves_out_its_last_character():
+    # The last character has no next one to predict: no loss there against a placeholder class.
+    cg = cell_gradients(Config(cell="lstm", text="hello", hidden=3), "all")
+    assert cg.readout.loss_per_step[-1] == 0 and not cg.readout.dL_dh[-1].any()
+    assert np.count_nonzero(np.abs(cg.readout.dL_dh).sum(axis=1)) == 4
+    assert cg.readout.loss == pytest.approx(cg.readout.loss_per_step[:4].mean(), rel=1e-12)

@@ -9,13 +9,14 @@ import plotly.graph_objects as go
 import pytest
 from autograd import grad
 
-from rnnviz import cliff
 from rnnviz.figures import training as fig
+from rnnviz.studies import training as cliff
 from rnnviz.training import RunConfig, train
+from rnnviz.ui.pages import PAGES
 
 from .conftest import open_app
 
-PAGE = "pages/3_Clipping_and_training.py"
+PAGE = PAGES["training"].file
 pytestmark = pytest.mark.usefixtures("fresh_cache")
 
 
@@ -173,3 +174,26 @@ def test_the_cliff_start_can_be_chosen_freely():
 def test_a_b_without_a_wall_says_so():
     at = open_page(part="cliff", cl_b="-1")
     assert not at.exception and "no wall inside the map" in at.warning[0].value
+
+
+def test_every_start_next_to_the_wall_the_page_offers_is_steep():
+    # Every b of the page's slider (-8..0, step 0.25) with "start next to the wall": either a
+    # start whose gradient throws one plain step off the map even at the smallest learning rate
+    # while a clipped step stays small, or none, exactly outside SNAP_B_RANGE (the page says so).
+    lr, tau = min(cliff.CLIFF_RATES), min(cliff.CLIFF_TAUS)
+    for b in np.arange(-8.0, 0.0 + 1e-9, 0.25):
+        start = cliff.wall_point(float(b))
+        low, high = cliff.SNAP_B_RANGE
+        assert (start is not None) == (low <= b <= high), b
+        if start is None:
+            continue
+        assert np.linalg.norm(cliff.cliff_grad(np.array(start))) >= cliff.MIN_STEEP, b
+        raw, clipped = cliff.descend(start, lr, 1), cliff.descend(start, lr, 1, clip_norm=tau)
+        map_size = np.hypot(np.ptp(cliff.W_RANGE), np.ptp(cliff.B_RANGE))
+        assert np.linalg.norm(raw.path[1] - raw.path[0]) >= lr * cliff.MIN_STEEP > 5 * map_size, b
+        assert np.linalg.norm(clipped.path[1] - clipped.path[0]) <= lr * tau * (1 + 1e-9), b
+
+
+def test_a_start_next_to_the_wall_reaches_the_sought_gradient_where_float64_allows():
+    for b in (-5.0, -4.0, -3.5):
+        assert np.linalg.norm(cliff.cliff_grad(np.array(cliff.wall_point(b)))) >= cliff.STEEP

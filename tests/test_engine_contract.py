@@ -158,6 +158,52 @@ def test_exploding_gradient_reports_where_the_backward_pass_broke():
     assert np.isfinite(bw.dh[T - 6]) and not np.isfinite(bw.dh[T - 7, 0])
 
 
+def _overflowing_relu_rnn():
+    # Unit 0 grows by 1e200 per step: inf at step 3; then W_hh's 0 * inf is NaN at step 4.
+    params = {"weight_ih": np.eye(2), "weight_hh": np.array([[1e200, 0.0], [0.0, 0.5]]),
+              "bias_ih": np.zeros(2), "bias_hh": np.zeros(2)}
+    xs = np.ones((6, 2))
+    dL_dh = np.zeros((6, 2))
+    dL_dh[-1] = 1.0
+    return params, xs, dL_dh
+
+
+def test_relu_rnn_whose_forward_overflowed_has_pytorchs_nonfinite_gradients():
+    # relu'(NaN) passes the gradient in PyTorch (it zeroes only where the output is <= 0), so the
+    # NaN of the forward pass reaches the gradients; it must not turn into silent zeros.
+    torch = pytest.importorskip("torch")
+    params, xs, dL_dh = _overflowing_relu_rnn()
+    cell = torch.nn.RNNCell(2, 2, nonlinearity="relu").double()
+    with torch.no_grad():
+        for name, value in params.items():
+            getattr(cell, name).copy_(torch.from_numpy(value))
+    h, hs = torch.zeros(1, 2, dtype=torch.float64), []
+    for t in range(len(xs)):
+        h = cell(torch.from_numpy(xs[t : t + 1]), h)
+        h.retain_grad()
+        hs.append(h)
+    (torch.stack(hs)[:, 0] * torch.from_numpy(dL_dh)).sum().backward()
+    torch_dh = torch.stack([h.grad[0] for h in hs]).numpy()
+
+    bw = rnnviz.bptt("rnn", params, xs, dL_dh, nonlinearity="relu")
+    np.testing.assert_array_equal(bw.dh, torch_dh)  # inf, NaN and finite entries alike
+    for name in params:
+        np.testing.assert_array_equal(bw.params[name], getattr(cell, name).grad.numpy(), err_msg=name)
+    torch_bad = np.nonzero(~np.isfinite(torch_dh).all(axis=1))[0]
+    assert bw.nonfinite_step == torch_bad.max() + 1 == 4
+
+
+def test_nonfinite_step_is_where_each_pass_broke_in_the_order_it_runs():
+    params, xs, dL_dh = _overflowing_relu_rnn()
+    trace = rnnviz.forward("rnn", params, xs, nonlinearity="relu")
+    bw = rnnviz.bptt("rnn", params, xs, dL_dh, nonlinearity="relu")
+    # forward runs t = 1..T: h_3 is its first non-finite state, and h_4.. stay broken
+    assert trace.nonfinite_step == 3 and np.isfinite(trace.h[:2]).all() and not np.isfinite(trace.h[2:]).all(axis=1).any()
+    # BPTT runs t = T..1: dL/dh_4 is its first non-finite gradient, and dL/dh_1..3 stay broken
+    assert bw.nonfinite_step == 4 and np.isfinite(bw.dh[4:]).all() and not np.isfinite(bw.dh[:4]).all(axis=1).any()
+    assert rnnviz.backward_from_trace(params, trace, dL_dh).nonfinite_step == 4
+
+
 def test_saturating_cells_never_report_overflow():
     params = rnnviz.init_params("lstm", 2, 4, spectral_radius=50.0)
     trace = rnnviz.forward("lstm", params, 100 * np.ones((50, 2)))

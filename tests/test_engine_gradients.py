@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from autograd import grad as autograd_grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -172,3 +173,72 @@ def test_backward_from_a_trace_equals_bptt(kind, nonlinearity):
         np.testing.assert_allclose(from_trace.params[name], direct.params[name], rtol=1e-12, atol=1e-14)
     if kind == "lstm":
         np.testing.assert_allclose(from_trace.dc, direct.dc, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("batch", [None, 3])
+def test_lstm_bptt_takes_a_gradient_on_the_last_cell_state_like_pytorch(batch):
+    # The loss sum_t dL_dh[t] . h_t + g . c_T: dL_dc_last = g reaches c_T from outside.
+    torch = pytest.importorskip("torch")
+    params, xs, dL_dh, h0, c0 = random_problem("lstm", T=6, seed=8, batch=batch)
+    g = np.random.default_rng(9).normal(size=h0.shape)
+    bw = rnnviz.bptt("lstm", params, xs, dL_dh, h0, c0, dL_dc_last=g)
+
+    # torch always runs a batch (of 1 for one sequence): retain_grad on the squeezed c_t of an
+    # unbatched LSTMCell call misses the gradient arriving through c_{t+1}.
+    if batch is None:
+        xs, dL_dh, h0, c0, g = xs[:, None], dL_dh[:, None], h0[None], c0[None], g[None]
+    cell = torch.nn.LSTMCell(xs.shape[-1], h0.shape[-1]).double()
+    with torch.no_grad():
+        for name, value in params.items():
+            getattr(cell, name).copy_(torch.from_numpy(value))
+    x, h_first, c_first = (torch.from_numpy(a).requires_grad_() for a in (xs, h0, c0))
+    h, c, hs, cs = h_first, c_first, [], []
+    for t in range(len(xs)):
+        h, c = cell(x[t], (h, c))
+        h.retain_grad()
+        c.retain_grad()
+        hs.append(h)
+        cs.append(c)
+    ((torch.stack(hs) * torch.from_numpy(dL_dh)).sum() + (c * torch.from_numpy(g)).sum()).backward()
+
+    def close(ours, theirs):
+        np.testing.assert_allclose(ours, theirs.numpy().reshape(ours.shape), rtol=1e-11, atol=1e-14)
+
+    close(bw.dh, torch.stack([h.grad for h in hs]))
+    close(bw.dc, torch.stack([c.grad for c in cs]))
+    close(bw.dh0, h_first.grad)
+    close(bw.dc0, c_first.grad)
+    close(bw.dxs, x.grad)
+    for name in params:
+        close(bw.params[name], getattr(cell, name).grad)
+
+
+def test_lstm_gradient_on_the_last_cell_state_matches_autograd():
+    params, xs, dL_dh, h0, c0 = random_problem("lstm", T=5, seed=10)
+    g = np.random.default_rng(11).normal(size=h0.shape)
+
+    def loss(p, x, h, c):
+        hs, cs = plain_forward("lstm", p, x, h, c)
+        return (hs * dL_dh).sum() + (cs[-1] * g).sum()
+
+    d_params, d_xs, d_h0, d_c0 = (autograd_grad(loss, k)(params, xs, h0, c0) for k in range(4))
+    bw = rnnviz.bptt("lstm", params, xs, dL_dh, h0, c0, dL_dc_last=g)
+    np.testing.assert_allclose(bw.dxs, d_xs, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bw.dh0, d_h0, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bw.dc0, d_c0, rtol=1e-10, atol=1e-12)
+    for name in params:
+        np.testing.assert_allclose(bw.params[name], d_params[name], rtol=1e-10, atol=1e-12, err_msg=name)
+    # no gradient on c_T is the same as none given
+    zero = rnnviz.bptt("lstm", params, xs, dL_dh, h0, c0, dL_dc_last=np.zeros_like(g))
+    np.testing.assert_array_equal(zero.dh, rnnviz.bptt("lstm", params, xs, dL_dh, h0, c0).dh)
+
+
+@pytest.mark.parametrize(
+    "kind,dL_dc_last,match",
+    [("gru", np.zeros(4), r"dL_dc_last applies to kind='lstm' only"),
+     ("lstm", np.zeros(5), r"dL_dc_last must have shape \(4,\) \(like c_T\), got \(5,\)")],
+)
+def test_bad_gradient_on_the_last_cell_state_raises(kind, dL_dc_last, match):
+    params, xs, dL_dh, _, _ = random_problem(kind, T=3, H=4)
+    with pytest.raises(ValueError, match=match):
+        rnnviz.bptt(kind, params, xs, dL_dh, dL_dc_last=dL_dc_last)

@@ -4,12 +4,13 @@ import base64
 import json
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from rnnviz import equations
 from rnnviz.config import Config
 from rnnviz.figures import step
-from rnnviz.scenario import build_scenario
+from rnnviz.studies.step import build as build_scenario
 
 CONFIGS = [Config(cell=c, source=s, hidden=5, length=12) for c in ("rnn-tanh", "rnn-relu", "lstm", "gru")
            for s in ("text", "sine", "noise", "task")]
@@ -23,6 +24,11 @@ def array(value):
             return data.reshape([int(n) for n in str(value["shape"]).split(",")])
         return data
     return np.asarray(value, dtype=float)
+
+
+def diagram(sc, t, **options):
+    """The cell diagram of a step study at step t."""
+    return step.cell_diagram(sc.vectors, sc.cell, sc.step_labels, t, **options)
 
 
 def hover_texts(fig) -> list[str]:
@@ -39,7 +45,7 @@ def hover_texts(fig) -> list[str]:
 def test_cell_diagram_draws_the_traces_values_at_t(cfg):
     sc = build_scenario(cfg)
     t = min(4, sc.T)
-    fig = step.cell_diagram(sc, t, animate=True)
+    fig = diagram(sc, t, animate=True)
     by_name = {trace.name: trace for trace in fig.data}
     np.testing.assert_allclose(array(json.loads(fig.to_json())["data"][list(by_name).index("h")]["z"])[0],
                                sc.trace.h[t - 1], rtol=1e-6)
@@ -47,13 +53,13 @@ def test_cell_diagram_draws_the_traces_values_at_t(cfg):
         np.testing.assert_allclose(np.asarray(by_name[gate].z)[0], values[t - 1], rtol=1e-6)
     assert f"step t = {t} of {sc.T}" in fig.layout.title.text
     assert len(fig.frames) == sc.T  # Play animates every step
-    assert not step.cell_diagram(sc, t).frames  # frames only in Play mode
+    assert not diagram(sc, t).frames  # frames only in Play mode
     assert all("nan" not in text.lower() for text in hover_texts(fig))
 
 
 def test_frames_hold_each_steps_values():
     sc = build_scenario(Config(cell="lstm", hidden=4))
-    fig = step.cell_diagram(sc, 1, animate=True)
+    fig = diagram(sc, 1, animate=True)
     frame = fig.frames[6]  # t = 7
     names = [trace.name for trace in fig.data]
     f_index = names.index("f")
@@ -62,16 +68,16 @@ def test_frames_hold_each_steps_values():
 
 def test_many_steps_are_subsampled_to_a_bounded_number_of_frames():
     sc = build_scenario(Config(cell="gru", source="noise", length=900, hidden=4))
-    frames = step.cell_diagram(sc, 900, animate=True).frames
+    frames = diagram(sc, 900, animate=True).frames
     assert len(frames) == step.MAX_FRAMES and frames[0].name == "1" and frames[-1].name == "900"
 
 
 BUILDERS = [
-    lambda sc: step.cell_diagram(sc, 2, animate=True),
-    lambda sc: step.cell_diagram(sc, 2, present=True),
-    lambda sc: step.vector_strips(sc, 2),
-    lambda sc: step.state_heatmaps(sc, 2, present=True),
-    lambda sc: step.text_activation(sc, 2, 0),
+    lambda sc: diagram(sc, 2, animate=True),
+    lambda sc: diagram(sc, 2, present=True),
+    lambda sc: step.vector_strips(sc.vectors, 2),
+    lambda sc: step.state_heatmaps(sc.over_time, 2, present=True),
+    lambda sc: step.text_activation(sc.sample.tokens, sc.trace.h[:, 0], 0, 2),
 ]
 
 
@@ -79,7 +85,6 @@ BUILDERS = [
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_every_figure_passes_plotlys_full_validation(cell, builder):
     # Builders skip validation for speed (theme.figure); Plotly's validator checks them here.
-    import plotly.graph_objects as go
     fig = builder(build_scenario(Config(cell=cell, hidden=3)))
     go.Figure(fig.to_dict())  # raises ValueError on any invalid property
     for trace in fig.data:  # plotly.js gets explicit colours: it has no "_r" scale names
@@ -90,11 +95,11 @@ def test_every_figure_passes_plotlys_full_validation(cell, builder):
 @pytest.mark.parametrize("cfg", CONFIGS[::3], ids=lambda c: f"{c.cell}-{c.source}")
 def test_vector_strips_and_heatmaps_are_titled_and_match_the_engine(cfg):
     sc = build_scenario(cfg)
-    strips = step.vector_strips(sc, 2)
+    strips = step.vector_strips(sc.vectors, 2)
     assert [a.text for a in strips.layout.annotations][:2] == ["x<sub>t</sub>", "h<sub>t−1</sub>"]
     h_strip = next(tr for tr in strips.data if tr.name == "h")
     np.testing.assert_allclose(np.asarray(h_strip.z)[0], sc.trace.h[1], rtol=1e-6)
-    heat = step.state_heatmaps(sc, 2)
+    heat = step.state_heatmaps(sc.over_time, 2)
     h_heat = next(tr for tr in heat.data if tr.name == "h")
     np.testing.assert_allclose(np.asarray(h_heat.z), sc.trace.h.T, rtol=1e-6)
     n = len(heat.data)
@@ -104,7 +109,7 @@ def test_vector_strips_and_heatmaps_are_titled_and_match_the_engine(cfg):
 
 def test_text_view_colours_each_character_by_the_unit():
     sc = build_scenario(Config(cell="lstm", text="abcab", hidden=3))
-    fig = step.text_activation(sc, 3, unit=2)
+    fig = step.text_activation(sc.sample.tokens, sc.trace.h[:, 2], unit=2, t=3)
     z = np.asarray(fig.data[0].z)
     np.testing.assert_allclose(z[0, :5], sc.trace.h[:, 2], rtol=1e-6)
     assert list(fig.data[0].text[0][:5]) == list("abcab")
@@ -113,7 +118,7 @@ def test_text_view_colours_each_character_by_the_unit():
 
 def test_presentation_mode_enlarges_every_text():
     sc = build_scenario(Config())
-    normal, present = step.cell_diagram(sc, 1), step.cell_diagram(sc, 1, present=True)
+    normal, present = diagram(sc, 1), diagram(sc, 1, present=True)
     assert present.layout.font.size >= 18 and present.layout.font.size > normal.layout.font.size
     assert present.layout.title.font.size > normal.layout.title.font.size
 

@@ -69,6 +69,8 @@ def test_text_sample_is_one_hot_next_character():
     assert s.xs.shape == (5, 4) and np.all(s.xs.sum(axis=1) == 1)
     assert [s.vocab[k] for k in s.targets[:4]] == list("ello")
     assert s.loss_mask.tolist() == [True, True, True, True, False]
+    assert s.target_mask.tolist() == [True, True, True, True, False]  # the last character has no target
+    assert tasks.sine_sample(4).target_mask.tolist() == [True] * 4
 
 
 @pytest.mark.parametrize("text,match", [("", "at least one character"), ("x" * 10_000, "at most 2000"),

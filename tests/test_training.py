@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import rnnviz
-from rnnviz.training import RunConfig, _Optimizer, make_batch, train
+from rnnviz.training import CLIPS, RunConfig, _Optimizer, make_batch, train
 
 LR = {"sgd": 1.0, "momentum": 0.1, "adam": 0.02}
 EASY = RunConfig(task="text", length=12, hidden=16, batch=16, updates=60)
@@ -118,3 +118,50 @@ def test_optimizers_follow_torch_optim(kind):
         tw.grad = torch.tensor(g)
         opt.step()
     np.testing.assert_allclose(w, tw.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_train_returns_the_trained_weights_ready_to_reuse():
+    cfg = EASY.with_(updates=20)
+    run = train(cfg)
+    probe = make_batch(cfg, 0)
+    initial = rnnviz.init_params(cfg.kind, probe.xs.shape[-1], cfg.hidden, seed=cfg.seed)
+    assert set(run.params) == set(initial) and set(run.readout) == {"weight_out", "bias_out"}
+    assert not np.array_equal(run.params["weight_hh"], initial["weight_hh"])  # trained, not the initial weights
+    # the run's final loss is the probe batch's loss with these weights
+    trace = rnnviz.forward(cfg.kind, run.params, probe.xs, nonlinearity=cfg.nonlinearity)
+    result = rnnviz.readout_loss(run.readout, trace.h, probe.targets, probe.loss_mask, probe.loss)
+    assert result.loss == pytest.approx(run.final_loss, rel=1e-12)
+
+
+def test_a_diverged_or_stopped_run_keeps_usable_weights():
+    diverged = train(RunConfig(cell="rnn-relu", length=50, hidden=32, batch=8, updates=50, radius=1.5, lr=0.5))
+    assert diverged.diverged_at is not None
+    assert all(np.isfinite(w).all() for w in (*diverged.params.values(), *diverged.readout.values()))
+    rnnviz.check_params("rnn", diverged.params)  # the engine accepts them
+    stopped = train(EASY, keep_going=lambda r: r.updates_done < 3)
+    three = train(EASY.with_(updates=3))
+    for name in stopped.params:
+        np.testing.assert_array_equal(stopped.params[name], three.params[name])
+
+
+def test_every_clip_rule_returns_the_clipped_gradients_and_the_norm_before_clipping():
+    # clip_grad_norm returns (clipped, norm) and clip_grad_value only the clipped gradients, as
+    # PyTorch's do; training.CLIPS gives every rule the first shape, with PyTorch's numbers.
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    grads = {"w": rng.normal(size=(3, 2)) * 4, "b": rng.normal(size=3)}
+    tensors = {n: torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for n, g in grads.items()}
+    for name, rule in CLIPS.items():
+        for n, t in tensors.items():
+            t.grad = torch.from_numpy(grads[n].copy())
+        params = list(tensors.values())
+        if name == "norm":
+            total = torch.nn.utils.clip_grad_norm_(params, 0.5)
+        else:
+            total = torch.nn.utils.get_total_norm([p.grad for p in params])
+            if name == "value":
+                torch.nn.utils.clip_grad_value_(params, 0.5)
+        clipped, norm = rule.apply(grads, 0.5)
+        assert norm == pytest.approx(float(total), rel=1e-14) == rnnviz.global_norm(grads.values())
+        for n, t in tensors.items():
+            np.testing.assert_allclose(clipped[n], t.grad.numpy(), rtol=1e-14)

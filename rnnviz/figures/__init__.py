@@ -1,5 +1,5 @@
-"""Plotly figure builders: pure functions from engine results to go.Figure."""
+"""Plotly figure builders: pure functions from arrays and labels to go.Figure, one module per page."""
 
-from . import step, theme
+from . import bptt, step, theme, training
 
-__all__ = ["step", "theme"]
+__all__ = ["bptt", "step", "theme", "training"]

@@ -1,15 +1,20 @@
 """Figures of backprop through time: the unrolled graph, gradient norms and why they behave so.
 
-Pure builders from a GradientStudy (rnnviz.gradients) to go.Figure. Steps are 1-based.
+Pure builders that take only what they draw (arrays keyed by step, cell or block, labels, the
+display options; the analysis results Spectrum, JacobianNorms and GrowthFit are such arrays)
+and return a go.Figure. The page takes them from its study, studies/bptt.py. Steps are 1-based.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import plotly.graph_objects as go
 
-from ..config import CELLS
-from ..gradients import LOSS_ON, CellGradients, GradientStudy
+from ..analysis import GrowthFit, JacobianNorms, Spectrum
+from ..cells import CELLS
+from ..numerics import row_norms
 from . import theme
 
 GRAPH_HOW_TO_READ = (
@@ -50,7 +55,7 @@ MAX_COLUMNS = 16  # steps drawn in the unrolled graph; longer sequences: first, 
 
 
 def cell_label(cell: str) -> str:
-    return CELLS[cell]
+    return CELLS[cell].label
 
 
 # --- the unrolled graph ---------------------------------------------------------------------
@@ -65,62 +70,42 @@ def drawn_steps(T: int) -> list[int | None]:
     return [*range(1, head + 1), None, *range(T - tail + 1, T + 1)]
 
 
-def edge_gradients(cg: CellGradients) -> dict[str, np.ndarray]:
-    """(T,) gradient magnitude flowing along each kind of edge at each step t (1-based index t-1).
+def unrolled_graph(nodes: dict[str, tuple[np.ndarray, np.ndarray | None]], flows: dict[str, np.ndarray],
+                   loss: float, loss_steps: np.ndarray, cell: str, mode: str, t: int, present: bool = False,
+                   loss_on: str = "Last step only") -> go.Figure:
+    """The unrolled network. mode "forward": step t highlighted; "backward": gradient flow, animated.
 
-    "hh": from h_t back into h_{t-1} through W_hh (for the LSTM through the o gate), "cc": from
-    c_t back into c_{t-1} (f_t dc_t), "ch": LSTM, from c_t's gates back into h_{t-1}, "hc": from
-    h_t into c_t, "xh": into x_t, "hy": from the readout into h_t.
+    nodes: row ("x", "h", "c" if the cell has a cell state, "y") -> (values (T, n), gradients
+    (T, n) or None), for the hover; flows: edge ("xh", "hy", "hh", and "cc", "ch", "hc" with a
+    cell state) -> (T,) size of the gradient along it; loss and loss_steps (T,) bool: where it
+    applies; cell: a key of cells.CELLS.
     """
-    tr, back = cg.scenario.trace, cg.backward
-    w = np.asarray(cg.scenario.params["weight_hh"])
-    H = tr.H
-    norm = lambda a: np.sqrt(np.sum(np.asarray(a) ** 2, axis=-1))  # noqa: E731
-    dpre_h = np.concatenate([back.dpre_h[b] for b in back.dpre_h], axis=-1)  # (T, G*H)
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = {"xh": norm(back.dxs), "hy": norm(cg.readout.dL_dh)}
-        if tr.kind == "lstm":
-            out["hh"] = norm(back.dpre_h["o"] @ w[3 * H :])
-            out["ch"] = norm(np.concatenate([back.dpre_h[g] for g in "ifg"], axis=-1) @ w[: 3 * H])
-            out["cc"] = norm(back.dc * tr.gates["f"])
-            out["hc"] = norm(back.dh * tr.gates["o"] * (1 - np.tanh(tr.c) ** 2))
-        elif tr.kind == "gru":
-            out["hh"] = norm(back.dh * tr.gates["z"] + dpre_h @ w)
-        else:
-            out["hh"] = norm(dpre_h @ w)
-    return out
-
-
-def unrolled_graph(study: GradientStudy, mode: str, t: int, present: bool = False) -> go.Figure:
-    """The unrolled network. mode "forward": step t highlighted; "backward": gradient flow, animated."""
-    cg = study.main
-    tr = cg.scenario.trace
-    T, lstm = tr.T, tr.kind == "lstm"
+    T = nodes["h"][0].shape[0]
+    cell_state = "c" in nodes
     s = theme.sizes(present)
     columns = drawn_steps(T)
     col_of = {step: k for k, step in enumerate(columns) if step is not None}
-    y = {"x": 0.0, "h": 1.0, "c": 2.0, "y": 3.0 if lstm else 2.0}
+    y = {"x": 0.0, "h": 1.0, "c": 2.0, "y": 3.0 if cell_state else 2.0}
     y_loss = y["y"] + 1.0
     x_loss = len(columns) + 0.2
-    grads = edge_gradients(cg)
     # Edges: (kind of flow, step t, (x0, y0), (x1, y1)); drawn as one line trace each.
     edges = []
     for step, k in col_of.items():
         edges.append(("xh", step, (k, y["x"]), (k, y["h"])))
         edges.append(("hy", step, (k, y["h"]), (k, y["y"])))
-        if lstm:
+        if cell_state:
             edges.append(("hc", step, (k, y["h"]), (k, y["c"])))
         prev = col_of.get(step - 1)
         if prev is not None:
             edges.append(("hh", step, (prev, y["h"]), (k, y["h"])))
-            if lstm:
+            if cell_state:
                 edges.append(("cc", step, (prev, y["c"]), (k, y["c"])))
                 edges.append(("ch", step, (prev, y["h"]), (k, y["c"])))
-        if np.any(cg.readout.dL_dh[step - 1] != 0):
+        if loss_steps[step - 1]:
             edges.append(("yL", step, (k, y["y"]), (x_loss, y_loss)))
     # Each edge's style once, vectorised: log10 of its flow over 8 decades below the largest
     # flow maps to 0..1, which sets both the colour and the width.
-    values = np.array([grads["hy" if kind == "yL" else kind][step - 1] for kind, step, _, _ in edges])
+    values = np.array([flows["hy" if edge == "yL" else edge][step - 1] for edge, step, _, _ in edges])
     finite = values[np.isfinite(values) & (values > 0)]
     top = np.log10(finite.max()) if finite.size else 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -129,33 +114,30 @@ def unrolled_graph(study: GradientStudy, mode: str, t: int, present: bool = Fals
     stops = np.array([p for p, _ in theme.MAGNITUDE])
     colours = [theme.MAGNITUDE[i][1] for i in np.abs(stops[None, :] - levels[:, None]).argmin(axis=1)]
     reached_style = [{"color": c, "width": 1.0 + 9.0 * lv} for c, lv in zip(colours, levels, strict=True)]
-    grey = {"color": "#c8c8c8", "width": 1.5}
+    grey = {"color": theme.INACTIVE, "width": 1.5}
 
     def edge_style(e: int, frame_t: int) -> dict:
         """Edge e's line once the backward pass has reached step frame_t (grey before that)."""
         return reached_style[e] if mode == "backward" and edges[e][1] >= frame_t else grey
 
     data = []
-    for e, (kind, step, (x0, y0), (x1, y1)) in enumerate(edges):
+    for e, (edge, step, (x0, y0), (x1, y1)) in enumerate(edges):
         data.append({"type": "scatter", "x": [x0, x1], "y": [y0, y1], "mode": "lines", "showlegend": False,
                      "line": edge_style(e, 1), "hoverinfo": "text",
-                     "text": f"{_EDGE_NAMES[kind]} at t = {step}: gradient {_fmt(values[e])}"})
+                     "text": f"{_EDGE_NAMES[edge]} at t = {step}: gradient {_fmt(values[e])}"})
     # Nodes: one scatter per row, hover with the value and the gradient.
-    node_rows = [("x", "x"), ("h", "h")] + ([("c", "c")] if lstm else []) + [("y", "y")]
-    for name, key in node_rows:
-        xs_, texts = [], []
-        for step, k in col_of.items():
-            xs_.append(k)
-            texts.append(_node_hover(cg, key, step))
-        data.append({"type": "scatter", "x": xs_, "y": [y[key]] * len(xs_), "mode": "markers+text",
+    for key, (node_values, node_grads) in nodes.items():
+        texts = [_node_hover(key, step, node_values, node_grads) for step in col_of]
+        data.append({"type": "scatter", "x": list(col_of.values()), "y": [y[key]] * len(col_of),
+                     "mode": "markers+text",
                      "text": [f"{key}<sub>{step}</sub>" for step in col_of], "textposition": "middle center",
                      "textfont": {"size": s.tick if len(columns) > 10 else s.font, "color": theme.INK},
-                     "marker": {"size": 34 if present else 28, "color": "white",
+                     "marker": {"size": 34 if present else 28, "color": theme.PAPER,
                                 "line": {"color": theme.INK, "width": 1.5}},
-                     "hovertext": texts, "hoverinfo": "text", "showlegend": False, "name": name})
+                     "hovertext": texts, "hoverinfo": "text", "showlegend": False, "name": key})
     data.append({"type": "scatter", "x": [x_loss], "y": [y_loss], "mode": "markers+text", "text": ["L"],
-                 "marker": {"size": 40, "color": "#fde6c8", "line": {"color": theme.INK, "width": 1.5}},
-                 "hovertext": [f"loss L = {_fmt(cg.readout.loss)} (on {LOSS_ON[study.loss_on].lower()})"],
+                 "marker": {"size": 40, "color": theme.LOSS_FILL, "line": {"color": theme.INK, "width": 1.5}},
+                 "hovertext": [f"loss L = {_fmt(loss)} (on {loss_on.lower()})"],
                  "hoverinfo": "text", "showlegend": False, "textfont": {"size": s.font}})
     shapes, notes = [], []
     if None in columns:
@@ -165,8 +147,8 @@ def unrolled_graph(study: GradientStudy, mode: str, t: int, present: bool = Fals
         k = col_of[t]
         shapes.append({"type": "rect", "x0": k - 0.42, "x1": k + 0.42, "y0": -0.5, "y1": y["y"] + 0.5,
                        "fillcolor": theme.CURSOR, "opacity": 0.18, "line": {"width": 0}, "layer": "below"})
-    title = (f"Unrolled {cell_label(cg.cell)}, forward: step t = {t} of {T}" if mode == "forward" else
-             f"Unrolled {cell_label(cg.cell)}, backward: gradient flow from L (width and colour: log scale)")
+    title = (f"Unrolled {cell_label(cell)}, forward: step t = {t} of {T}" if mode == "forward" else
+             f"Unrolled {cell_label(cell)}, backward: gradient flow from L (width and colour: log scale)")
     layout = {
         "shapes": shapes, "annotations": notes,
         "xaxis": {"visible": False, "range": [-0.7, x_loss + 0.7], "fixedrange": True},
@@ -193,7 +175,7 @@ def unrolled_graph(study: GradientStudy, mode: str, t: int, present: bool = Fals
                                   "buttons": [{"label": "▶ Play backward", "method": "animate",
                                                "args": [[f["name"] for f in frames], play]}]}]
         layout["margin"] = {"b": 60}
-    height = 360 + (90 if lstm else 0)
+    height = 360 + (90 if cell_state else 0)
     return theme.figure(data, layout, title=title, present=present, height=height, frames=frames)
 
 
@@ -201,22 +183,12 @@ _EDGE_NAMES = {"xh": "x → h", "hy": "h → y", "hh": "h(t−1) → h(t)", "cc"
                "ch": "h(t−1) → c(t) (gates)", "hc": "c(t) → h(t)", "yL": "y → L"}
 
 
-def _node_hover(cg: CellGradients, key: str, step: int) -> str:
-    tr, back = cg.scenario.trace, cg.backward
-    k = step - 1
-    if key == "x":
-        value, grad = tr.xs[k], back.dxs[k]
-    elif key == "h":
-        value, grad = tr.h[k], back.dh[k]
-    elif key == "c":
-        value, grad = tr.c[k], back.dc[k]
-    else:
-        value, grad = cg.readout.y[k], None
+def _node_hover(key: str, step: int, values: np.ndarray, grads: np.ndarray | None) -> str:
+    value, grad = values[step - 1], None if grads is None else grads[step - 1]
     head = ", ".join(f"{v:.3f}" for v in value[:4]) + (", …" if len(value) > 4 else "")
-    with np.errstate(over="ignore", invalid="ignore"):
-        text = f"<b>{key}<sub>{step}</sub></b> = [{head}]<br>||{key}|| = {_fmt(np.linalg.norm(value))}"
-        if grad is not None:
-            text += f"<br>||dL/d{key}<sub>{step}</sub>|| = {_fmt(np.linalg.norm(grad))}"
+    text = f"<b>{key}<sub>{step}</sub></b> = [{head}]<br>||{key}|| = {_fmt(float(row_norms(value)))}"
+    if grad is not None:
+        text += f"<br>||dL/d{key}<sub>{step}</sub>|| = {_fmt(float(row_norms(grad)))}"
     return text
 
 
@@ -229,43 +201,48 @@ def _fmt(value: float) -> str:
 # --- gradient norms ---------------------------------------------------------------------------
 
 
-def grad_norms(study: GradientStudy, present: bool = False) -> go.Figure:
-    """||dL/dh_t|| against t (log axis) for the main cell, the other cells, the bound and ||dL/dc_t||."""
+def grad_norms(h_norms: dict[str, np.ndarray], c_norms: dict[str, np.ndarray], main: str, fit: GrowthFit,
+               bound: np.ndarray | None = None, exploded_at: int | None = None, present: bool = False) -> go.Figure:
+    """||dL/dh_t|| against t (log axis) for every cell, with ||dL/dc_t||, the bound and the explosion.
+
+    h_norms, c_norms: cell key -> (T,), the main cell's among them (c_norms for the cells with a
+    cell state); fit: the main cell's growth fit; bound (T,): Pascanu et al.'s bound, if drawn.
+    """
     s = theme.sizes(present)
-    main = study.main
-    T = main.scenario.T
+    T = len(h_norms[main])
     steps = np.arange(1, T + 1)
     data = []
-    for cell, cg in study.others.items():
-        colour = theme.KIND_COLOURS[cell.split("-")[0]]
-        data.append(_norm_line(steps, cg.h_norms, f"{cell_label(cell)}: ||dL/dh<sub>t</sub>||", colour,
+    for cell, norms in h_norms.items():
+        if cell == main:
+            continue
+        colour = theme.cell_colour(cell)
+        data.append(_norm_line(steps, norms, f"{cell_label(cell)}: ||dL/dh<sub>t</sub>||", colour,
                                s.line * 0.8, opacity=0.55))
-        if cg.c_norms is not None:  # the LSTM's cell-state highway, even when it is the overlay
-            data.append(_norm_line(steps, cg.c_norms, f"{cell_label(cell)}: ||dL/dc<sub>t</sub>||", colour,
+        if cell in c_norms:  # the cell-state highway, even when it is the overlay
+            data.append(_norm_line(steps, c_norms[cell], f"{cell_label(cell)}: ||dL/dc<sub>t</sub>||", colour,
                                    s.line * 0.8, dash="dash", opacity=0.75))
-    if main.c_norms is not None:
-        data.append(_norm_line(steps, main.c_norms, f"{cell_label(main.cell)}: ||dL/dc<sub>t</sub>||",
-                               theme.KIND_COLOURS["lstm"], s.line, dash="dash"))
-    if study.bound is not None:
-        data.append(_norm_line(steps, study.bound, "bound: ||dL/dh<sub>T</sub>|| (γσ<sub>max</sub>)<sup>T−t</sup>",
+    if main in c_norms:
+        data.append(_norm_line(steps, c_norms[main], f"{cell_label(main)}: ||dL/dc<sub>t</sub>||",
+                               theme.cell_colour(main), s.line, dash="dash"))
+    if bound is not None:
+        data.append(_norm_line(steps, bound, "bound: ||dL/dh<sub>T</sub>|| (γσ<sub>max</sub>)<sup>T−t</sup>",
                                theme.MUTED, s.line * 0.8, dash="dot"))
-    data.append(_norm_line(steps, main.h_norms, f"{cell_label(main.cell)}: ||dL/dh<sub>t</sub>||",
-                           theme.KIND_COLOURS[main.scenario.config.kind], s.line * 1.6))
+    data.append(_norm_line(steps, h_norms[main], f"{cell_label(main)}: ||dL/dh<sub>t</sub>||",
+                           theme.cell_colour(main), s.line * 1.6))
     shapes, notes = [], []
-    if main.exploded_at is not None:
-        shapes.append({"type": "line", "x0": main.exploded_at, "x1": main.exploded_at, "y0": 0, "y1": 1,
-                       "yref": "paper", "line": {"color": "#D55E00", "width": s.line, "dash": "dash"}})
-        notes.append({"x": main.exploded_at, "y": 1, "yref": "paper", "text": f"exploded at step {main.exploded_at}",
-                      "showarrow": False, "yanchor": "bottom", "font": {"color": "#D55E00", "size": s.font}})
-    fit = main.fit
+    if exploded_at is not None:
+        shapes.append({"type": "line", "x0": exploded_at, "x1": exploded_at, "y0": 0, "y1": 1,
+                       "yref": "paper", "line": {"color": theme.ALARM, "width": s.line, "dash": "dash"}})
+        notes.append({"x": exploded_at, "y": 1, "yref": "paper", "text": f"exploded at step {exploded_at}",
+                      "showarrow": False, "yanchor": "bottom", "font": {"color": theme.ALARM, "size": s.font}})
     regime = "—" if fit.regime == "undefined" else f"{fit.regime} (×{fit.factor:.3g} per step back)"
     layout = {
         "xaxis": {"title": {"text": "step t"}, "range": [0.5, T + 0.5]},
         "yaxis": {"title": {"text": "||dL/dh<sub>t</sub>||"}, "type": "log", "exponentformat": "power"},
-        "legend": {"orientation": "h", "y": -0.22, "x": 0.0, "font": {"size": s.tick}},
+        "legend": theme.legend(present, x=0.0),
         "shapes": shapes, "annotations": notes, "hovermode": "x unified",
     }
-    return theme.figure(data, layout, title=f"Gradient reaching each step — {cell_label(main.cell)}: {regime}",
+    return theme.figure(data, layout, title=f"Gradient reaching each step — {cell_label(main)}: {regime}",
                         present=present, height=460)
 
 
@@ -278,12 +255,12 @@ def _norm_line(steps, values, name, colour, width, dash="solid", opacity=1.0) ->
 # --- why it happens -----------------------------------------------------------------------------
 
 
-def spectrum(study: GradientStudy, present: bool = False) -> go.Figure:
+def spectrum(spectra: dict[str, Spectrum], present: bool = False) -> go.Figure:
     """Singular values of each W_hh block (left) and its eigenvalues with the unit circle (right)."""
     s = theme.sizes(present)
     data = []
-    for k, (block, sp) in enumerate(study.spectrum.items()):
-        colour = theme.LINES[k % len(theme.LINES)]
+    for k, (block, sp) in enumerate(spectra.items()):
+        colour = theme.line_colour(k)
         name = "W_hh" if block == "h" else f"W_h{block}"
         index = np.arange(1, len(sp.singular_values) + 1)
         data.append({"type": "scatter", "x": index, "y": theme.f32(sp.singular_values),
@@ -298,93 +275,93 @@ def spectrum(study: GradientStudy, present: bool = False) -> go.Figure:
     data.append({"type": "scatter", "x": np.cos(angle), "y": np.sin(angle), "mode": "lines", "xaxis": "x2",
                  "yaxis": "y2", "line": {"color": theme.MUTED, "dash": "dot", "width": s.line * 0.6},
                  "name": "unit circle", "hoverinfo": "skip"})
-    radius = max(sp.spectral_radius for sp in study.spectrum.values())
+    radius = max(sp.spectral_radius for sp in spectra.values())
+    H = max(len(sp.singular_values) for sp in spectra.values())
     r = max(1.15, radius * 1.1)
     layout = {
         "xaxis": {"domain": [0.0, 0.5], "title": {"text": "index i"}},
         "yaxis": {"title": {"text": "singular value σ<sub>i</sub>"}, "rangemode": "tozero"},
         "xaxis2": {"domain": [0.6, 1.0], "title": {"text": "Re λ"}, "range": [-r, r], "anchor": "y2"},
         "yaxis2": {"title": {"text": "Im λ"}, "range": [-r, r], "anchor": "x2", "scaleanchor": "x2"},
-        "shapes": [{"type": "line", "xref": "x", "yref": "y", "x0": 0.5, "x1": study.main.scenario.trace.H + 0.5,
+        "shapes": [{"type": "line", "xref": "x", "yref": "y", "x0": 0.5, "x1": H + 0.5,
                     "y0": 1, "y1": 1, "line": {"color": theme.MUTED, "dash": "dash", "width": s.line * 0.6}}],
-        "legend": {"orientation": "h", "y": -0.25, "font": {"size": s.tick}},
+        "legend": theme.legend(present, y=-0.25),
     }
     return theme.figure(data, layout, title=f"W_hh: singular values and eigenvalues (spectral radius {radius:.3g})",
                         present=present, height=420)
 
 
-def jacobian_norms(study: GradientStudy, present: bool = False) -> go.Figure:
+def jacobian_norms(jn: JacobianNorms, present: bool = False) -> go.Figure:
     """||dh_T/dh_t|| at the sampled steps, and each step's ||dh_t/dh_{t-1}||."""
     s = theme.sizes(present)
-    jn = study.jacobians
     data = [
         {"type": "scatter", "x": jn.t, "y": theme.log_values(jn.to_last), "mode": "lines",
-         "name": "||dh<sub>T</sub>/dh<sub>t</sub>||", "line": {"color": theme.LINES[0], "width": s.line * 1.4},
+         "name": "||dh<sub>T</sub>/dh<sub>t</sub>||", "line": {"color": theme.line_colour(0), "width": s.line * 1.4},
          "hovertemplate": "t = %{x}: %{y:.3e}<extra></extra>"},
         {"type": "scatter", "x": jn.t, "y": theme.log_values(jn.step), "mode": "markers",
-         "name": "||dh<sub>t</sub>/dh<sub>t−1</sub>||", "marker": {"color": theme.LINES[1], "size": s.marker * 0.8},
+         "name": "||dh<sub>t</sub>/dh<sub>t−1</sub>||",
+         "marker": {"color": theme.line_colour(1), "size": s.marker * 0.8},
          "hovertemplate": "t = %{x}: %{y:.3f}<extra></extra>"},
     ]
     layout = {"xaxis": {"title": {"text": "step t"}}, "yaxis": {"title": {"text": "spectral norm"}, "type": "log",
                                                                   "exponentformat": "power"},
-              "legend": {"orientation": "h", "y": -0.25, "font": {"size": s.tick}}}
+              "legend": theme.legend(present, y=-0.25)}
     return theme.figure(data, layout, title="How strongly step t can still move the last state",
                         present=present, height=380)
 
 
-def saturation_meter(study: GradientStudy, present: bool = False) -> go.Figure:
-    """Fraction of saturated units per step, per gate block and overall."""
+def saturation_meter(saturation: dict[str, np.ndarray], present: bool = False) -> go.Figure:
+    """Fraction of saturated units per step (T,), per activation and overall ("all")."""
     s = theme.sizes(present)
-    T = study.main.scenario.T
-    steps = np.arange(1, T + 1)
+    steps = np.arange(1, len(saturation["all"]) + 1)
     data = []
-    blocks = [b for b in study.saturation if b != "all"]
+    blocks = [b for b in saturation if b != "all"]
     for k, block in enumerate(blocks):
         if len(blocks) > 1:
-            data.append({"type": "scatter", "x": steps, "y": theme.f32(study.saturation[block]), "mode": "lines",
-                         "name": block, "line": {"color": theme.LINES[k % len(theme.LINES)], "width": s.line * 0.7},
+            data.append({"type": "scatter", "x": steps, "y": theme.f32(saturation[block]), "mode": "lines",
+                         "name": block, "line": {"color": theme.line_colour(k), "width": s.line * 0.7},
                          "opacity": 0.7, "hovertemplate": f"{block}: " + "%{y:.0%}<extra></extra>"})
-    data.append({"type": "scatter", "x": steps, "y": theme.f32(study.saturation["all"]), "mode": "lines",
+    data.append({"type": "scatter", "x": steps, "y": theme.f32(saturation["all"]), "mode": "lines",
                  "name": "all units", "fill": "tozeroy", "line": {"color": theme.INK, "width": s.line},
                  "hovertemplate": "all: %{y:.0%}<extra></extra>"})
     layout = {"xaxis": {"title": {"text": "step t"}},
               "yaxis": {"title": {"text": "saturated units"}, "range": [0, 1.02], "tickformat": ".0%"},
-              "legend": {"orientation": "h", "y": -0.25, "font": {"size": s.tick}}}
+              "legend": theme.legend(present, y=-0.25)}
     return theme.figure(data, layout, title="Saturation meter", present=present, height=380)
 
 
-def contributions(study: GradientStudy, present: bool = False, max_bars: int = 100) -> go.Figure:
-    """Stacked bars: the size of each step's term of dL/dW_hh, by steps back from the end."""
-    s = theme.sizes(present)
-    T = study.main.scenario.T
-    blocks = [b for b in study.contributions if b != "total"]
+def contributions(terms: dict[str, np.ndarray], present: bool = False, max_bars: int = 100) -> go.Figure:
+    """Stacked bars: the size of each step's term of dL/dW_hh (block -> (T,), and "total"), by steps back."""
+    T = len(terms["total"])
+    blocks = [b for b in terms if b != "total"]
     back = np.arange(T)[::-1]  # T - t for t = 1..T
     width = max(1, -(-T // max_bars))  # bin steps back so at most max_bars bars are drawn
     bins = back // width
     n_bins = bins.max() + 1
     data = []
     for k, block in enumerate(blocks):
-        sums = np.bincount(bins, weights=np.nan_to_num(study.contributions[block], posinf=0.0), minlength=n_bins)
+        sums = np.bincount(bins, weights=np.nan_to_num(terms[block], posinf=0.0), minlength=n_bins)
         label = "W_hh" if block == "h" else f"block {block}"
         data.append({"type": "bar", "x": np.arange(n_bins) * width, "y": theme.f32(sums), "name": label,
-                     "marker": {"color": theme.LINES[k % len(theme.LINES)]},
+                     "marker": {"color": theme.line_colour(k)},
                      "hovertemplate": f"{label}, " + "%{x} steps back: %{y:.3e}<extra></extra>"})
     axis = "steps back from the end, T − t" + (f" (bins of {width})" if width > 1 else "")
     layout = {"barmode": "stack", "bargap": 0.1, "xaxis": {"title": {"text": axis}},
               "yaxis": {"title": {"text": "||term of dL/dW<sub>hh</sub>||"}},
-              "legend": {"orientation": "h", "y": -0.25, "font": {"size": s.tick}}}
+              "legend": theme.legend(present, y=-0.25)}
     return theme.figure(data, layout, title="Where the weight gradient comes from", present=present, height=380)
 
 
-def saliency(study: GradientStudy, present: bool = False, per_row: int = 32) -> go.Figure:
-    """||dL/dx_t|| per input: characters coloured (text), or bars under the input signal (numbers)."""
+def saliency(values: np.ndarray, xs: np.ndarray, tokens: Sequence[str] | None = None, present: bool = False,
+             per_row: int = 32) -> go.Figure:
+    """||dL/dx_t|| (T,) per input: characters coloured (a typed text, tokens (T,)), or bars under
+    the input signal xs (T, I) (numbers)."""
     s = theme.sizes(present)
-    sc = study.main.scenario
-    values = np.asarray(study.saliency, dtype=float)
+    values = np.asarray(values, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log10(np.where(values > 0, values, np.nan))
-    if sc.config.source == "text":
-        z, chars, steps = theme.char_grid(list(sc.sample.tokens), logs, per_row)
+    if tokens is not None:
+        z, chars, steps = theme.char_grid(list(tokens), logs, per_row)
         rows = z.shape[0]
         hover = np.array([[f"step {k}: ||dL/dx|| = {values[k - 1]:.3e}" if k else "" for k in row] for row in steps],
                          dtype=object)
@@ -395,14 +372,14 @@ def saliency(study: GradientStudy, present: bool = False, per_row: int = 32) -> 
         layout = {"xaxis": {"visible": False}, "yaxis": {"visible": False, "autorange": "reversed"}}
         return theme.figure(data, layout, title="Saliency: how much each character can still change the loss",
                             present=present, height=130 + 56 * rows)
-    steps = np.arange(1, sc.T + 1)
-    xs = np.asarray(sc.sample.xs, dtype=float)
+    steps = np.arange(1, len(values) + 1)
+    xs = np.asarray(xs, dtype=float)
     layout = theme.stacked_axes(2, ["input x<sub>t</sub>", "||dL/dx<sub>t</sub>||"], present, gap=0.3, shared_x=True)
     data = [{"type": "scatter", "x": steps, "y": theme.f32(xs[:, j]), "mode": "lines", "xaxis": "x", "yaxis": "y",
-             "name": f"x[{j}]", "line": {"width": s.line * 0.8, "color": theme.LINES[j % len(theme.LINES)]}}
+             "name": f"x[{j}]", "line": {"width": s.line * 0.8, "color": theme.line_colour(j)}}
             for j in range(min(xs.shape[1], 4))]
     data.append({"type": "bar", "x": steps, "y": theme.f32(values), "xaxis": "x2", "yaxis": "y2", "name": "||dL/dx||",
-                 "marker": {"color": theme.LINES[0]}, "hovertemplate": "t = %{x}: %{y:.3e}<extra></extra>"})
+                 "marker": {"color": theme.line_colour(0)}, "hovertemplate": "t = %{x}: %{y:.3e}<extra></extra>"})
     layout["yaxis2"]["type"] = "log"
     layout["yaxis2"]["exponentformat"] = "power"
     layout["xaxis2"]["title"] = {"text": "step t"}

@@ -1,19 +1,24 @@
 """Figures of the forward pass at one step: the cell diagram, vector strips, heatmaps over time.
 
-Builders are pure: (Scenario, t, options) -> go.Figure. Steps are 1-based, as on the page: t = 1
-is the first input. Arrays go to Plotly as float32 NumPy arrays.
+Builders are pure and take only what they draw: the step's vectors (studies.step.StepVector:
+a key, its values at every step, whether it is a gate in [0, 1]), labels, the step t and the
+display options -> go.Figure. Steps are 1-based, as on the page: t = 1 is the first input.
+Arrays go to Plotly as float32 NumPy arrays.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 
-from ..cells import SIGMOID_BLOCKS
-from ..scenario import Scenario
+from ..cells import Cell
 from . import theme
+
+if TYPE_CHECKING:
+    from ..studies.step import StepVector
 
 CELL_DIAGRAM_HOW_TO_READ = (
     "Each coloured strip is one vector at step t, one cell per hidden unit (hover for exact "
@@ -42,31 +47,11 @@ def label(name: str, t: str = "t") -> str:
     return f"{name}<sub>{t}</sub>"
 
 
-@dataclass(frozen=True)
-class Vector:
-    """One vector the diagram and strips show, with its values at every step."""
-
-    key: str  # e.g. "f", "h_prev"
-    text: str  # rich-text label, e.g. "f<sub>t</sub>"
-    values: np.ndarray  # (T, n)
-    gate: bool  # True: on [0, 1] (sequential scale); False: signed (diverging scale)
-
-
-def step_vectors(sc: Scenario) -> list[Vector]:
-    """The vectors of one step, in reading order: inputs, gates, states."""
-    tr = sc.trace
-    xs = np.asarray(sc.sample.xs, dtype=float)
-    out = [Vector("x", label("x"), xs, False), Vector("h_prev", label("h", "t−1"), tr.h_prev, False)]
-    if tr.c is not None:
-        out.append(Vector("c_prev", label("c", "t−1"), tr.c_prev, False))
-    for name, values in tr.gates.items():
-        out.append(Vector(name, label(name), values, name in SIGMOID_BLOCKS))
-    if tr.c is not None:
-        out.append(Vector("c", label("c"), tr.c, False))
-    if tr.kind == "rnn":
-        out.append(Vector("a", label("a") + " (pre-activation)", tr.pre["h"], False))
-    out.append(Vector("h", label("h"), tr.h, False))
-    return out
+def vector_label(key: str) -> str:
+    """The rich-text label of a step vector's key: "h_prev" -> h_{t−1}, "a" -> a_t (pre-activation)."""
+    if key.endswith("_prev"):
+        return label(key.removesuffix("_prev"), "t−1")
+    return label(key) + (" (pre-activation)" if key == "a" else "")
 
 
 def _value_hover(text: str, n: int) -> np.ndarray:
@@ -122,15 +107,16 @@ _OP_NOTES = {
 }
 
 
-def _strip_trace(v: Vector, t: int, xc: float, yc: float, width: float, zmax: float, bar: dict | None) -> dict:
+def _strip_trace(v: StepVector, t: int, xc: float, yc: float, width: float, zmax: float, bar: dict | None) -> dict:
     n = v.values.shape[1]
     return {
         "type": "heatmap", "name": v.key, "z": _strip_z(v, t),
         "x0": xc - width / 2 + width / (2 * n), "dx": width / n, "y0": yc, "dy": 0.5,
-        "colorscale": theme.SEQUENTIAL if v.gate else theme.DIVERGING,
-        "zmin": 0.0 if v.gate else -zmax, "zmax": 1.0 if v.gate else zmax,
+        "colorscale": theme.SEQUENTIAL if v.bounded else theme.DIVERGING,
+        "zmin": 0.0 if v.bounded else -zmax, "zmax": 1.0 if v.bounded else zmax,
         "showscale": bar is not None, **({"colorbar": bar} if bar else {}), "xgap": 1 if n <= 32 else 0,
-        "customdata": _value_hover(_plain(v.text), n)[None], "hovertemplate": "%{customdata} = %{z:.4f}<extra></extra>",
+        "customdata": _value_hover(_plain(vector_label(v.key)), n)[None],
+        "hovertemplate": "%{customdata} = %{z:.4f}<extra></extra>",
     }
 
 
@@ -144,84 +130,86 @@ def _arrow(x0, y0, x1, y1, width) -> dict:
             "arrowcolor": theme.MUTED, "text": ""}
 
 
-def cell_diagram(sc: Scenario, t: int, present: bool = False, frame_ms: int = 400,
-                 animate: bool = False) -> go.Figure:
+def cell_diagram(vectors: Sequence[StepVector], cell: Cell, step_labels: Sequence[str], t: int,
+                 present: bool = False, frame_ms: int = 400, animate: bool = False) -> go.Figure:
     """The cell at step t in colah's visual grammar, every vector a strip of coloured units.
 
+    vectors: the step's vectors (values (T, n) each); cell: the cells.CELLS entry, for the
+    diagram of its kind, its name and its nonlinearity; step_labels (T,): what each step reads.
     With `animate`, Plotly frames for the steps (at most 150) let ▶ play through time in the
     browser, without a round trip to the server.
     """
-    tr = sc.trace
-    layout = _LAYOUTS[tr.kind]
-    vectors = {v.key: v for v in step_vectors(sc)}
+    layout = _LAYOUTS[cell.kind]
+    by_key = {v.key: v for v in vectors}
     s = theme.sizes(present)
-    signed_max = theme.signed_range(*(v.values for v in vectors.values() if not v.gate and v.key != "x"))
-    x_max = theme.signed_range(vectors["x"].values)
+    signed_max = theme.signed_range(*(v.values for v in vectors if not v.bounded and v.key != "x"))
+    x_max = theme.signed_range(by_key["x"].values)
     data, shapes, notes = [], [], []
     strip_keys = []
     shown_bar = {"gate": False, "signed": False}
     for key, xc, yc, width in layout["strips"]:
-        v = vectors[key]
-        scale = "gate" if v.gate else "signed"
+        v = by_key[key]
+        scale = "gate" if v.bounded else "signed"
         bar = None
         if not shown_bar[scale] and key != "x":
             shown_bar[scale] = True
-            bar = theme.colorbar("gates" if v.gate else "states", present,
-                                 x=1.0 if v.gate else 1.08, len=0.45, y=0.75 if v.gate else 0.25)
+            bar = theme.colorbar("gates" if v.bounded else "states", present,
+                                 x=1.0 if v.bounded else 1.08, len=0.45, y=0.75 if v.bounded else 0.25)
         data.append(_strip_trace(v, t, xc, yc, width, x_max if key == "x" else signed_max, bar))
         strip_keys.append(key)
+        text = f"<b>{vector_label(key)}</b>"
         if key == "x":  # inputs enter from below: label to the left, clear of the arrow
-            notes.append({"x": xc - width / 2 - 0.08, "y": yc, "text": f"<b>{v.text}</b>", "showarrow": False,
+            notes.append({"x": xc - width / 2 - 0.08, "y": yc, "text": text, "showarrow": False,
                           "xanchor": "right", "font": {"size": s.font + 1}})
         else:
-            notes.append({"x": xc, "y": yc + 0.48, "text": f"<b>{v.text}</b>", "showarrow": False,
-                          "font": {"size": s.font + 1}})
+            notes.append({"x": xc, "y": yc + 0.48, "text": text, "showarrow": False, "font": {"size": s.font + 1}})
         shapes.append({"type": "rect", "x0": xc - width / 2, "x1": xc + width / 2, "y0": yc - 0.27,
                        "y1": yc + 0.27, "line": {"color": theme.INK, "width": 1.5}, "layer": "above"})
     for symbol, xc, yc in layout["ops"]:
         r = 0.3 if len(symbol) > 2 else 0.25
         shapes.append({"type": "circle", "x0": xc - r, "x1": xc + r, "y0": yc - r, "y1": yc + r,
-                       "line": {"color": theme.INK, "width": s.line * 0.7}, "fillcolor": "white", "layer": "above"})
+                       "line": {"color": theme.INK, "width": s.line * 0.7}, "fillcolor": theme.PAPER,
+                       "layer": "above"})
         notes.append({"x": xc, "y": yc, "text": symbol, "showarrow": False,
                       "font": {"size": s.font if len(symbol) > 2 else s.font + 6}})
     notes += [_arrow(x0, y0, x1, y1, s.line * 0.7) for (x0, y0), (x1, y1) in layout["arrows"]]
     notes += [_arrow(xb, y0, xb, y1, s.line * 0.7) for xb, y0, y1 in layout["bus"]]  # the input bus
     ys = [y for _, _, y, _ in layout["strips"]]
     y_low, y_high = min(ys) - 1.0, max(ys) + 0.7  # the diagram's own extent: no empty bands
-    notes.append({"x": 5.0, "y": min(ys) - 0.75, "text": _OP_NOTES[tr.kind].format(phi=tr.nonlinearity),
+    notes.append({"x": 5.0, "y": min(ys) - 0.75, "text": _OP_NOTES[cell.kind].format(phi=cell.nonlinearity),
                   "showarrow": False, "font": {"size": s.font, "color": theme.MUTED}})
     layout = {
         "shapes": shapes, "annotations": notes,
         "xaxis": {"visible": False, "range": [-0.1, 10.3], "fixedrange": True},
         "yaxis": {"visible": False, "range": [y_low, y_high], "fixedrange": True},
     }
+
+    def title(k: int) -> str:
+        return f"{cell.label} cell at step t = {k} of {len(step_labels)}, reading {step_labels[k - 1]!r}"
+
     frames = None
     if animate:
-        frames, controls = _frames(sc, strip_keys, vectors, t, frame_ms, present)
+        frames, controls = _frames(title, [by_key[key] for key in strip_keys], t, frame_ms, present)
         layout |= controls
-    return theme.figure(data, layout, title=_diagram_title(sc, t), present=present,
+    return theme.figure(data, layout, title=title(t), present=present,
                         height=int(150 + 60 * (y_high - y_low)), frames=frames)
 
 
-def _diagram_title(sc: Scenario, t: int) -> str:
-    return f"{_cell_name(sc)} cell at step t = {t} of {sc.T}, reading {sc.step_labels[t - 1]!r}"
-
-
-def _strip_z(v: Vector, t: int) -> np.ndarray:
+def _strip_z(v: StepVector, t: int) -> np.ndarray:
     return theme.f32(v.values[t - 1])[None, :]  # (1, n)
 
 
 MAX_FRAMES = 150
 
 
-def _frames(sc, strip_keys, vectors, t, frame_ms, present) -> tuple[list[dict], dict]:
+def _frames(title, strips: list[StepVector], t, frame_ms, present) -> tuple[list[dict], dict]:
     """Frames for up to MAX_FRAMES evenly spaced steps, and the layout's ▶ / ❚❚ pair and slider."""
-    T = sc.T
+    T = strips[0].values.shape[0]
     steps = np.unique(np.linspace(1, T, min(T, MAX_FRAMES)).round().astype(int))
-    traces = list(range(len(strip_keys)))
+    traces = list(range(len(strips)))
     frames = [
-        {"name": str(k), "traces": traces, "layout": {"title": {"text": _diagram_title(sc, k)}},
-         "data": [{"type": "heatmap", "z": _strip_z(vectors[key], k)} for key in strip_keys]}
+        {"name": str(k), "traces": traces, "layout": {"title": {"text": title(k)}},
+         "data": [{"type": "heatmap", "z": _strip_z(v, k)} for v in strips]}
         for k in steps
     ]
     s = theme.sizes(present)
@@ -246,33 +234,27 @@ def _frames(sc, strip_keys, vectors, t, frame_ms, present) -> tuple[list[dict], 
     return frames, controls
 
 
-def _cell_name(sc: Scenario) -> str:
-    kind = sc.trace.kind
-    return {"lstm": "LSTM", "gru": "GRU"}.get(kind, f"RNN ({sc.trace.nonlinearity})")
-
-
 # --- the vectors at step t, side by side -----------------------------------------------------
 
 
-def vector_strips(sc: Scenario, t: int, present: bool = False) -> go.Figure:
+def vector_strips(vectors: Sequence[StepVector], t: int, present: bool = False) -> go.Figure:
     """Every vector of step t as a row of coloured cells, values printed when there is room."""
-    vectors = step_vectors(sc)
     n_rows = len(vectors)
     s = theme.sizes(present)
-    layout = theme.stacked_axes(n_rows, [v.text for v in vectors], present, gap=0.5)
-    signed_max = theme.signed_range(*(v.values for v in vectors if not v.gate and v.key != "x"))
+    layout = theme.stacked_axes(n_rows, [vector_label(v.key) for v in vectors], present, gap=0.5)
+    signed_max = theme.signed_range(*(v.values for v in vectors if not v.bounded and v.key != "x"))
     data = []
     for row, v in enumerate(vectors, start=1):
         z = _strip_z(v, t)
         n = z.shape[1]
-        zmax = 1.0 if v.gate else (theme.signed_range(v.values) if v.key == "x" else signed_max)
+        zmax = 1.0 if v.bounded else (theme.signed_range(v.values) if v.key == "x" else signed_max)
         xref, yref = theme.axis_ref(row)
         data.append({
             "type": "heatmap", "name": v.key, "z": z, "x": np.arange(n), "xaxis": xref, "yaxis": yref,
-            "colorscale": theme.SEQUENTIAL if v.gate else theme.DIVERGING,
-            "zmin": 0.0 if v.gate else -zmax, "zmax": 1.0 if v.gate else zmax, "showscale": False, "xgap": 2,
+            "colorscale": theme.SEQUENTIAL if v.bounded else theme.DIVERGING,
+            "zmin": 0.0 if v.bounded else -zmax, "zmax": 1.0 if v.bounded else zmax, "showscale": False, "xgap": 2,
             **({"texttemplate": "%{z:.2f}", "textfont": {"size": s.tick}} if n <= 16 else {}),
-            "customdata": _value_hover(_plain(v.text), n)[None],
+            "customdata": _value_hover(_plain(vector_label(v.key)), n)[None],
             "hovertemplate": "%{customdata} = %{z:.4f}<extra></extra>",
         })
         layout[f"yaxis{'' if row == 1 else row}"]["visible"] = False
@@ -285,21 +267,18 @@ def vector_strips(sc: Scenario, t: int, present: bool = False) -> go.Figure:
 # --- heatmaps over time ------------------------------------------------------------------------
 
 
-def state_heatmaps(sc: Scenario, t: int, present: bool = False) -> go.Figure:
-    """h, c and every gate as (unit x time) heatmaps, with a cursor at step t."""
-    tr = sc.trace
-    rows = [("h", label("h"), tr.h, False)]
-    if tr.c is not None:
-        rows.append(("c", label("c"), tr.c, False))
-    rows += [(g, label(g), a, g in SIGMOID_BLOCKS) for g, a in tr.gates.items()]
+def state_heatmaps(rows: Sequence[StepVector], t: int, present: bool = False) -> go.Figure:
+    """Each vector (h, c, every gate) as a (unit x time) heatmap, with a cursor at step t."""
     n_rows = len(rows)
-    layout = theme.stacked_axes(n_rows, [r[1] for r in rows], present, gap=0.25, shared_x=True)
-    signed_max = theme.signed_range(*(r[2] for r in rows if not r[3]))
-    steps = np.arange(1, tr.T + 1)
-    one_scale = all(r[3] == rows[0][3] for r in rows)  # RNN: only h, one bar for the whole height
+    layout = theme.stacked_axes(n_rows, [vector_label(r.key) for r in rows], present, gap=0.25, shared_x=True)
+    signed_max = theme.signed_range(*(r.values for r in rows if not r.bounded))
+    T, H = rows[0].values.shape
+    steps = np.arange(1, T + 1)
+    one_scale = all(r.bounded == rows[0].bounded for r in rows)  # RNN: only h, one bar for the whole height
     shown = {"gate": False, "signed": False}
     data, shapes = [], []
-    for row, (key, _text, values, gate) in enumerate(rows, start=1):
+    for row, v in enumerate(rows, start=1):
+        key, values, gate = v.key, v.values, v.bounded
         scale = "gate" if gate else "signed"
         bar = None
         if not shown[scale]:
@@ -308,7 +287,7 @@ def state_heatmaps(sc: Scenario, t: int, present: bool = False) -> go.Figure:
                                  y=0.5 if one_scale else (0.25 if gate else 0.8), x=1.01)
         xref, yref = theme.axis_ref(row)
         data.append({
-            "type": "heatmap", "name": key, "z": theme.f32(values.T), "x": steps, "y": np.arange(tr.H),
+            "type": "heatmap", "name": key, "z": theme.f32(values.T), "x": steps, "y": np.arange(H),
             "xaxis": xref, "yaxis": yref, "colorscale": theme.SEQUENTIAL if gate else theme.DIVERGING,
             "zmin": 0.0 if gate else -signed_max, "zmax": 1.0 if gate else signed_max,
             "showscale": bar is not None, **({"colorbar": bar} if bar else {}),
@@ -327,10 +306,10 @@ def state_heatmaps(sc: Scenario, t: int, present: bool = False) -> go.Figure:
 # --- the text, coloured by one unit --------------------------------------------------------------
 
 
-def text_activation(sc: Scenario, t: int, unit: int, present: bool = False, per_row: int = 32) -> go.Figure:
-    """Each character of the input coloured by h_t[unit] after reading it; step t outlined."""
-    values = sc.trace.h[:, unit]
-    z, chars, steps = theme.char_grid(list(sc.sample.tokens or []), values, per_row)
+def text_activation(tokens: Sequence[str], values: np.ndarray, unit: int, t: int, present: bool = False,
+                    per_row: int = 32) -> go.Figure:
+    """Each character of the input coloured by values (T,) = h_t[unit] after reading it; step t outlined."""
+    z, chars, steps = theme.char_grid(list(tokens), values, per_row)
     rows, per_row = z.shape
     vmax = theme.signed_range(values)
     s = theme.sizes(present)

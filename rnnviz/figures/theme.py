@@ -15,17 +15,27 @@ import plotly.colors
 import plotly.graph_objects as go
 from plotly.colors import make_colorscale
 
+from ..cells import CELLS
+
 # Explicit [position, colour] lists: figures skip Python-side validation (see figure()), and
 # plotly.js knows neither the "_r" names nor ColorBrewer's RdBu (its own "RdBu" is grey-centred).
 DIVERGING = make_colorscale(list(reversed(plotly.colors.diverging.RdBu)))  # blue < 0 < red, white at 0
 SEQUENTIAL = make_colorscale(plotly.colors.sequential.Viridis)  # dark 0 -> yellow 1, perceptually uniform
 MAGNITUDE = make_colorscale(plotly.colors.sequential.Cividis)  # magnitudes >= 0, such as gradient norms
 # Okabe & Ito (2008): distinguishable under every common colour-vision deficiency
-LINES = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
-KIND_COLOURS = {"rnn": LINES[1], "lstm": LINES[0], "gru": LINES[2]}
-INK = "#1a1a1a"
-MUTED = "#6b6b6b"
-CURSOR = "#E69F00"  # the current step, on every figure
+COLOURS = {"blue": "#0072B2", "vermillion": "#D55E00", "green": "#009E73", "purple": "#CC79A7",
+           "orange": "#E69F00", "sky": "#56B4E9", "black": "#000000"}
+LINES = tuple(COLOURS.values())
+INK = "#1a1a1a"  # text and outlines
+MUTED = "#6b6b6b"  # arrows, reference lines, notes
+GRID = "#e8e8e8"
+PAPER = "white"  # the background, and the fill of nodes and operation circles
+CURSOR = COLOURS["orange"]  # the current step, on every figure
+ALARM = COLOURS["vermillion"]  # where numbers exploded; the unclipped descent
+CALM = COLOURS["sky"]  # the clipped descent
+INACTIVE = "#c8c8c8"  # an edge the animated backward pass has not reached yet
+LOSS_FILL = "#fde6c8"  # the loss node of the unrolled graph
+LABEL_BACKGROUND = "rgba(255,255,255,0.85)"  # behind a note drawn over a heatmap
 FONT_FAMILY = "Inter, 'Source Sans Pro', 'DejaVu Sans', Arial, sans-serif"
 
 
@@ -40,6 +50,21 @@ class Sizes:
 
 NORMAL = Sizes(font=14, title=18, tick=13, line=2.0, marker=7)
 PRESENT = Sizes(font=20, title=26, tick=18, line=3.5, marker=11)
+
+
+def cell_colour(cell: str) -> str:
+    """The line colour of a cell of cells.CELLS (its `colour` names one of COLOURS)."""
+    return COLOURS[CELLS[cell].colour]
+
+
+def line_colour(k: int) -> str:
+    """The colour of the k-th line (0-based) of a figure that draws several: LINES in turn."""
+    return LINES[k % len(LINES)]
+
+
+def legend(present: bool, y: float = -0.22, **extra) -> dict:
+    """A horizontal legend under the plot, in the tick font size."""
+    return {"orientation": "h", "y": y, "font": {"size": sizes(present).tick}, **extra}
 
 
 def sizes(present: bool) -> Sizes:
@@ -65,13 +90,13 @@ def house_layout(layout: dict, title: str, present: bool, height: int | None = N
     """The house style for a layout: title, fonts, white background, margins, every axis."""
     s = sizes(present)
     axis_style = {"tickfont": {"size": s.tick}, "title": {"font": {"size": s.font}}, "linecolor": MUTED,
-                  "gridcolor": "#e8e8e8", "zeroline": False}
+                  "gridcolor": GRID, "zeroline": False}
     axes = [k for k in layout if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]
     style = {
         "title": {"text": title, "font": {"size": s.title, "color": INK}, "x": 0.0, "xanchor": "left"},
         "font": {"family": FONT_FAMILY, "size": s.font, "color": INK},
-        "paper_bgcolor": "white",
-        "plot_bgcolor": "white",
+        "paper_bgcolor": PAPER,
+        "plot_bgcolor": PAPER,
         "margin": {"l": 70, "r": 30, "t": 60 + (12 if present else 0), "b": 50},
         "hoverlabel": {"font": {"size": s.font, "family": FONT_FAMILY}},
         **{axis: axis_style for axis in axes},

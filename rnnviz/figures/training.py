@@ -1,13 +1,21 @@
-"""Figures of training runs with and without clipping, and of the cliff."""
+"""Figures of training runs with and without clipping, and of the cliff.
+
+Builders take the training engine's records (TrainingRun: per-update arrays and the run's
+configuration) or the cliff's surface and descent paths, and return a go.Figure.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 
-from ..cliff import B_RANGE, W_RANGE, Descent
 from ..training import TrainingRun
 from . import theme
+
+if TYPE_CHECKING:
+    from ..studies.training import Descent
 
 LOSS_HOW_TO_READ = (
     "Training loss per update, on a log axis, one line per run on the same data. A run whose loss "
@@ -44,10 +52,6 @@ def run_label(run: TrainingRun) -> str:
     return f"value clipping at v = {cfg.threshold:g}"
 
 
-def _positive(values) -> np.ndarray:
-    return theme.log_values(values)
-
-
 def _line(x, y, name: str, colour: str, width: float, hover: str, **extra) -> dict:
     """One run's line: x, y, legend name, colour, width and the hover text ("%{y}" etc.)."""
     return {"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name,
@@ -71,9 +75,10 @@ def loss_curves(runs: list[TrainingRun], present: bool = False) -> go.Figure:
     s = theme.sizes(present)
     data, notes = [], []
     for k, run in enumerate(runs):
-        colour = theme.LINES[k % len(theme.LINES)]
+        colour = theme.line_colour(k)
         updates = np.arange(1, run.updates_done + 1)
-        data.append(_line(updates, _positive(run.loss), run_label(run), colour, s.line, "update %{x}: loss %{y:.4g}"))
+        data.append(_line(updates, theme.log_values(run.loss), run_label(run), colour, s.line,
+                          "update %{x}: loss %{y:.4g}"))
         if run.diverged_at is not None:
             last = run.loss[np.isfinite(run.loss)]
             y = float(last[-1]) if last.size else 1.0
@@ -104,7 +109,7 @@ def loss_curves(runs: list[TrainingRun], present: bool = False) -> go.Figure:
         "xaxis": {"title": {"text": "update"}},
         "yaxis": {"title": {"text": "training loss"}, "type": "log", "exponentformat": "power"},
         "annotations": notes,
-        "legend": {"orientation": "h", "y": -0.22, "font": {"size": s.tick}},
+        "legend": theme.legend(present),
     }
     return theme.figure(data, layout, title="Training loss, with and without clipping", present=present, height=420)
 
@@ -113,16 +118,16 @@ def grad_norms(runs: list[TrainingRun], present: bool = False) -> go.Figure:
     s = theme.sizes(present)
     data, shapes = [], []
     for k, run in enumerate(runs):
-        colour = theme.LINES[k % len(theme.LINES)]
+        colour = theme.line_colour(k)
         updates = np.arange(1, run.updates_done + 1)
-        data.append(_line(updates, _positive(run.grad_norm), run_label(run), colour, s.line * 0.8,
+        data.append(_line(updates, theme.log_values(run.grad_norm), run_label(run), colour, s.line * 0.8,
                           "update %{x}: ||g|| = %{y:.3e}"))
         if run.clipped.any():
             data.append(
                 {
                     "type": "scatter",
                     "x": updates[run.clipped],
-                    "y": _positive(run.grad_norm[run.clipped]),
+                    "y": theme.log_values(run.grad_norm[run.clipped]),
                     "mode": "markers",
                     "name": f"clipped ({run_label(run)})",
                     "showlegend": False,
@@ -146,7 +151,7 @@ def grad_norms(runs: list[TrainingRun], present: bool = False) -> go.Figure:
         "xaxis": {"title": {"text": "update"}},
         "yaxis": {"title": {"text": "||gradient|| before clipping"}, "type": "log", "exponentformat": "power"},
         "shapes": shapes,
-        "legend": {"orientation": "h", "y": -0.22, "font": {"size": s.tick}},
+        "legend": theme.legend(present),
     }
     return theme.figure(data, layout, title="Gradient norm per update (dots: clipped)", present=present, height=420)
 
@@ -156,12 +161,12 @@ def cosines(runs: list[TrainingRun], present: bool = False) -> go.Figure:
     data = []
     for k, run in enumerate(runs):
         data.append(_line(np.arange(1, run.updates_done + 1), theme.f32(run.cosine), run_label(run),
-                          theme.LINES[k % len(theme.LINES)], s.line * 0.8, "update %{x}: cos = %{y:.4f}",
+                          theme.line_colour(k), s.line * 0.8, "update %{x}: cos = %{y:.4f}",
                           mode="lines+markers", marker={"size": s.marker * 0.5}))
     layout = {
         "xaxis": {"title": {"text": "update"}},
         "yaxis": {"title": {"text": "cos(raw, clipped)"}},
-        "legend": {"orientation": "h", "y": -0.3, "font": {"size": s.tick}},
+        "legend": theme.legend(present, y=-0.3),
     }
     return theme.figure(data, layout, title="Does clipping turn the gradient?", present=present, height=360)
 
@@ -170,18 +175,18 @@ def gradient_profiles(runs: list[TrainingRun], present: bool = False) -> go.Figu
     s = theme.sizes(present)
     data = []
     for k, run in enumerate(runs):
-        colour = theme.LINES[k % len(theme.LINES)]
+        colour = theme.line_colour(k)
         steps = np.arange(1, len(run.h_norms_start) + 1)
-        data.append(_line(steps, _positive(run.h_norms_start), f"{run_label(run)}, start", colour, s.line * 0.8,
+        data.append(_line(steps, theme.log_values(run.h_norms_start), f"{run_label(run)}, start", colour, s.line * 0.8,
                           "t = %{x}: %{y:.3e}", line={"dash": "dot"}))
         if run.stopped_at is not None or run.diverged_at is not None:
             continue  # no end-of-training profile: the run did not finish
-        data.append(_line(steps, _positive(run.h_norms_end), f"{run_label(run)}, end", colour, s.line,
+        data.append(_line(steps, theme.log_values(run.h_norms_end), f"{run_label(run)}, end", colour, s.line,
                           "t = %{x}: %{y:.3e}"))
     layout = {
         "xaxis": {"title": {"text": "step t"}},
         "yaxis": {"title": {"text": "||dL/dh<sub>t</sub>||"}, "type": "log", "exponentformat": "power"},
-        "legend": {"orientation": "h", "y": -0.3, "font": {"size": s.tick}},
+        "legend": theme.legend(present, y=-0.3),
     }
     return theme.figure(
         data, layout, title="Gradient reaching each step, before and after training", present=present, height=360
@@ -189,8 +194,12 @@ def gradient_profiles(runs: list[TrainingRun], present: bool = False) -> go.Figu
 
 
 def cliff_surface(w, b, E, descents: dict[str, Descent], present: bool = False) -> go.Figure:
-    """The loss over (w, b), with descent paths; a path that leaves the map gets an arrow and its landing point."""
+    """The loss E (n_b, n_w) over the grid w (n_w,) x b (n_b,), with descent paths (name -> Descent).
+
+    The map is the grid's extent; a path that leaves it gets an arrow and its landing point.
+    """
     s = theme.sizes(present)
+    w_range, b_range = (float(w[0]), float(w[-1])), (float(b[0]), float(b[-1]))
     data = [
         {
             "type": "heatmap",
@@ -203,15 +212,15 @@ def cliff_surface(w, b, E, descents: dict[str, Descent], present: bool = False) 
         }
     ]
     notes = []
-    colours = {"no clipping": "#D55E00", "clipped": "#56B4E9"}
+    colours = {"no clipping": theme.ALARM, "clipped": theme.CALM}
     for k, (name, d) in enumerate(descents.items()):
-        colour = colours.get(name, theme.LINES[k])
+        colour = colours.get(name, theme.line_colour(k))
         inside = (
             np.isfinite(d.path).all(axis=1)
-            & (d.path[:, 0] >= W_RANGE[0])
-            & (d.path[:, 0] <= W_RANGE[1])
-            & (d.path[:, 1] >= B_RANGE[0])
-            & (d.path[:, 1] <= B_RANGE[1])
+            & (d.path[:, 0] >= w_range[0])
+            & (d.path[:, 0] <= w_range[1])
+            & (d.path[:, 1] >= b_range[0])
+            & (d.path[:, 1] <= b_range[1])
         )
         first_out = int(np.argmin(inside)) if not inside.all() else None
         shown = d.path[: first_out if first_out is not None else len(d.path)]
@@ -223,7 +232,7 @@ def cliff_surface(w, b, E, descents: dict[str, Descent], present: bool = False) 
                 "mode": "lines+markers",
                 "name": name,
                 "line": {"color": colour, "width": s.line * 1.4},
-                "marker": {"size": s.marker * 1.2, "color": colour, "line": {"color": "white", "width": 1.5}},
+                "marker": {"size": s.marker * 1.2, "color": colour, "line": {"color": theme.PAPER, "width": 1.5}},
                 "hovertemplate": "w = %{x:.4f}, b = %{y:.4f}<extra>" + name + "</extra>",
             }
         )
@@ -232,19 +241,19 @@ def cliff_surface(w, b, E, descents: dict[str, Descent], present: bool = False) 
             direction = np.array([w1 - w0, b1 - b0], dtype=float)
             size = np.linalg.norm(direction) if np.isfinite(direction).all() else 0.0
             direction = direction / size if size > 0 else np.array([1.0, 1.0]) / np.sqrt(2)
-            tip = np.clip(np.array([w0, b0]) + 2.5 * direction, [W_RANGE[0], B_RANGE[0]], [W_RANGE[1], B_RANGE[1]])
+            tip = np.clip(np.array([w0, b0]) + 2.5 * direction, [w_range[0], b_range[0]], [w_range[1], b_range[1]])
             landing = "overflow" if not np.isfinite([w1, b1]).all() else f"({w1:.3g}, {b1:.3g})"
             notes.append({"x": tip[0], "y": tip[1], "ax": w0, "ay": b0, "xref": "x", "yref": "y", "axref": "x",
                           "ayref": "y", "showarrow": True, "arrowhead": 3, "arrowwidth": s.line * 1.2,
                           "arrowcolor": colour, "text": ""})
             notes.append({"x": tip[0], "y": tip[1], "text": f"{name}: thrown to {landing}", "showarrow": False,
                           "xanchor": "left" if direction[0] >= 0 else "right", "yanchor": "bottom",
-                          "font": {"color": colour, "size": s.font}, "bgcolor": "rgba(255,255,255,0.85)"})
+                          "font": {"color": colour, "size": s.font}, "bgcolor": theme.LABEL_BACKGROUND})
     layout = {
-        "xaxis": {"title": {"text": "w (recurrent weight)"}, "range": list(W_RANGE)},
-        "yaxis": {"title": {"text": "b (bias)"}, "range": list(B_RANGE)},
+        "xaxis": {"title": {"text": "w (recurrent weight)"}, "range": list(w_range)},
+        "yaxis": {"title": {"text": "b (bias)"}, "range": list(b_range)},
         "annotations": notes,
-        "legend": {"orientation": "h", "y": -0.2, "font": {"size": s.tick}},
+        "legend": theme.legend(present, y=-0.2),
     }
     return theme.figure(
         data,

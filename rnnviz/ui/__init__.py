@@ -1,5 +1,8 @@
 """Streamlit helpers every page uses: page setup, the shared sidebar, caching, chart options.
 
+The pages' own helpers that need Streamlit's session live beside this module: ui.pages (the
+table of pages), ui.training (the Clipping page's controls and its store of training runs).
+
 Controls live in the URL, so a copied link reopens the same view, and persist across pages.
 rnnviz owns the URL sync rather than Streamlit's bind="query-params", because a bound widget
 silently drops a value it cannot read, and a seeded widget can fall back to its own default on a
@@ -17,24 +20,30 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import config as cfgmod
-from ..config import CELLS, FORGET_BIASES, INITS, PARAMS, SOURCES, TASKS, Config, Param, parse_param, url_value
+from ..cells import overlay_cells
+from ..config import PARAMS, Config, Display, Param, parse_param, url_value
 from ..figures.theme import export_config
-from ..scenario import Scenario, build_scenario
+from ..studies.bptt import BpttStudy, CellGradients, cell_gradients
+from ..studies.bptt import build as build_bptt_study
+from ..studies.step import StepStudy
+from ..studies.step import build as build_step_study
+from .pages import PAGES
 
 NOTES_KEY = "_url_notes"
 VALUES_KEY = "_values"  # control name -> value: the session's truth, across pages
 
 
-def page(title: str, icon: str = "🔁", scenario_controls: bool = True) -> Config:
-    """Set up a page: config, the shared sidebar, URL notes. Returns the scenario's Config.
+def page(key: str, scenario_controls: bool = True) -> tuple[Config, Display]:
+    """Set up the page `key` of ui.pages.PAGES: title, the shared sidebar, URL notes.
 
+    Returns the scenario's Config (what to compute) and the Display (how to draw it).
     scenario_controls=False keeps only navigation and presentation mode in the sidebar, for a
     page that does not draw the shared scenario (its other values stay stored and in the URL).
     """
-    st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide")
-    cfg = sidebar(scenario_controls)
+    st.set_page_config(page_title=f"{PAGES[key].label} · rnnviz", page_icon="🔁", layout="wide")
+    controls = sidebar(scenario_controls)
     show_notes()
-    return cfg
+    return controls
 
 
 def _values() -> dict:
@@ -79,6 +88,18 @@ def control(widget, label: str, name: str, *args, param: Param | None = None, **
     return _values()[name]
 
 
+def choice(widget, label: str, name: str, *, param: Param | None = None, **kwargs):
+    """A control over a choice (a selectbox, a segmented control): its keys, shown by their labels.
+
+    Without `param`, one of the shared controls (config.PARAMS); with it, a page's own control,
+    kept in the URL like page_control's.
+    """
+    if param is None:
+        choices = PARAMS[name].choices
+        return control(widget, label, name, list(choices), format_func=choices.get, **kwargs)
+    return page_control(widget, label, name, param, list(param.choices), format_func=param.choices.get, **kwargs)
+
+
 def to_url(params: dict[str, Param]) -> None:
     """After the widgets: write every non-default value to the URL, drop the default ones."""
     values = _values()
@@ -102,67 +123,88 @@ def show_notes(names=None) -> None:
                 icon=":material/build:")
 
 
-def sidebar(scenario_controls: bool = True) -> Config:
-    """The shared controls, in the sidebar; returns the Config they describe."""
+def sidebar(scenario_controls: bool = True) -> tuple[Config, Display]:
+    """The shared controls, in the sidebar; returns the Config and the Display they describe."""
     sb = st.sidebar
-    sb.page_link("app.py", label="Home", icon=":material/home:")
-    sb.page_link("pages/1_Step_through.py", label="Step through", icon=":material/footprint:")
-    sb.page_link("pages/2_Backprop_through_time.py", label="Backprop through time", icon=":material/undo:")
-    sb.page_link("pages/3_Clipping_and_training.py", label="Clipping and training", icon=":material/content_cut:")
+    for p in PAGES.values():
+        sb.page_link(p.file, label=p.label, icon=p.icon)
     if scenario_controls:
         _scenario_controls(sb)
     sb.markdown("### Display")
     control(sb.toggle, "Presentation mode", "present", help="Large text and thick lines for a projector.")
     v = {name: stored(name, param) for name, param in PARAMS.items()}  # shown or not, all kept
     to_url(PARAMS)
-    return Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
-                  length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
-                  radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"],
-                  present=bool(v["present"]))
+    cfg = Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
+                 length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
+                 radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"])
+    return cfg, Display(present=bool(v["present"]))
 
 
 def _scenario_controls(sb) -> None:
     """The network and input controls of the shared scenario."""
     sb.markdown("### The network")
-    control(sb.selectbox, "Cell", "cell", list(CELLS), format_func=CELLS.get,
-                   help="Which recurrent cell steps through the sequence.")
+    choice(sb.selectbox, "Cell", "cell", help="Which recurrent cell steps through the sequence.")
     control(sb.slider, "Hidden size H", "hidden", 1, 64,
             help="Number of hidden units (and cell-state units for the LSTM).")
-    init = control(sb.selectbox, "Weight initialisation", "init", list(INITS), format_func=INITS.get,
-                   help="PyTorch's default: every weight from U(-1/√H, 1/√H). Or rescale each "
+    init = choice(sb.selectbox, "Weight initialisation", "init",
+                  help="PyTorch's default: every weight from U(-1/√H, 1/√H). Or rescale each "
                         "H×H block of W_hh to a chosen spectral radius (largest |eigenvalue|).")
     if init == "radius":
         control(sb.slider, "Spectral radius of W_hh", "radius", 0.1, 2.0, step=0.05,
                 help="Below 1 the recurrence contracts (memories fade); above 1 it expands.")
-    control(sb.selectbox, "LSTM forget-gate bias", "forget_bias", list(FORGET_BIASES), format_func=FORGET_BIASES.get,
-            help="For the LSTM (also when it is overlaid for comparison): a positive bias opens "
-                                 "the forget gate (f ≈ 1), so the cell state, and its gradient, last longer.")
+    choice(sb.selectbox, "LSTM forget-gate bias", "forget_bias",
+           help="For the LSTM (also when it is overlaid for comparison): a positive bias opens "
+                "the forget gate (f ≈ 1), so the cell state, and its gradient, last longer.")
     control(sb.number_input, "Seed", "seed", 0, 99_999, step=1, help="Same seed, same weights and same random input.")
     sb.markdown("### The input")
-    source = control(sb.selectbox, "Input", "source", list(SOURCES), format_func=SOURCES.get)
+    source = choice(sb.selectbox, "Input", "source")
     if source == "text":
         control(sb.text_area, "Text (one character per step)", "text", max_chars=cfgmod.MAX_TEXT, height=90)
     else:
         if source == "task":
-            control(sb.selectbox, "Task", "task", list(TASKS), format_func=TASKS.get,
-                    help="Long-dependency tasks as defined by Pascanu et al. (2013).")
+            choice(sb.selectbox, "Task", "task", help="Long-dependency tasks as defined by Pascanu et al. (2013).")
         control(sb.slider, "Sequence length T", "length", 2, 1000)
     control(sb.slider, "Input scale", "input_scale", 0.1, 10.0, step=0.1,
             help="Multiplies every input. Large inputs drive tanh and sigmoid units into saturation.")
 
 
+# --- the studies, cached: keyed by the Config (and page controls), never by the Display ----------
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_scenario(cfg: Config) -> Scenario:
-    return build_scenario(cfg)
+def cached_step_study(cfg: Config) -> StepStudy:
+    return build_step_study(cfg)
 
 
-def scenario(cfg: Config) -> Scenario:
-    """The cached scenario; bad input stops the page with a clear message, never a traceback."""
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_cell_gradients(cfg: Config, loss_on: str) -> CellGradients:
+    return cell_gradients(cfg, loss_on)
+
+
+@st.cache_data(max_entries=32, show_spinner="Backpropagating through time…")
+def cached_bptt_study(cfg: Config, loss_on: str) -> BpttStudy:
+    """The study; the overlay cells come from their own cache, so switching cells reuses them."""
+    others = {c: cached_cell_gradients(cfg.with_(cell=c), loss_on) for c in overlay_cells(cfg.cell)}
+    return build_bptt_study(cfg, loss_on, others=others)
+
+
+def step_study(cfg: Config) -> StepStudy:
+    """The Step-through study, cached; bad input stops the page with a clear message."""
+    return _guarded(cached_step_study, cfg, empty="to step through it")
+
+
+def bptt_study(cfg: Config, loss_on: str) -> BpttStudy:
+    """The Backprop-through-time study, cached; bad input stops the page with a clear message."""
+    return _guarded(cached_bptt_study, cfg, loss_on)
+
+
+def _guarded(study, cfg: Config, *args, empty: str = ""):
+    """study(cfg, *args), or a clear message and st.stop() for an empty text or input rnnviz rejects."""
     if cfg.source == "text" and not cfg.text.strip():
-        st.warning("The text is empty. Type at least one character in the sidebar to step through it.")
+        st.warning("The text is empty. Type at least one character in the sidebar" + (f" {empty}." if empty else "."))
         st.stop()
     try:
-        return cached_scenario(cfg)
+        return study(cfg, *args)
     except ValueError as err:
         st.error(f"rnnviz cannot run this input: {err}")
         st.stop()
@@ -202,34 +244,6 @@ def chart_opts(name: str, t: int | None = None) -> dict:
     """Keyword arguments for st.plotly_chart: full width, PNG export named rnnviz-<name>[-tNN]."""
     filename = f"rnnviz-{name}" + (f"-t{t:02d}" if t is not None else "")
     return {"config": export_config(filename), "width": "stretch", "theme": None}
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def cached_cell_gradients(cfg: Config, loss_on: str):
-    from ..gradients import cell_gradients
-
-    return cell_gradients(cfg, loss_on)
-
-
-@st.cache_data(max_entries=32, show_spinner="Backpropagating through time…")
-def cached_gradient_study(cfg: Config, loss_on: str):
-    """The study; the overlay cells come from their own cache, so switching cells reuses them."""
-    from ..gradients import gradient_study, other_cells
-
-    others = {c: cached_cell_gradients(cfg.with_(cell=c), loss_on) for c in other_cells(cfg.cell)}
-    return gradient_study(cfg, loss_on, others=others)
-
-
-def gradient_study(cfg: Config, loss_on: str):
-    """The cached gradient study; bad input stops the page with a clear message."""
-    if cfg.source == "text" and not cfg.text.strip():
-        st.warning("The text is empty. Type at least one character in the sidebar.")
-        st.stop()
-    try:
-        return cached_gradient_study(cfg, loss_on)
-    except ValueError as err:
-        st.error(f"rnnviz cannot run this input: {err}")
-        st.stop()
 
 
 def set_values(values: dict) -> None:

@@ -1,0 +1,99 @@
+"""The Step-through page's study: from a Config to the input sample, the weights and the forward trace.
+
+The Backprop-through-time study starts from the same study of each cell it compares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .. import tasks
+from ..cells import CELLS, Cell, init_params
+from ..config import Config
+from ..engine import Trace, forward
+
+
+@dataclass(frozen=True)
+class StepVector:
+    """One vector of a step, with its values at every step: what the Step page draws."""
+
+    key: str  # "x", "h_prev", "c_prev", a gate ("f"), "c", "a" (the RNN's pre-activation), "h"
+    values: np.ndarray  # (T, n)
+    bounded: bool  # True: a sigmoid gate, in [0, 1]; False: a signed value
+
+
+@dataclass(frozen=True)
+class StepStudy:
+    """One configured run of a cell over one input sequence."""
+
+    config: Config
+    sample: tasks.Sample
+    params: dict[str, np.ndarray]
+    trace: Trace
+
+    @property
+    def T(self) -> int:
+        return self.trace.T
+
+    @property
+    def cell(self) -> Cell:
+        return CELLS[self.config.cell]
+
+    @property
+    def step_labels(self) -> list[str]:
+        """(T,) what each step reads: its character or symbol, else x_t's value(s)."""
+        if self.sample.tokens is not None:
+            return list(self.sample.tokens)
+        xs = self.sample.xs
+        return [", ".join(f"{v:.2f}" for v in row[:3]) + ("…" if len(row) > 3 else "") for row in xs]
+
+    @property
+    def text_tokens(self) -> list[str] | None:
+        """(T,) the characters, when the input is a text the user typed; else None."""
+        return list(self.sample.tokens) if tasks.SOURCES[self.config.source].typed else None
+
+    @property
+    def vectors(self) -> list[StepVector]:
+        """The vectors of one step in reading order (cells.CellKind.step_vectors): inputs, gates, states."""
+        spec, values = self.cell.spec, self._values()
+        return [StepVector(key, values[key], key in spec.sigmoid_gates) for key in spec.step_vectors]
+
+    @property
+    def over_time(self) -> list[StepVector]:
+        """h, then c (if the cell has one), then every gate: the rows of the heatmaps over time."""
+        spec, values = self.cell.spec, self._values()
+        keys = ["h", *(["c"] if spec.has_cell_state else []), *spec.gates]
+        return [StepVector(key, values[key], key in spec.sigmoid_gates) for key in keys]
+
+    def _values(self) -> dict[str, np.ndarray]:
+        tr = self.trace
+        return {"x": np.asarray(self.sample.xs, dtype=float), "h_prev": tr.h_prev, "c_prev": tr.c_prev,
+                **tr.gates, "c": tr.c, "h": tr.h, **tr.saved}
+
+
+def make_sample(cfg: Config) -> tasks.Sample:
+    """The input sequence the controls describe, multiplied by the input scale."""
+    source = tasks.SOURCES[cfg.source]
+    sample = source.sample(text=cfg.text, length=cfg.length, seed=cfg.seed, task=cfg.task)
+    if cfg.input_scale == 1.0:
+        return sample
+    return replace(sample, xs=sample.xs * cfg.input_scale)
+
+
+def make_params(cfg: Config, input_size: int) -> dict[str, np.ndarray]:
+    """The cell's weights, seeded, with W_hh rescaled if the controls ask for it."""
+    cell = CELLS[cfg.cell]
+    radius = cfg.radius if cfg.init == "radius" else None
+    forget = float(cfg.forget_bias) if cell.has_forget_gate and cfg.forget_bias != "default" else None
+    return init_params(cell.kind, input_size, cfg.hidden, seed=cfg.seed, spectral_radius=radius, forget_bias=forget,
+                       **cell.init)
+
+
+def build(cfg: Config) -> StepStudy:
+    """Sample, weights and forward trace for one Config."""
+    sample = make_sample(cfg)
+    params = make_params(cfg, sample.xs.shape[-1])
+    trace = forward(cfg.kind, params, sample.xs, nonlinearity=cfg.nonlinearity)
+    return StepStudy(cfg, sample, params, trace)
