@@ -11,6 +11,7 @@ import tomllib
 from streamlit import config as st_config
 
 from deploy.serve import CLASSROOM_FLAGS, proxy_config
+from rnnviz.weights import MAX_FILE_BYTES
 from tests.browser_helpers import ROOT
 
 
@@ -21,6 +22,12 @@ def test_classroom_flags_and_config_toml_name_real_streamlit_options():
     in_toml = [f"{section}.{name}" for section, options in toml.items() for name in options]
     assert [o for o in flags + in_toml if o not in known] == []
     assert dict(zip(flags, CLASSROOM_FLAGS[1::2], strict=True))["client.showErrorDetails"] == "none"
+
+
+def test_an_upload_just_over_the_weights_limit_reaches_the_loader_and_its_message():
+    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
+    assert server["maxUploadSize"] * 2**20 > MAX_FILE_BYTES  # Streamlit counts MiB
+    assert server["maxUploadSize"] * 2**20 < 2 * MAX_FILE_BYTES  # and refuses what the loader never wants
 
 
 def test_proxy_config_lists_local_and_remote_workers_with_a_cookie_each(tmp_path):
