@@ -1,7 +1,8 @@
 """Serving rnnviz (or any Streamlit script) on 127.0.0.1 and driving it in headless Chromium.
 
-Shared by the browser tests and benchmarks/browser.py. Chromium is Debian's /usr/bin/chromium,
-driven by Playwright for Python; nothing here downloads a browser.
+Shared by the browser tests, benchmarks/browser.py and benchmarks/load.py. Chromium is Debian's
+/usr/bin/chromium, driven by Playwright for Python; nothing here downloads a browser. The process
+helpers read /proc (Linux).
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +61,28 @@ def start_server(script: str = "app.py", cwd: Path = ROOT, *extra: str) -> tuple
     raise RuntimeError("streamlit did not start: " + proc.stderr.read().decode()[-2000:])
 
 
+def start_launcher(workers: int = 2, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
+    """`make serve`'s launcher (deploy/serve.py) with W workers behind HAProxy on a free port of
+    127.0.0.1; returns (launcher process, public URL) once the proxy answers. Output goes to proc.log."""
+    port = free_port()
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-m", "deploy.serve", "--workers", str(workers), "--port", str(port)],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc.log = log
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    stop_server(proc)
+    log.seek(0)
+    raise RuntimeError("deploy/serve.py did not start:\n" + log.read().decode()[-3000:])
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -87,5 +113,85 @@ def settle_ms(page, since: float, quiet_ms: float = 500.0, timeout: float = 60.0
     raise TimeoutError(f"the page did not settle within {timeout} s")
 
 
+class Runs:
+    """Streamlit script runs finished on a page, counted from the ForwardMsgs on its websocket: the page's
+    own run-state attribute can skip a fast run (React renders "running" and "notRunning" at once)."""
+
+    def __init__(self, page):
+        self.finished = 0
+        self.received = 0  # websocket bytes
+        self.closed = 0  # websockets closed
+        page.on("websocket", self._watch)
+
+    def _watch(self, ws) -> None:
+        ws.on("framereceived", self._frame)
+        ws.on("close", lambda _: setattr(self, "closed", self.closed + 1))
+
+    def _frame(self, payload: bytes | str) -> None:
+        self.received += len(payload)
+        if isinstance(payload, bytes):
+            msg = ForwardMsg.FromString(payload)
+            if msg.WhichOneof("type") == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                self.finished += 1
+
+
+# In the page: once no script runs (no status widget, run state notRunning) and the DOM has been quiet
+# for quietMs, the ms from `since` (performance.now()) to its last change; else -1. Needs MUTATION_CLOCK.
+QUIET_JS = """([since, quietMs]) => {
+  const app = document.querySelector("[data-testid='stApp']");
+  const last = window.__rvClock.last;
+  const quiet = app && app.getAttribute("data-test-script-state") === "notRunning"
+    && !document.querySelector("[data-testid='stStatusWidget'], [data-testid='stSkeleton']")
+    && performance.now() - last >= quietMs;
+  return quiet ? Math.max(last, since) - since : -1;
+}"""
+
+
+def settle_run_ms(page, runs: Runs, before: int, since: float, quiet_ms: float = 300.0, timeout: float = 60.0) -> float:
+    """After an input at `since` (performance.now(); a page load: 0), when runs.finished was `before`: wait
+    for a script run to finish and the page to go quiet; ms from `since` to the page's last change."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if runs.finished > before and (ms := page.evaluate(QUIET_JS, [since, quiet_ms])) >= 0:
+            return ms
+        page.wait_for_timeout(30)  # Playwright delivers the websocket's frames while it waits
+    raise TimeoutError(f"no finished script run within {timeout} s")
+
+
 def page_now(page) -> float:
     return float(page.evaluate("() => performance.now()"))
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and every live descendant of it."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the process has just gone
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    return tree
+
+
+def process_usage(pid: int) -> tuple[str, float, int] | None:
+    """(command line, CPU seconds used so far, resident memory in bytes) of a process, None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # fields 3.. of proc(5)
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime, all threads
+    return cmdline, cpu, int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # rss is in pages
+
+
+def alive(pid: int) -> bool:
+    """Is pid a live process (not gone, not a zombie)?"""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
