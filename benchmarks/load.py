@@ -3,7 +3,8 @@
 
 One headless Chromium with one browser context per session: contexts share no cookies, so each is a
 new browser to HAProxy's cookie stickiness. Chart drawing is blocked: the chunk that holds plotly.js
-(PlotlyChart.*.js, 4.7 MB) is answered with a stub component that draws nothing, so the browser does not
+(PlotlyChart.*.js, 4.7 MB) and the copy rnnviz's figures load (/app/static/plotly.min.js) are answered
+with stubs that draw nothing, so the browser does not
 parse plotly.js N times or draw, and leaves the cores to the server; the server still runs every script,
 builds every figure and sends it over the websocket (the KB received per interaction show it).
 `--draw` lets the browser draw. Every server process gets one BLAS thread, as under `make serve`.
@@ -61,6 +62,11 @@ PAGES = ("Step_through?seed={k}", "Backprop_through_time?seed={k}", "Clipping_an
 CELLS = ("GRU", "LSTM", "RNN (tanh)", "RNN (ReLU)")  # the Cell select box's labels, on all three pages
 PLOTLY_CHUNK = "**/static/js/PlotlyChart.*.js"
 NO_PLOTLY = "export function PlotlyChart() { return null; } export default PlotlyChart;"
+# rnnviz's own figures (rnnviz/ui/client.js) load plotly.js from /app/static/: a stub that draws nothing
+CLIENT_PLOTLY = "**/app/static/plotly.min.js"
+NO_CLIENT_PLOTLY = ("module.exports = {version: '4.0.0', Icons: {camera: {}}, newPlot: async () => {}, "
+                    "react: async () => {}, update: async () => {}, relayout: async () => {}, purge: () => {}, "
+                    "downloadImage: async () => {}};")
 QUIET_MS, OPEN_TIMEOUT_S, STEP_TIMEOUT_S, MAX_INTERACTIONS = 300, 120, 60, 10_000
 # In the page: what a student would see go wrong.
 STATE_JS = """() => {
@@ -107,6 +113,8 @@ async def open_session(browser, url: str, k: int, draw: bool) -> Session:
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
     if not draw:
         await context.route(PLOTLY_CHUNK, lambda route: route.fulfill(content_type="text/javascript", body=NO_PLOTLY))
+        await context.route(CLIENT_PLOTLY,
+                            lambda route: route.fulfill(content_type="text/javascript", body=NO_CLIENT_PLOTLY))
     page = await context.new_page()
     await page.add_init_script(MUTATION_CLOCK)
     s = Session(page, Runs(page))

@@ -26,9 +26,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 # Injected before any page script: the time of the latest DOM change, so a test can tell when a
 # page has finished repainting after an input (Plotly draws into SVG: its drawing is a DOM change).
 MUTATION_CLOCK = """
-window.__rvClock = {last: performance.now()};
-new MutationObserver(() => { window.__rvClock.last = performance.now(); })
-  .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+window.__rvClock = {last: performance.now(), figures: 0};
+new MutationObserver((records) => {
+  const now = performance.now();
+  window.__rvClock.last = now;
+  for (const r of records) {  // changes inside rnnviz's figure elements, apart
+    const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+    if (el && el.closest && el.closest('.rv-root')) { window.__rvClock.figures = now; break; }
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 """
 
 
@@ -101,13 +107,15 @@ def running(page) -> bool:
         "() => !!document.querySelector(\"[data-testid='stStatusWidget'], [data-testid='stSkeleton']\")"))
 
 
-def settle_ms(page, since: float, quiet_ms: float = 500.0, timeout: float = 60.0) -> float:
+def settle_ms(page, since: float, quiet_ms: float = 500.0, timeout: float = 60.0, clock: str = "last") -> float:
     """Wait for a DOM change after `since` (performance.now() in the page), then until the page has
-    been quiet (no DOM change, no script running) for quiet_ms; return its last change, in ms after since."""
+    been quiet (no DOM change, no script running) for quiet_ms; return its last change, in ms after since.
+
+    clock="figures" watches rnnviz's figure elements only (what a t scrub repaints)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        now, last = page.evaluate("() => [performance.now(), window.__rvClock.last]")
-        if last > since and now - last >= quiet_ms and not running(page):
+        now, last = page.evaluate(f"() => [performance.now(), window.__rvClock.{clock}]")
+        if last > since and now - last >= quiet_ms and (clock == "figures" or not running(page)):
             return last - since
         time.sleep(0.03)
     raise TimeoutError(f"the page did not settle within {timeout} s")

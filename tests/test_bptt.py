@@ -155,11 +155,16 @@ def test_the_forward_graph_always_shows_and_highlights_the_current_step(t):
     # 100 steps do not fit: the view keeps 16 columns around t, never an ellipsis over it
     study = gradient_study(Config(cell="rnn-tanh", source="noise", length=100, hidden=3))
     figure = graph(study, "forward", t)
-    column = t - 1
+    h_row = next(tr for tr in figure.data if tr.name == "h")
+    steps = [int(label.split("<sub>")[1].split("<")[0]) for label in h_row.text]
+    assert len(steps) == fig.MAX_COLUMNS and steps == list(range(steps[0], steps[0] + fig.MAX_COLUMNS))
+    column = steps.index(t)  # step t is one of the columns shown ...
+    assert figure.layout.shapes[0].x0 == pytest.approx(column - 0.42)  # ... and it is the highlighted one
     lo, hi = figure.layout.xaxis.range
-    assert lo <= column - 0.42 and column + 0.42 <= hi and hi - lo <= fig.MAX_COLUMNS + 1
-    assert figure.layout.shapes[0].x0 == pytest.approx(column - 0.42)
+    assert lo <= column - 0.42 and column + 0.42 <= hi
     assert not figure.layout.annotations  # no ellipsis
+    norm = float(np.linalg.norm(study.main.scenario.trace.h[t - 1]))
+    assert f"||h|| = {norm:.3g}" in h_row.hovertext[column]  # hover: the values of the step shown
 
 
 BUILDERS = [lambda s: graph(s, "backward", 1), lambda s: graph(s, "forward", 2), norms,

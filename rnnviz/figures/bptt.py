@@ -16,7 +16,7 @@ from ..analysis import GrowthFit, JacobianNorms, Spectrum
 from ..cells import CELLS
 from ..numerics import row_norms
 from . import theme
-from .steps import Reached, StepFigure, StepNumber, Template, Window
+from .steps import Reached, Slot, SlotCursor, StepFigure, StepNumber, Template
 
 GRAPH_HOW_TO_READ = (
     "The network unrolled in time: one column per step, inputs x at the bottom, the hidden state h "
@@ -96,9 +96,11 @@ def unrolled_graph(nodes: dict[str, tuple[np.ndarray, np.ndarray | None]], flows
     applies; cell: a key of cells.CELLS.
     """
     T = nodes["h"][0].shape[0]
+    if mode == "forward" and T > MAX_COLUMNS:
+        return _forward_window(nodes, cell, present)
     cell_state = "c" in nodes
     s = theme.sizes(present)
-    columns = list(range(1, T + 1)) if mode == "forward" else drawn_steps(T)
+    columns = drawn_steps(T)
     col_of = {step: k for k, step in enumerate(columns) if step is not None}
     y = {"x": 0.0, "h": 1.0, "c": 2.0, "y": 3.0 if cell_state else 2.0}
     y_loss = y["y"] + 1.0
@@ -155,8 +157,8 @@ def unrolled_graph(nodes: dict[str, tuple[np.ndarray, np.ndarray | None]], flows
         notes.append({"x": columns.index(None), "y": y["h"], "text": "…", "showarrow": False,
                       "font": {"size": s.title * 2}})
     if mode == "forward":
-        x_range = Window(MAX_COLUMNS + 0.4, T + 2) if T > MAX_COLUMNS else [-0.7, x_loss + 0.7]
-        shapes.append({"type": "rect", "x0": StepNumber(-1.42), "x1": StepNumber(-0.58), "y0": -0.5,
+        x_range = [-0.7, x_loss + 0.7]
+        shapes.append({"type": "rect", "name": "cursor", "x0": StepNumber(-1.42), "x1": StepNumber(-0.58), "y0": -0.5,
                        "y1": y["y"] + 0.5, "fillcolor": theme.CURSOR, "opacity": 0.18, "line": {"width": 0},
                        "layer": "below"})
         title = Template(f"Unrolled {cell_label(cell)}, forward: step t = {{t}} of {{T}}")
@@ -171,6 +173,57 @@ def unrolled_graph(nodes: dict[str, tuple[np.ndarray, np.ndarray | None]], flows
     steps = [str(k) for k in range(1, T + 1)]
     return theme.step_figure(data, layout, title=title, present=present, height=360 + (90 if cell_state else 0),
                              labels=steps)
+
+
+def _forward_window(nodes: dict[str, tuple[np.ndarray, np.ndarray | None]], cell: str,
+                    present: bool) -> StepFigure:
+    """The forward graph of a long sequence: MAX_COLUMNS columns that show the steps around t.
+
+    The columns stay where they are; their labels and hover texts follow t (Slot references), and
+    the highlight sits on the column of step t, so moving t redraws a few labels, not T columns.
+    """
+    T = nodes["h"][0].shape[0]
+    width = MAX_COLUMNS
+    s = theme.sizes(present)
+    cell_state = "c" in nodes
+    y = {"x": 0.0, "h": 1.0, "c": 2.0, "y": 3.0 if cell_state else 2.0}
+    xs, ys = [], []
+    for k in range(width):
+        segments = [((k, y["x"]), (k, y["h"])), ((k, y["h"]), (k, y["y"]))]
+        if cell_state:
+            segments.append(((k, y["h"]), (k, y["c"])))
+        if k > 0:
+            segments.append(((k - 1, y["h"]), (k, y["h"])))
+            if cell_state:
+                segments += [((k - 1, y["c"]), (k, y["c"])), ((k - 1, y["h"]), (k, y["c"]))]
+        for (x0, y0), (x1, y1) in segments:
+            xs += [x0, x1, None]
+            ys += [y0, y1, None]
+    data = [{"type": "scatter", "x": xs, "y": ys, "mode": "lines", "hoverinfo": "skip", "showlegend": False,
+             "line": {"color": theme.INACTIVE, "width": 1.5}}]
+    arrays = {}
+    for key, (values, grads) in nodes.items():
+        arrays[f"{key}_norm"] = row_norms(values)[:, None]
+        hover = f"<b>{key}<sub>{{s}}</sub></b><br>||{key}|| = {{{key}_norm}}"
+        if grads is not None:
+            arrays[f"{key}_grad"] = row_norms(grads)[:, None]
+            hover += f"<br>||dL/d{key}<sub>{{s}}</sub>|| = {{{key}_grad}}"
+        data.append({"type": "scatter", "x": np.arange(width), "y": np.full(width, y[key]), "mode": "markers+text",
+                     "text": [Slot(k, width, T, f"{key}<sub>{{s}}</sub>") for k in range(width)],
+                     "textposition": "middle center", "textfont": {"size": s.tick, "color": theme.INK},
+                     "marker": {"size": 34 if present else 28, "color": theme.PAPER,
+                                "line": {"color": theme.INK, "width": 1.5}},
+                     "hovertext": [Slot(k, width, T, hover) for k in range(width)], "hoverinfo": "text",
+                     "showlegend": False, "name": key})
+    shapes = [{"type": "rect", "name": "cursor", "x0": SlotCursor(width, T, -0.42), "x1": SlotCursor(width, T, 0.42),
+               "y0": -0.5, "y1": y["y"] + 0.5, "fillcolor": theme.CURSOR, "opacity": 0.18, "line": {"width": 0},
+               "layer": "below"}]
+    layout = {"shapes": shapes,
+              "xaxis": {"visible": False, "range": [-0.7, width - 0.3], "fixedrange": True},
+              "yaxis": {"visible": False, "range": [-0.6, y["y"] + 0.6], "fixedrange": True}}
+    title = Template(f"Unrolled {cell_label(cell)}, forward: step t = {{t}} of {{T}} (steps around t)")
+    return theme.step_figure(data, layout, title=title, present=present, height=300 + (90 if cell_state else 0),
+                             arrays=arrays, labels=[str(k) for k in range(1, T + 1)])
 
 
 _EDGE_NAMES = {"xh": "x → h", "hy": "h → y", "hh": "h(t−1) → h(t)", "cc": "c(t−1) → c(t) (cell-state highway)",

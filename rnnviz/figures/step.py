@@ -295,7 +295,7 @@ def input_signal(xs: np.ndarray, step_labels: Sequence[str], channels: Sequence[
 
 
 def _cursor_line(xref: str, yref: str, present: bool) -> dict:
-    return {"type": "line", "x0": StepNumber(), "x1": StepNumber(), "xref": xref, "y0": 0, "y1": 1,
+    return {"type": "line", "name": "cursor", "x0": StepNumber(), "x1": StepNumber(), "xref": xref, "y0": 0, "y1": 1,
             "yref": f"{yref} domain", "line": {"color": theme.CURSOR, "width": theme.sizes(present).line}}
 
 
@@ -345,7 +345,7 @@ def text_activation(tokens: Sequence[str], values: np.ndarray, unit: int, presen
     rows, per_row = z.shape
     vmax = theme.signed_range(values)
     s = theme.sizes(present)
-    cursor = {"type": "rect", "x0": Grid(per_row, "col", -0.5), "x1": Grid(per_row, "col", 0.5),
+    cursor = {"type": "rect", "name": "cursor", "x0": Grid(per_row, "col", -0.5), "x1": Grid(per_row, "col", 0.5),
               "y0": Grid(per_row, "row", -0.5), "y1": Grid(per_row, "row", 0.5),
               "line": {"color": theme.CURSOR, "width": s.line * 1.5}}
     return theme.step_figure([{

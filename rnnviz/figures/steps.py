@@ -15,7 +15,12 @@ References (frozen dataclasses, evaluated by `resolve` here and by rnnviz/ui/cli
   Template(text)       text with {t}, {t2} (two digits), {T} and {label} (step t's label) filled in
   Window(width, n)     an axis range of `width` columns kept around column t - 1 of n
   Reached(k, a, b)     a once the step has come down to k or below (t <= k), else b
+  Slot(k, w, T, text)  column k of a window of w steps kept around t: its step s, as text with {s}
+                       and {name} (array name's value at step s) filled in
+  SlotCursor(w, T, d)  the column of step t in that window, plus d
 Other arrays in a spec are plain NumPy arrays; the client sends every array as binary, once.
+Shapes named "cursor…" mark step t: the browser draws them over the plot (moving one redraws nothing);
+`at(t)` and exports draw them as the shapes they are.
 """
 
 from __future__ import annotations
@@ -76,7 +81,27 @@ class Reached:
     otherwise: Any
 
 
-REFS = (Row, Whole, Cell, StepNumber, Grid, Template, Window, Reached)
+@dataclass(frozen=True)
+class Slot:
+    k: int
+    width: int
+    T: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SlotCursor:
+    width: int
+    T: int
+    add: float = 0.0
+
+
+REFS = (Row, Whole, Cell, StepNumber, Grid, Template, Window, Reached, Slot, SlotCursor)
+
+
+def window_start(t: int, width: int, T: int) -> int:
+    """The first step of a window of `width` steps kept around step t (1-based, within 1..T)."""
+    return max(1, min(t - width // 2, T - width + 1))
 
 
 def escape_label(text: str) -> str:
@@ -116,6 +141,11 @@ def evaluate(ref, t: int, ctx: Context):
         last = ref.n - 1
         lo = min(max(t - 1 - ref.width / 2, -0.5), max(last + 0.5 - ref.width, -0.5))
         return [lo, lo + ref.width]
+    if isinstance(ref, Slot):
+        step = window_start(t, ref.width, ref.T) + ref.k
+        return fill_slot(ref.text, step, ctx)
+    if isinstance(ref, SlotCursor):
+        return t - window_start(t, ref.width, ref.T) + ref.add
     if isinstance(ref, Reached):
         return resolve(ref.then if t <= ref.step else ref.otherwise, t, ctx)
     raise TypeError(f"not a step reference: {ref!r}")
@@ -125,6 +155,16 @@ def fill(text: str, t: int, ctx: Context) -> str:
     """{t}, {t2}, {T} and {label} filled in for step t (labels are already escaped)."""
     return (text.replace("{t2}", f"{t:02d}").replace("{t}", str(t)).replace("{T}", str(ctx.T))
             .replace("{label}", ctx.labels[t - 1]))
+
+
+def fill_slot(text: str, step: int, ctx: Context) -> str:
+    """{s} -> the step; {name} -> array `name`'s value at that step, 3 significant digits."""
+    out = text.replace("{s}", str(step))
+    for name, a in ctx.arrays.items():
+        key = "{" + name + "}"
+        if key in out:
+            out = out.replace(key, f"{float(a[step - 1, 0]):.3g}")
+    return out
 
 
 def resolve(node, t: int, ctx: Context):

@@ -5,8 +5,9 @@
 //   [uint32 header length][JSON header][padding to 4 bytes][arrays, each at an offset into this part]
 // The header lists items (figures with step references, text blocks with numbers, the step control)
 // and the arrays (float32, float64, int32) they point into. Every page's instances share one step t
-// through `bus`; the "sync" role writes t into the URL at once and tells the server after a pause,
-// so a copied link reopens the same step and the next rerun starts from it.
+// through `bus`; a sync element writes t into the URL at once and tells the server after a pause,
+// so a copied link reopens the same step and the next rerun starts from it (the sync is its own small
+// component, client.py's SYNC_JS, so that message carries no figure and no copy of this module).
 
 const bus = (window.__rnnvizStep ??= { t: 1, T: 1, view: null, version: null, listeners: new Set() });
 
@@ -110,8 +111,25 @@ function evaluate(ref, t, ctx) {
     const lo = Math.min(Math.max(t - 1 - width / 2, -0.5), Math.max(last + 0.5 - width, -0.5));
     return [lo, lo + width];
   }
+  if ("$slot" in ref) return fillSlot(ref.text, windowStart(t, ref.width, ref.T) + ref.$slot, ctx);
+  if ("$slotcursor" in ref) return t - windowStart(t, ref.$slotcursor, ref.T) + (ref.add ?? 0);
   if ("$reached" in ref) return materialise(t <= ref.$reached ? ref.then : ref.otherwise, t, ctx);
   throw new Error("unknown reference " + JSON.stringify(ref));
+}
+
+function windowStart(t, width, T) {
+  return Math.max(1, Math.min(t - Math.floor(width / 2), T - width + 1));
+}
+
+function fillSlot(text, step, ctx) {
+  // {s}: the step; {name}: that step's value of the item's array `name`, 3 significant digits
+  return text.replace(/\{(\w+)\}/g, (match, name) => {
+    if (name === "s") return String(step);
+    const id = ctx.names?.[name];
+    if (id === undefined) return match;
+    const v = rowAt(ctx.arrays[id], step)[0];
+    return v === null ? "not finite" : String(+v.toPrecision(3));
+  });
 }
 
 function materialise(node, t, ctx) {
@@ -194,6 +212,59 @@ function renderBlock(el, block, t, ctx) {
   }
 }
 
+// --- cursors over a plot ------------------------------------------------------------------------------
+
+// Pixel position of a value on an axis of a drawn plot (data coordinates, or "domain" fractions).
+function axisPixel(gd, ref, value, vertical) {
+  const full = gd._fullLayout;
+  if (!ref || ref === "paper") {
+    const size = full._size;
+    return vertical ? size.t + size.h * (1 - value) : size.l + size.w * value;
+  }
+  const domain = ref.endsWith(" domain");
+  const name = ref.replace(" domain", "");
+  const axis = full[(vertical ? "yaxis" : "xaxis") + name.slice(1)];
+  if (!axis) return NaN;
+  if (domain) return vertical ? axis._offset + axis._length * (1 - value) : axis._offset + axis._length * value;
+  return axis._offset + axis.l2p(value);
+}
+
+function cursorOverlay(gd, cursors, ctx) {
+  const boxes = cursors.map((shape) => {
+    const el = document.createElement("div");
+    el.className = "rv-cursor";
+    const line = shape.line ?? {};
+    if (shape.type === "line") {
+      el.style.borderLeft = `${line.width ?? 2}px solid ${line.color ?? "#E69F00"}`;
+    } else {
+      el.style.border = `${line.width ?? 2}px solid ${line.color ?? "#E69F00"}`;
+      if (shape.fillcolor) el.style.background = shape.fillcolor;
+      if (shape.opacity !== undefined) el.style.opacity = shape.opacity;
+    }
+    return { el, shape };
+  });
+  return {
+    place(t) {
+      const parent = gd.parentElement;
+      if (!parent || !gd._fullLayout || !gd._fullLayout._size) return;
+      for (const { el, shape } of boxes) {
+        const s = materialise(shape, t, ctx);
+        const x0 = axisPixel(gd, s.xref ?? "x", s.x0, false), x1 = axisPixel(gd, s.xref ?? "x", s.x1, false);
+        const y0 = axisPixel(gd, s.yref ?? "y", s.y0, true), y1 = axisPixel(gd, s.yref ?? "y", s.y1, true);
+        if (![x0, x1, y0, y1].every(Number.isFinite)) { el.hidden = true; continue; }
+        const width = shape.type === "line" ? 0 : Math.abs(x1 - x0);
+        const left = Math.min(x0, x1) - (shape.type === "line" ? (s.line?.width ?? 2) / 2 : 0);
+        el.hidden = false;
+        el.style.left = `${left}px`;
+        el.style.top = `${Math.min(y0, y1)}px`;
+        el.style.width = `${width}px`;
+        el.style.height = `${Math.abs(y1 - y0)}px`;
+        if (!el.isConnected) parent.append(el);
+      }
+    },
+  };
+}
+
 // --- export buttons ----------------------------------------------------------------------------------
 
 const SVG_ICON = {
@@ -201,12 +272,19 @@ const SVG_ICON = {
   path: "M150 100h500l200 200v600H150zM620 130v200h200M260 520h140v60h-80v40h80v150H260v-60h80v-40h-80zm200 0h60l40 150 40-150h60l-70 250h-60zm240 0h140v60h-80v130h30v-60h50v120H700z",
 };
 
-function exportButtons(Plotly, gd, item, t, ctx) {
+function exportButtons(Plotly, item, figureNow, ctx, gdNow) {
+  // The saved image is the figure of the current step, built afresh (the cursors as shapes, no
+  // controls), at the size it has on screen: what the Python side's StepFigure.at(t) draws.
   const name = () => fill(item.filename ?? "rnnviz-figure", bus.t, ctx);
-  const save = (format) => Plotly.downloadImage(gd, {
-    format, filename: name(), scale: format === "png" ? 3 : 1,
-    width: gd._fullLayout.width, height: gd._fullLayout.height,
-  });
+  const save = (format) => {
+    const gd = gdNow();
+    const figure = figureNow();
+    figure.layout = { ...figure.layout, width: gd._fullLayout.width, height: gd._fullLayout.height };
+    return Plotly.downloadImage(figure, {
+      format, filename: name(), scale: format === "png" ? 3 : 1,
+      width: gd._fullLayout.width, height: gd._fullLayout.height,
+    });
+  };
   return [
     { name: "Save as PNG (3×, for slides)", icon: Plotly.Icons.camera, click: () => save("png") },
     { name: "Save as SVG (vector)", icon: SVG_ICON, click: () => save("svg") },
@@ -235,13 +313,14 @@ const CSS = `
 .rv-num { display: inline-flex; flex-direction: column; align-items: center; vertical-align: top; margin: 0 0.12em; }
 .rv-under { font-size: 0.68em; color: #555; border-top: 1px solid #999; padding-top: 0.1em; white-space: nowrap; }
 .rv-error { color: #b00020; }
+.rv-plot { position: relative; }
+.rv-cursor { position: absolute; pointer-events: none; box-sizing: border-box; z-index: 2; }
 @media (max-width: 900px) { .rv-item.rv-half { grid-column: span 2; } }
 `;
 
 export default function (args) {
-  const { parentElement, data, setStateValue } = args;
+  const { parentElement, data } = args;
   const { header, arrays } = decode(data);
-  if (header.role === "sync") return mountSync(parentElement, header, setStateValue);
   return mountView(parentElement, header, arrays);
 }
 
@@ -271,7 +350,9 @@ function mountView(parentElement, header, arrays) {
       p.textContent = "The figures could not be drawn: " + err.message;
       state.root.append(p);
     });
-  return undefined; // the DOM outlives reruns; teardown happens when the layout changes
+  // The DOM outlives reruns (a rerun with the same layout only redraws what changed); when the element
+  // leaves the page (another page, another layout), its listener and plots go with it.
+  return () => setTimeout(() => { if (!parentElement.isConnected) state.teardown(); }, 0);
 }
 
 function build(parentElement, header, state) {
@@ -286,6 +367,15 @@ function build(parentElement, header, state) {
   const grid = document.createElement("div");
   grid.className = "rv-grid";
   root.append(grid);
+  // Figures are drawn (and moved through t) only near the viewport: a change of the network redraws
+  // what the learner sees at once, and the rest as it scrolls into view, at the current t.
+  state.observer = new IntersectionObserver((seen) => {
+    for (const entry of seen) {
+      const slot = state.slots.find((s) => s.box === entry.target);
+      slot.visible = entry.isIntersecting;
+      if (slot.visible) slot.wake?.();
+    }
+  }, { rootMargin: "300px 0px" });
   state.slots = header.items.map((item) => {
     const box = document.createElement("div");
     box.className = "rv-item" + (item.half ? " rv-half" : "");
@@ -295,9 +385,11 @@ function build(parentElement, header, state) {
     caption.className = "rv-caption";
     box.append(title, body, caption);
     grid.append(box);
-    return { box, title, body, caption };
+    state.observer.observe(box);
+    return { box, title, body, caption, visible: false };
   });
   const listener = () => {
+    if (!root.isConnected) return state.teardown();
     if (state.frame) return; // several moves within one frame draw once
     state.frame = requestAnimationFrame(() => {
       state.frame = null;
@@ -308,6 +400,7 @@ function build(parentElement, header, state) {
   bus.listeners.add(listener);
   state.teardown = () => {
     bus.listeners.delete(listener);
+    state.observer.disconnect();
     state.stopPlay?.();
     const Plotly = window.Plotly;
     for (const item of state.items.values()) if (item.gd && Plotly?.purge) Plotly.purge(item.gd);
@@ -317,28 +410,61 @@ function build(parentElement, header, state) {
 function drawItem(Plotly, state, item, k) {
   const slot = state.slots[k];
   const ctx = Object.assign(Object.create(state.ctx), { names: item.names ?? {} });
-  slot.title.textContent = item.title ?? "";
-  slot.title.hidden = !item.title;
-  slot.caption.textContent = item.caption ?? "";
-  slot.caption.hidden = !item.caption;
+  setText(slot.title, item.title);
+  setText(slot.caption, item.caption);
   const previous = state.items.get(k);
   if (previous && previous.hash === item.hash) return; // unchanged since the last rerun: keep it
   const entry = { hash: item.hash };
   if (item.figure) {
     const gd = previous?.gd ?? document.createElement("div");
-    if (!previous?.gd) slot.body.replaceChildren(gd);
+    if (!previous?.gd) {
+      const box = document.createElement("div");
+      box.className = "rv-plot";
+      box.append(gd);
+      slot.body.replaceChildren(box);
+    }
+    // Cursors (shapes named "cursor…") are drawn over the plot in HTML: moving one is a style change,
+    // not a Plotly redraw of a figure full of heatmaps. Exports draw them as the shapes they are.
     const spec = item.figure;
-    const paths = stepPaths(spec);
+    const shapes = spec.layout.shapes ?? [];
+    const cursors = shapes.filter((sh) => String(sh.name ?? "").startsWith("cursor"));
+    const drawn = { data: spec.data, layout: { ...spec.layout, shapes: shapes.filter((sh) => !cursors.includes(sh)) } };
+    const paths = stepPaths(drawn);
     const config = {
       responsive: true, displaylogo: false, displayModeBar: true,
       modeBarButtonsToRemove: ["toImage", "lasso2d", "select2d", "sendDataToCloud"],
-      modeBarButtonsToAdd: exportButtons(Plotly, gd, item, bus.t, ctx),
+      modeBarButtonsToAdd: exportButtons(Plotly, item, () => ({
+        data: materialise(spec.data, bus.t, ctx), layout: materialise(spec.layout, bus.t, ctx),
+      }), ctx, () => gd),
     };
-    const data = materialise(spec.data, bus.t, ctx);
-    const layout = materialise(spec.layout, bus.t, ctx);
-    (previous?.gd ? Plotly.react : Plotly.newPlot)(gd, data, layout, config);
+    gd.parentElement?.querySelectorAll(":scope > .rv-cursor").forEach((el) => el.remove());
+    const overlay = (gd.__rvOverlay = cursorOverlay(gd, cursors, ctx));
+    let plotted = Boolean(previous?.gd && gd.data);
+    const draw = () => {
+      (plotted ? Plotly.react : Plotly.newPlot)(gd, materialise(drawn.data, bus.t, ctx),
+        materialise(drawn.layout, bus.t, ctx), config).then(() => overlay.place(bus.t));
+      if (!gd.__rvListening) {
+        gd.__rvListening = true;
+        gd.on("plotly_afterplot", () => gd.__rvOverlay?.place(bus.t));
+      }
+      plotted = true;
+      entry.drawnAt = bus.t;
+    };
     entry.gd = gd;
+    slot.body.style.minHeight = `${spec.layout.height ?? 450}px`; // its place is kept before it is drawn
+    // Drawn now if in view, else when it comes into view; moved through t only while in view.
+    slot.wake = () => {
+      if (entry.drawnAt === undefined) draw();
+      else if (entry.drawnAt !== bus.t) entry.move(bus.t);
+    };
+    if (slot.visible) draw();
     entry.update = (t) => {
+      if (entry.drawnAt === undefined || !slot.visible) return; // caught up by wake()
+      entry.move(t);
+    };
+    entry.move = (t) => {
+      entry.drawnAt = t;
+      overlay.place(t);
       if (!paths.traces.length && !paths.layout.length) return;
       const byTrace = new Map();
       for (const [i, p, ref] of paths.traces) {
@@ -364,6 +490,12 @@ function drawItem(Plotly, state, item, k) {
   state.items.set(k, entry);
   state.updaters = [...state.items.values()].map((e) => e.update).filter(Boolean);
   if (state.showStep) state.updaters.push(state.showStep);
+}
+
+function setText(el, text) {
+  // only what changed: an unchanged rerun must not touch the page
+  if (el.textContent !== (text ?? "")) el.textContent = text ?? "";
+  if (el.hidden !== !text) el.hidden = !text;
 }
 
 function adopt(header) {
@@ -447,27 +579,4 @@ function button(text, title, onClick) {
   b.setAttribute("aria-label", title);
   b.addEventListener("click", onClick);
   return b;
-}
-
-// --- the sync role: t into the URL at once, to the server after a pause ---------------------------
-
-function mountSync(parentElement, header, setStateValue) {
-  parentElement.replaceChildren();
-  let timer = null;
-  const listener = (t, origin) => {
-    if (bus.view !== header.view) return;
-    const url = new URL(window.location.href);
-    if (t === header.default) url.searchParams.delete(header.param);
-    else url.searchParams.set(header.param, String(t));
-    window.history.replaceState(window.history.state, "", url);
-    if (origin === "play") return; // while playing only the URL follows; the server hears on pause
-    clearTimeout(timer);
-    timer = setTimeout(() => { if (t !== header.t) setStateValue("t", t); }, origin === "force" ? 0 : 300);
-  };
-  bus.listeners.add(listener);
-  if (bus.view === header.view && bus.t !== header.t) listener(bus.t, "force");
-  return () => {
-    bus.listeners.delete(listener);
-    clearTimeout(timer);
-  };
 }

@@ -26,26 +26,62 @@ import streamlit as st
 from ..figures import steps as sr
 
 JS = Path(__file__).with_name("client.js").read_text(encoding="utf-8")
-_element = st.components.v2.component("rnnviz_figures", js=JS, isolate_styles=False)
-
-# plotly.js for the browser, served by Streamlit's static serving (server.enableStaticServing) from
-# static/ beside app.py; copied from the plotly package so that it always matches it.
 ROOT = Path(__file__).resolve().parents[2]
+STATIC = ROOT / "static"  # Streamlit's static serving (server.enableStaticServing) serves it at app/static/
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-STATIC_PLOTLY_JS = ROOT / "static" / "plotly.min.js"
+CLIENT_NAME = f"rnnviz-client-{hashlib.blake2b(JS.encode(), digest_size=6).hexdigest()}.js"  # a new name per version
 
 
-def ensure_plotly_js() -> None:
-    """Put plotly.min.js where the browser fetches it, once (a read-only install ships it ready)."""
+def _publish() -> bool:
+    """Put plotly.js and client.js where the browser fetches them, once; False if that is not possible.
+
+    A component's JavaScript travels inside every message that mounts it, so the element mounts a
+    loader of a few lines that imports client.js from the static folder (cached by the browser under
+    a name that changes with its content); plotly.js (4.8 MB) is fetched from there too.
+    """
     try:
-        if not STATIC_PLOTLY_JS.exists() or STATIC_PLOTLY_JS.stat().st_size != PLOTLY_JS.stat().st_size:
-            STATIC_PLOTLY_JS.parent.mkdir(exist_ok=True)
-            shutil.copyfile(PLOTLY_JS, STATIC_PLOTLY_JS)
+        STATIC.mkdir(exist_ok=True)
+        target = STATIC / "plotly.min.js"
+        if not target.exists() or target.stat().st_size != PLOTLY_JS.stat().st_size:
+            shutil.copyfile(PLOTLY_JS, target)
+        client = STATIC / CLIENT_NAME
+        if not client.exists():
+            for old in STATIC.glob("rnnviz-client-*.js"):
+                old.unlink(missing_ok=True)
+            client.write_text(JS, encoding="utf-8")
+        return True
     except OSError:
-        pass  # the client falls back to Streamlit's copy when a page has one, else says so
+        return False  # a read-only install without them: the element carries client.js itself
 
 
-ensure_plotly_js()
+LOADER = ('export default async function (args) {\n'
+          f'  const client = await import(new URL("app/static/{CLIENT_NAME}", document.baseURI));\n'
+          '  return client.default(args);\n}\n')
+_element = st.components.v2.component("rnnviz_figures", js=LOADER if _publish() else JS, isolate_styles=False)
+
+# The step sync: a few lines, sharing the page's step through window.__rnnvizStep (see client.js).
+SYNC_JS = """
+export default function ({ parentElement, data, setStateValue }) {
+  const header = JSON.parse(new TextDecoder().decode(data instanceof Uint8Array ? data : new Uint8Array(data)));
+  const bus = (window.__rnnvizStep ??= { t: 1, T: 1, view: null, version: null, listeners: new Set() });
+  if (parentElement.__rvSync) bus.listeners.delete(parentElement.__rvSync.listener);
+  const state = (parentElement.__rvSync = { timer: null });
+  state.listener = (t, origin) => {
+    if (bus.view !== header.view) return;
+    const url = new URL(window.location.href);  // the URL follows t at once ...
+    if (t === header.default) url.searchParams.delete(header.param);
+    else url.searchParams.set(header.param, String(t));
+    window.history.replaceState(window.history.state, "", url);
+    if (origin === "play") return;  // ... the server hears when t settles, not while playing
+    clearTimeout(state.timer);
+    const tell = () => { if (bus.t !== header.t) setStateValue("t", bus.t); };
+    state.timer = setTimeout(tell, origin === "force" ? 0 : 300);
+  };
+  bus.listeners.add(state.listener);
+  if (bus.view === header.view && bus.t !== header.t) state.listener(bus.t, "force");
+}
+"""
+_sync = st.components.v2.component("rnnviz_step_sync", js=SYNC_JS, isolate_styles=False)
 
 
 @dataclass(frozen=True)
@@ -154,6 +190,10 @@ def _wire(node, arrays: _Arrays):
         return {"$window": node.width, "n": node.n}
     if isinstance(node, sr.Reached):
         return {"$reached": node.step, "then": _wire(node.then, arrays), "otherwise": _wire(node.otherwise, arrays)}
+    if isinstance(node, sr.Slot):
+        return {"$slot": node.k, "width": node.width, "T": node.T, "text": node.text}
+    if isinstance(node, sr.SlotCursor):
+        return {"$slotcursor": node.width, "T": node.T, "add": node.add}
     return node
 
 
@@ -225,8 +265,8 @@ def figures(items: list[Item], step: Step | None = None, *, key: str, font: str 
 
 def step_sync(view: str, t: int, *, param: str = "t", default: int = 1, key: str, on_change) -> int | None:
     """The browser's t, heard after it settles (None until it moves); call inside an st.fragment."""
-    header = {"role": "sync", "view": view, "t": int(t), "param": param, "default": default}
-    result = _element(data=_pack(header, []), key=key, on_t_change=on_change)
+    header = {"view": view, "t": int(t), "param": param, "default": default}
+    result = _sync(data=json.dumps(header).encode(), key=key, on_t_change=on_change)
     value = getattr(result, "t", None) if result is not None else None
     return None if value is None else int(value)
 
@@ -312,6 +352,8 @@ _REF_OF = {
     "$grid": lambda n, t, c, a: sr.Grid(n["$grid"], n["axis"], n["add"]),
     "$text": lambda n, t, c, a: sr.Template(n["$text"]),
     "$window": lambda n, t, c, a: sr.Window(n["$window"], n["n"]),
+    "$slot": lambda n, t, c, a: sr.Slot(n["$slot"], n["width"], n["T"], n["text"]),
+    "$slotcursor": lambda n, t, c, a: sr.SlotCursor(n["$slotcursor"], n["T"], n["add"]),
     "$reached": lambda n, t, c, a: sr.Reached(n["$reached"], _unwire(n["then"], t, c, a),
                                               _unwire(n["otherwise"], t, c, a)),
 }
