@@ -4,15 +4,10 @@ import streamlit as st
 
 from rnnviz import ui
 from rnnviz.cells import CELLS
-from rnnviz.config import Param
-from rnnviz.figures import bptt as fig
-from rnnviz.studies.bptt import LOSS_ON, TINY
-from rnnviz.ui.client import Item
-
-MODES = {"forward": "Forward", "backward": "Backward"}
+from rnnviz.studies.bptt import TINY
+from rnnviz.views import bptt as view
 
 cfg, display = ui.page("bptt")
-present = display.present
 st.title("Backprop through time")
 st.markdown(
     "To learn, a recurrent network must find out how each earlier step affected the loss, so the "
@@ -24,7 +19,7 @@ st.markdown(
 )
 ui.weights_note(cfg)
 loss_col, mode_col = st.columns(2)
-loss_on = ui.choice(loss_col.segmented_control, "Loss on", "loss", param=Param("last", LOSS_ON),
+loss_on = ui.choice(loss_col.segmented_control, "Loss on", "loss", param=view.PARAMS["loss"],
                     help="Last step only: the long-dependency case. Every step: fresh gradient enters everywhere.")
 study = ui.bptt_study(cfg, loss_on or "last")
 main = study.main
@@ -36,26 +31,17 @@ if main.exploded_at is not None:
 
 @st.fragment
 def graph() -> None:
-    mode = ui.choice(mode_col.segmented_control, "Unrolled graph", "mode", param=Param("backward", MODES)) or "backward"
-    forward = mode == "forward"
-    key = "t" if forward else "reached"
-    labels = [str(k) for k in range(1, T + 1)]
-    step = ui.step(T, labels, f"bptt-{mode}", key=key, label="Step t" if forward else "Reached step",
-                   text="t = {t} of {T}" if forward else "reached step {t} of {T}",
-                   noun="step", direction="forward" if forward else "backward")
-    figure = fig.unrolled_graph(main.graph_nodes, main.edge_flows, main.readout.loss, main.loss_steps, main.cell,
-                                mode, present, loss_on=study.loss_on_label)
-    ui.figures([Item(figure, caption=fig.GRAPH_HOW_TO_READ, filename=ui.filename(f"bptt-graph-{mode}", cfg, True))],
-               display, key=f"bptt-graph-{mode}", step=step)
-    ui.sync_step(f"bptt-{mode}", T, key=key)
+    mode = ui.choice(mode_col.segmented_control, "Unrolled graph", "mode", param=view.PARAMS["mode"]) or "backward"
+    steps = view.stepping(study, mode)
+    ui.show(view.build(study, cfg, display, mode), "graph", display, key=f"bptt-graph-{mode}", step=ui.step(steps))
+    ui.sync_step(steps.view, steps.T, steps.param)
 
 
 graph()
-
+shown = view.build(study, cfg, display)
 norms_col, stats_col = st.columns([3, 1])
 with norms_col:
-    norms = fig.grad_norms(study.h_norms, study.c_norms, main.cell, main.fit, study.bound, main.exploded_at, present)
-    ui.figure(norms, display, name=f"bptt-grad-norms-{ui.slug(cfg)}", caption=fig.NORMS_HOW_TO_READ)
+    ui.show(shown, "norms", display, key="bptt-norms")
 with stats_col:
     fit = main.fit
     st.metric("Per-step factor going back", "—" if fit.regime == "undefined" else f"× {fit.factor:.3g}",
@@ -71,22 +57,11 @@ with stats_col:
                    + ("" if other.fit.regime == "undefined" else f", × {other.fit.factor:.3g} per step"))
 
 st.subheader("Why it happens")
-name = ui.slug(cfg)
-ui.figures([
-    Item(fig.spectrum(study.spectrum, present), caption=fig.SPECTRUM_HOW_TO_READ, half=True,
-         filename=f"rnnviz-bptt-spectrum-{name}"),
-    Item(fig.jacobian_norms(study.jacobians, present), caption=fig.JACOBIAN_HOW_TO_READ, half=True,
-         filename=f"rnnviz-bptt-jacobians-{name}"),
-    Item(fig.saturation_meter(study.saturation, present), caption=fig.SATURATION_HOW_TO_READ, half=True,
-         filename=f"rnnviz-bptt-saturation-{name}"),
-    Item(fig.contributions(study.contributions, present), caption=fig.CONTRIB_HOW_TO_READ, half=True,
-         filename=f"rnnviz-bptt-contributions-{name}"),
-], display, key="bptt-why")
+ui.show(shown, "why", display, key="bptt-why")
 if study.bound is not None:
     st.caption("The dotted line on the gradient plot is the bound of Pascanu, Mikolov & Bengio (2013): with γ = 1 "
                "bounding the activation's derivative, ||dL/dh_t|| ≤ ||dL/dh_T|| (γ σ_max)^(T−t); when σ_max < 1/γ "
                "the gradient must vanish at least that fast.")
 
 st.subheader("Saliency: which inputs can still teach the network")
-saliency = fig.saliency(study.saliency, main.scenario.sample.xs, main.scenario.text_tokens, present)
-ui.figure(saliency, display, name=f"bptt-saliency-{name}", caption=fig.SALIENCY_HOW_TO_READ)
+ui.show(shown, "saliency", display, key="bptt-saliency")

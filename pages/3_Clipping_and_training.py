@@ -6,7 +6,7 @@ from rnnviz import ui
 from rnnviz.figures import training as fig
 from rnnviz.studies import training as study
 from rnnviz.ui import training as controls
-from rnnviz.ui.client import Item
+from rnnviz.views import training as view
 
 _, display = ui.page("training", scenario_controls=False)
 present = display.present
@@ -23,8 +23,7 @@ if controls.part() == "cliff":
     st.subheader("The cliff (Pascanu, Mikolov & Bengio 2013)")
     cliff = study.cliff_study(*controls.cliff_start())
     surface = ui.cached(study.loss_surface)()
-    ui.figure(fig.cliff_surface(*surface, cliff.descents, present), display, name="cliff",
-              caption=fig.CLIFF_HOW_TO_READ)
+    ui.show(view.cliff_view(cliff, surface, display), "cliff", display, key="cliff")
     m1, m2, m3 = st.columns(3)
     m1.metric("Gradient norm at the start", f"{cliff.start_grad_norm:.3g}")
     m2.metric("First step, no clipping", f"{cliff.first_steps['no clipping']:.3g}", help="How far the weights move.")
@@ -42,10 +41,4 @@ for col, run in zip(st.columns(len(runs)), runs, strict=True):
     col.metric(fig.run_label(run), headline)
     col.caption(detail)
 
-ui.figures([
-    Item(fig.loss_curves(runs, present), caption=fig.LOSS_HOW_TO_READ, half=True, filename="rnnviz-train-loss"),
-    Item(fig.grad_norms(runs, present), caption=fig.GRAD_HOW_TO_READ, half=True, filename="rnnviz-train-grad-norms"),
-    Item(fig.cosines(runs, present), caption=fig.COSINE_HOW_TO_READ, half=True, filename="rnnviz-train-cosine"),
-    Item(fig.gradient_profiles(runs, present), caption=fig.PROFILE_HOW_TO_READ, half=True,
-         filename="rnnviz-train-profiles"),
-], display, key="train-runs")
+ui.show(view.runs_view(runs, display), "runs", display, key="train-runs")

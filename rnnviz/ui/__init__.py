@@ -32,6 +32,7 @@ from ..studies.bptt import BpttStudy, CellGradients, cell_gradients
 from ..studies.bptt import build as build_bptt_study
 from ..studies.step import StepStudy
 from ..studies.step import build as build_step_study
+from ..views import Stepping, View
 from . import client
 from .pages import PAGES
 
@@ -266,23 +267,21 @@ def cached(fn):
     return st.cache_data(show_spinner=False, max_entries=16)(fn)
 
 
-def figures(items: list[client.Item], display: Display, *, key: str, step: client.Step | None = None) -> None:
-    """rnnviz's figure element (ui/client.py): the items, and the step control when `step` has one."""
+def show(view: View, section: str, display: Display, *, key: str, step: client.Step | None = None) -> None:
+    """One section of a view (views/): its figures and text blocks in rnnviz's element, exports named by the view."""
+    items = [client.Item(figure=item.figure, block=item.block, title=item.title, caption=item.caption,
+                         half=item.half, filename=view.filename(item)) for item in view.sections[section]]
     client.figures(items, step, key=key, font=PRESENT_FONT if display.present else None)
 
 
 def figure(fig, display: Display, *, name: str, caption: str = "", key: str | None = None) -> None:
-    """One figure that does not follow t, full width, with how to read it; exports as rnnviz-<name>."""
-    figures([client.Item(fig, caption=caption, filename=f"rnnviz-{name}")], display, key=key or f"fig-{name}")
+    """One figure that is not part of a view (a page's one-off), full width; exports as rnnviz-<name>."""
+    client.figures([client.Item(fig, caption=caption, filename=f"rnnviz-{name}")], None, key=key or f"fig-{name}",
+                   font=PRESENT_FONT if display.present else None)
 
 
 def slug(cfg: Config) -> str:
     return cfgmod.slug(cfg)
-
-
-def filename(name: str, cfg: Config | None = None, step: bool = False) -> str:
-    """An export's file name: rnnviz-<name>[-<scenario>][-t<step>], so no two views collide."""
-    return "-".join(["rnnviz", name, *([cfgmod.slug(cfg)] if cfg is not None else []), *(["t{t2}"] if step else [])])
 
 
 def weights_note(cfg: Config) -> None:
@@ -291,20 +290,22 @@ def weights_note(cfg: Config) -> None:
                "but nothing has been learned, so gates hover near 0.5 and no unit means anything yet.")
 
 
-def step(T: int, labels, view: str, *, key: str = "t", **control) -> client.Step:
-    """The step t of a stepped view (in the session and the URL), for ui.figures; then call sync_step.
+def step(stepping: Stepping, **control) -> client.Step:
+    """The step t of a view (in the session and the URL), for ui.show; then call sync_step.
 
-    view names what t belongs to (page and scenario): the browser keeps its own t while the view
-    stays the same, and takes the server's when the view changes or the server moved t itself.
+    The browser keeps its own t while the view stays the same, and takes the server's when the
+    view changes or the server moved t itself (a followed link).
     """
+    key, T = stepping.param, stepping.T
     param = Param(1, low=1, high=T, kind="int")
     t = stored(key, param)
-    if not 1 <= t <= T:  # the sequence got shorter since (or the link said t = 0)
+    if not 1 <= t <= T:  # the sequence got shorter since
         t = _values()[key] = min(max(int(t), 1), T)
     show_notes([key])
     to_url({key: param})
-    return client.Step(T=T, t=int(t), labels=tuple(labels), view=view,
-                       version=st.session_state.get(STEP_VERSION_KEY, 0), **control)
+    return client.Step(T=T, t=int(t), labels=stepping.labels, view=stepping.view,
+                       version=st.session_state.get(STEP_VERSION_KEY, 0), label=stepping.label,
+                       text=stepping.text, direction=stepping.direction, **control)
 
 
 @st.fragment

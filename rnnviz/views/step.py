@@ -1,0 +1,53 @@
+"""The Step-through page's view: the input, the cell diagram, the vectors, the equations, the text and
+every vector over time, all following the step t."""
+
+from __future__ import annotations
+
+from .. import equations
+from ..config import Config, Display, Param, slug
+from ..figures import step as fig
+from ..studies.step import StepStudy
+from . import Item, Stepping, View
+
+SPEEDS = {100: "100", 200: "200", 400: "400", 800: "800", 1500: "1500"}  # ms a step of Play
+PARAMS = {  # the page's own controls, kept in the URL (t's range depends on the sequence: see stepping)
+    "play": Param(False, kind="bool"),  # a link with play=true starts playing
+    "speed": Param(400, SPEEDS, kind="choice"),
+}
+EQUATIONS_CAPTION = ("Each pre-activation is split into its input part (W x + b) and its recurrent part (W h + b), "
+                     "as PyTorch computes them; under each number is the term it is. σ squashes to 0…1, tanh to −1…1.")
+
+
+def unit_param(H: int) -> Param:
+    """The unit j whose equations and text view are shown: 0..H-1."""
+    return Param(0, low=0, high=H - 1, kind="int")
+
+
+def stepping(study: StepStudy) -> Stepping:
+    return Stepping(T=study.T, labels=tuple(study.step_labels), view="step")
+
+
+def build(study: StepStudy, cfg: Config, display: Display, unit: int = 0) -> View:
+    """Every item of the page for this study, unit j = `unit` in the equations and the text view."""
+    present, labels, channels = display.present, study.step_labels, study.sample.vocab
+    numeric = study.sample.tokens is None
+    figures = []
+    if numeric:
+        figures.append(Item("step-input", fig.input_signal(study.sample.xs, labels, channels, present),
+                            caption=fig.INPUT_CAPTION))
+    figures += [
+        Item("step-cell", fig.cell_diagram(study.vectors, study.cell, labels, present, channels, numeric),
+             caption=fig.diagram_caption(study.cell, cfg.source)),
+        Item("step-vectors", fig.vector_strips(study.vectors, labels, present, channels),
+             caption=fig.vectors_caption(cfg.source), half=True),
+        Item(f"step-equations-unit{unit}", block=equations.step_equations(study.trace, unit, labels), half=True,
+             title=f"The equations for unit j = {unit}", caption=EQUATIONS_CAPTION),
+    ]
+    if study.text_tokens is not None:
+        figures.append(Item(f"step-text-unit{unit}", fig.text_activation(study.text_tokens, study.trace.h[:, unit],
+                                                                          unit, present), caption=fig.TEXT_CAPTION))
+    figures.append(Item("step-heatmaps", fig.state_heatmaps(study.over_time, labels, present),
+                        caption=fig.heatmaps_caption(study.cell)))
+    return View("step", {"figures": figures}, stepping(study), scenario=slug(cfg))
+
+

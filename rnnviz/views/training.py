@@ -1,0 +1,27 @@
+"""The Clipping-and-training page's view: the runs' curves, or the cliff."""
+
+from __future__ import annotations
+
+from ..config import Display
+from ..figures import training as fig
+from ..studies.training import CliffStudy
+from ..training import TrainingRun
+from . import Item, View
+
+
+def runs_view(runs: list[TrainingRun], display: Display, scenario: str = "") -> View:
+    """Loss, gradient norms, the raw/clipped cosine and ||dL/dh_t|| before and after, for these runs."""
+    present = display.present
+    items = [
+        Item("train-loss", fig.loss_curves(runs, present), caption=fig.LOSS_HOW_TO_READ, half=True),
+        Item("train-grad-norms", fig.grad_norms(runs, present), caption=fig.GRAD_HOW_TO_READ, half=True),
+        Item("train-cosine", fig.cosines(runs, present), caption=fig.COSINE_HOW_TO_READ, half=True),
+        Item("train-profiles", fig.gradient_profiles(runs, present), caption=fig.PROFILE_HOW_TO_READ, half=True),
+    ]
+    return View("training", {"runs": items}, scenario=scenario)
+
+
+def cliff_view(cliff: CliffStudy, surface, display: Display, scenario: str = "") -> View:
+    """The loss surface of the one-unit net, with the plain and the clipped descent."""
+    figure = fig.cliff_surface(*surface, cliff.descents, display.present)
+    return View("training", {"cliff": [Item("cliff", figure, caption=fig.CLIFF_HOW_TO_READ)]}, scenario=scenario)
