@@ -37,7 +37,7 @@ class Config(CellChoice):
     init: str = "default"  # a key of INITS
     radius: float = 1.0  # spectral radius of each W_hh block when init == "radius"
     input_scale: float = 1.0  # every input is multiplied by this (large: tanh saturates)
-    forget_bias: str = "default"  # LSTM: a key of FORGET_BIASES
+    forget_bias: str = "1"  # LSTM: a key of FORGET_BIASES; 1 is the usual choice (Jozefowicz et al. 2015)
 
 
 @dataclass(frozen=True)
