@@ -5,6 +5,8 @@ import streamlit as st
 from rnnviz import ui
 from rnnviz.cells import CELLS
 from rnnviz.studies.bptt import TINY
+from rnnviz.ui import lessons
+from rnnviz.ui.pages import PAGES
 from rnnviz.views import bptt as view
 
 cfg, display = ui.page("bptt")
@@ -17,6 +19,8 @@ st.markdown(
     "The LSTM's cell state adds a path where the factor is just the forget gate — a highway on which "
     "the gradient can survive."
 )
+lessons.player("bptt")
+lessons.terms(PAGES["bptt"].terms)
 ui.weights_note(cfg)
 loss_col, mode_col = st.columns(2)
 loss_on = ui.choice(loss_col.segmented_control, "Loss on", "loss", param=view.PARAMS["loss"],
@@ -42,18 +46,17 @@ shown = view.build(study, cfg, display)
 norms_col, stats_col = st.columns([3, 1])
 with norms_col:
     ui.show(shown, "norms", display, key="bptt-norms")
-with stats_col:
-    reach = study.reach
-    st.metric("Reaches t = 1", view.fraction_text(reach.fraction), help="Of the gradient at the last step, how much "
-              "arrives at the first: ||dL/dh_1|| / ||dL/dh_T|| (for the LSTM along its cell state c when that "
-              "carries more). Below 1% vanishing, above 100× exploding, in between carried.")
-    st.metric("Per step back", "—" if reach.regime == "undefined" else f"× {reach.factor:.3g}",
-              help="The average factor a step back multiplies it by: the fraction to the power 1/(T − 1).")
-    st.metric("Regime", reach.regime)
-    if main.steps_to_tiny is not None:
-        st.markdown(f"Below **{TINY:g}** of its size at t = T after **{main.steps_to_tiny} steps** back.")
-    for cell, other in study.others.items():
-        st.caption(view.reach_sentence(CELLS[cell].label, other.reach))
+if not lessons.is_held("bptt-grad-norms"):  # the numbers answer a lesson's open question
+    with stats_col:
+        reach = study.reach
+        st.metric("Reaches t = 1", view.fraction_text(reach.fraction), help=view.REACH_HELP)
+        st.metric("Per step back", "—" if reach.regime == "undefined" else f"× {reach.factor:.3g}",
+                  help=view.FACTOR_HELP)
+        st.metric("Regime", reach.regime)
+        if main.steps_to_tiny is not None:
+            st.markdown(f"Below **{TINY:g}** of its size at t = T after **{main.steps_to_tiny} steps** back.")
+        for cell, other in study.others.items():
+            st.caption(view.reach_sentence(CELLS[cell].label, other.reach))
 
 st.subheader("Why it happens")
 ui.show(shown, "why", display, key="bptt-why")

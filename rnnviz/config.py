@@ -140,6 +140,18 @@ def parse_param(name: str, raw: str, param: Param | None = None) -> tuple[object
     return value, None
 
 
+def from_query(query: dict[str, str]) -> tuple[Config, list[str]]:
+    """The Config a link's query describes (parse_param for every shared control), and the notes on
+    the values it had to change. Controls the query does not name take their defaults."""
+    values, notes = {}, []
+    for name, param in PARAMS.items():
+        if name in query and name in Config.__dataclass_fields__:
+            values[name], note = parse_param(name, query[name], param)
+            if note:
+                notes.append(note)
+    return Config(**values), notes
+
+
 def url_value(param: Param, value) -> str:
     """How `value` is written into the URL: a choice's short key, numbers without ".0"."""
     if param.kind == "bool":

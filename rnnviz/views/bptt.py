@@ -15,6 +15,10 @@ PARAMS = {  # the page's own controls, kept in the URL
 STEP_PARAMS = {"forward": "t", "backward": "reached"}  # the URL parameter of the graph's step, by mode
 
 
+REACH_HELP = ("Of the gradient at the last step, how much arrives at the first: ||dL/dh_1|| / ||dL/dh_T|| (for the "
+              "LSTM along its cell state c when that carries more; with a loss on every step, ||dh_T/dh_1||). Below "
+              "1% vanishing, above 100× exploding, in between carried.")
+FACTOR_HELP = "The average factor a step back multiplies it by: the fraction to the power 1/(T − 1)."
 PATHS = {"h": "along h", "c": "along the cell state c", "J": "at most (||dh_T/dh_1||)"}
 
 
