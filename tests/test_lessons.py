@@ -69,7 +69,7 @@ def test_a_question_holds_the_answer_back_until_reveal(key, k):
     right = step.ask.answer(f)
     at = open_app(PAGES[step.page].file, **step.params, lesson=key, step=k + 1)
     before = len(charts(at)) + len(blocks(at))
-    assert any("Make your prediction" in i.value for i in at.info)
+    assert any("Make your prediction first" in c.value for c in at.caption)
     assert at.button(key=f"ask-{key}-{k}-reveal").disabled  # choose first
     at.radio(key=f"ask-{key}-{k}").set_value(right).run()
     at.button(key=f"ask-{key}-{k}-reveal").click().run()
@@ -78,7 +78,7 @@ def test_a_question_holds_the_answer_back_until_reveal(key, k):
     why = render(step.ask.why, f)
     assert why[:30] in at.success[0].value.replace("\\", "")
     assert len(charts(at)) + len(blocks(at)) > before  # the picture is revealed with the answer
-    assert not any("Make your prediction" in i.value for i in at.info)
+    assert not any("Make your prediction first" in c.value for c in at.caption)
 
 
 def test_a_wrong_prediction_is_told_the_answer():

@@ -283,9 +283,6 @@ def show(view: View, section: str, display: Display, *, key: str, step: client.S
     from .lessons import is_held
 
     shown = [item for item in view.sections[section] if not is_held(item.name)]
-    if len(shown) < len(view.sections[section]):
-        st.info("Make your prediction in the lesson above, then press Reveal: what is held back here shows the "
-                "answer.", icon=":material/visibility_off:")
     if not shown:
         return
     items = [client.Item(figure=item.figure, block=item.block, title=item.title, caption=item.caption,

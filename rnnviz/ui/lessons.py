@@ -109,6 +109,9 @@ def _question(lesson: Lesson, k: int, facts: dict) -> None:
     picked = st.radio(plain(render(ask.prompt, facts)), range(len(choices)), format_func=lambda i: plain(choices[i]),
                       index=None, key=key, disabled=(lesson.key, k) in answers)
     if (lesson.key, k) not in answers:
+        if lesson.steps[k].hide:
+            st.caption(":material/visibility_off: Make your prediction first: the parts of the page that show the "
+                       "answer are held back until you press Reveal.")
         if st.button("Reveal", key=f"{key}-reveal", type="primary", disabled=picked is None,
                      help="Choose your prediction first."):
             answers[(lesson.key, k)] = picked
