@@ -286,12 +286,9 @@ def grad_norms(h_norms: dict[str, np.ndarray], c_norms: dict[str, np.ndarray], m
                        "yref": "paper", "line": {"color": theme.ALARM, "width": s.line, "dash": "dash"}})
         notes.append({"x": exploded_at, "y": 1, "yref": "paper", "text": f"exploded at step {exploded_at}",
                       "showarrow": False, "yanchor": "bottom", "font": {"color": theme.ALARM, "size": s.font}})
-    notes.append({"x": 1.0, "xref": "paper", "xanchor": "right", "y": 1.0, "yref": "paper", "yanchor": "bottom",
-                  "text": "◀ going back from the loss at t = T", "showarrow": False,
-                  "font": {"color": theme.MUTED, "size": s.tick}})
     regime = "—" if reach.regime == "undefined" else reach.regime
     layout = {
-        "xaxis": {"title": {"text": "step t"}, "range": [0.5, T + 0.5]},
+        "xaxis": {"title": {"text": "step t   (◀ going back from the loss at t = T)"}, "range": [0.5, T + 0.5]},
         "yaxis": {"title": {"text": "||dL/dh<sub>t</sub>||"}, "type": "log", "exponentformat": "power"},
         "legend": theme.legend(present, x=0.0),
         "shapes": shapes, "annotations": notes, "hovermode": "x unified",

@@ -33,7 +33,7 @@ from ..studies.bptt import build as build_bptt_study
 from ..studies.step import StepStudy
 from ..studies.step import build as build_step_study
 from ..views import Stepping, View
-from . import client
+from . import client, present
 from .pages import PAGES
 
 NOTES_KEY = "_url_notes"
@@ -52,9 +52,12 @@ def page(key: str, scenario_controls: bool = True) -> tuple[Config, Display]:
     """
     st.set_page_config(page_title=f"{PAGES[key].label} · rnnviz", page_icon="🔁", layout="wide")
     _follow_link(PAGES[key].params)
-    controls = sidebar(scenario_controls)
+    if stored("present", PARAMS["present"]):  # a hall: the sidebar starts closed (its arrow reopens it)
+        st.set_page_config(initial_sidebar_state="collapsed")
+    cfg, display = sidebar(scenario_controls)
+    present.apply(display.present)
     show_notes()
-    return controls
+    return cfg, display
 
 
 MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>$~:"})
