@@ -3,6 +3,7 @@
 import streamlit as st
 
 from rnnviz import ui
+from rnnviz.ui.export import export_panel
 from rnnviz.views import step as view
 
 cfg, display = ui.page("step")
@@ -27,3 +28,4 @@ step = ui.step(steps, speed=int(ui.stored("speed", view.PARAMS["speed"])),
                autoplay=bool(ui.stored("play", view.PARAMS["play"])))
 ui.show(view.build(study, cfg, display, unit), "figures", display, key="step-view", step=step)
 ui.sync_step(steps.view, steps.T, steps.param)
+export_panel("step")

@@ -5,6 +5,7 @@ import streamlit as st
 from rnnviz import ui
 from rnnviz.cells import CELLS
 from rnnviz.studies.bptt import TINY
+from rnnviz.ui.export import export_panel
 from rnnviz.views import bptt as view
 
 cfg, display = ui.page("bptt")
@@ -65,3 +66,4 @@ if study.bound is not None:
 
 st.subheader("Saliency: which inputs can still teach the network")
 ui.show(shown, "saliency", display, key="bptt-saliency")
+export_panel("bptt")

@@ -75,6 +75,14 @@ PARAMS: dict[str, Param] = {
 }
 
 
+def config_from(values: dict) -> Config:
+    """The Config that control values (name -> value, as parse_param returns them) describe."""
+    v = {name: values.get(name, param.default) for name, param in PARAMS.items()}
+    return Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
+                  length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
+                  radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"])
+
+
 def slug(cfg: Config) -> str:
     """A short name of the scenario for file names: the cell, H, the input and every non-default setting.
 
