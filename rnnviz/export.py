@@ -153,7 +153,8 @@ def train_runs(configs: list[RunConfig], progress: Callable[[str], None] | None 
         start = time.perf_counter()
         runs.append(train(run_cfg))
         if progress:
-            progress(f"trained run {k} of {len(configs)} ({run_cfg.clip} clipping, {run_cfg.updates} updates) "
+            clip = "no clipping" if run_cfg.clip == "none" else f"{run_cfg.clip} clipping at {run_cfg.threshold:g}"
+            progress(f"trained run {k} of {len(configs)} ({clip}, {run_cfg.updates} updates) "
                      f"in {time.perf_counter() - start:.1f} s")
     return runs
 
@@ -329,7 +330,7 @@ def write(export: Export, out: Path, with_images: bool = True) -> Written:
         (out / name).write_bytes(content)
         paths.append(out / name)
     wanted = images(export, out) if with_images else []
-    reason = files.write_images(wanted) if with_images else "they were not asked for."
+    reason = files.write_images(wanted) if with_images else "they were not asked for (--no-images)."
     if reason is None:
         paths += [image.path for image in wanted]
     else:

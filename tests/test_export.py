@@ -183,7 +183,7 @@ def test_training_csv_is_every_runs_history_side_by_side():
                                       run.clipped_norm)
         np.testing.assert_array_equal(column(rows, f"run {k} ({label}): clipped (1 = yes)"), run.clipped.astype(int))
         np.testing.assert_array_equal(column(rows, f"run {k} ({label}): update norm"), run.update_norm)
-        np.testing.assert_array_equal(column(rows, f"run {k} ({label}): cosine(raw, clipped gradient)"), run.cosine)
+        np.testing.assert_array_equal(column(rows, f"run {k} ({label}): cosine of raw and clipped gradient"), run.cosine)
     assert run_label(runs[2]) == "value clipping at v = 0.05"
 
 

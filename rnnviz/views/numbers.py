@@ -116,7 +116,7 @@ HISTORY = {  # TrainingRun field -> its column
     "clipped_norm": "gradient norm after clipping",
     "clipped": "clipped (1 = yes)",
     "update_norm": "update norm",
-    "cosine": "cosine(raw, clipped gradient)",
+    "cosine": "cosine of raw and clipped gradient",
 }
 
 
