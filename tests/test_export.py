@@ -451,3 +451,39 @@ def test_the_export_panel_exports_the_sessions_trained_runs(deferred):
     assert not at.exception
     ex = export.build(export.parse_link("Clipping_and_training?" + TRAIN_SMALL))
     assert deferred[f"rnnviz-train-history-{ex.view.scenario}.csv"]() == export.numbers_csv(ex, "train-history")
+
+
+@has_chromium
+@pytest.mark.browser
+def test_the_apps_zip_is_the_view_at_the_step_the_browser_shows(tmp_path):
+    # The real path: a served page, t moved in the browser (the server hears it without a rerun of the
+    # panel), a click on "Export this view": kaleido draws the images on the server, the zip downloads.
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from .browser_helpers import MUTATION_CLOCK, launch_chromium, start_server, stop_server
+
+    proc, url = start_server()
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = launch_chromium(p)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+            page.add_init_script(MUTATION_CLOCK)
+            page.goto(f"{url}/Step_through?cell=gru&hidden=3&text=abc&t=2", wait_until="domcontentloaded")
+            page.get_by_role("button", name="Next step (→)").wait_for(timeout=60_000)
+            page.get_by_role("button", name="Next step (→)").click()
+            page.wait_for_function("() => location.search.includes('t=3')")
+            page.wait_for_timeout(2500)  # the step sync tells the server after 300 ms, in a fragment
+            with page.expect_download(timeout=180_000) as download:
+                page.get_by_role("button", name=re.compile("Export this view")).click()
+            assert download.value.suggested_filename == "rnnviz-step-gru-h3-text-abc-s0.zip"
+            path = tmp_path / "view.zip"
+            download.value.save_as(path)
+            browser.close()
+    finally:
+        stop_server(proc)
+    with zipfile.ZipFile(path) as archive:
+        content = {name: archive.read(name) for name in archive.namelist()}
+    scenario = "gru-h3-text-abc-s0"
+    for item in ("cell", "vectors", "text-unit0", "heatmaps"):
+        assert png_size(content[f"rnnviz-step-{item}-{scenario}-t03.png"])[0] in (3 * w for w in files.WIDTH.values())
+        assert b"<text" in content[f"rnnviz-step-{item}-{scenario}-t03.svg"]
+    assert content[f"rnnviz-step-link-{scenario}-t03.txt"] == b"Step_through?cell=gru&hidden=3&text=abc&t=3\n"

@@ -43,11 +43,11 @@ def export_panel(page: str) -> None:
         return export.numbers_csv(current(), main_table)
 
     st.subheader("Export", anchor=False)
-    zip_col, csv_col = st.columns(2)
-    zip_col.download_button("Export this view (zip)", data=zipped, file_name=f"rnnviz-{page}-{scenario}.zip",
+    row = st.container(horizontal=True)
+    row.download_button("Export this view (zip)", data=zipped, file_name=f"rnnviz-{page}-{scenario}.zip",
                             mime="application/zip", on_click="ignore", icon=":material/folder_zip:",
                             key=f"export-zip-{page}", help=ZIP_HELP)
-    csv_col.download_button("Export the numbers (CSV)", data=numbers, file_name=f"rnnviz-{main_table}-{scenario}.csv",
+    row.download_button("Export the numbers (CSV)", data=numbers, file_name=f"rnnviz-{main_table}-{scenario}.csv",
                             mime="text/csv", on_click="ignore", icon=":material/table_view:",
                             key=f"export-csv-{page}", help=CSV_HELP_TRAINING if page == "training" else CSV_HELP)
     st.caption("For slides in bulk, from a terminal: python -m rnnviz.export \"PAGE?QUERY\" --out DIR, with the "
