@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 import os
 import re
 import struct
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from plotly.utils import PlotlyJSONEncoder
 
 import rnnviz
 from rnnviz import export
@@ -220,7 +222,8 @@ def test_csv_cells_keep_every_digit_and_never_become_formulas():
 def contents(link: str) -> dict[str, bytes]:
     """Every file an export of `link` writes: name -> its content (for an image: its figure spec)."""
     ex = export.build(export.parse_link(link))
-    images = {image.path.name: go.Figure(image.spec).to_json().encode() for image in export.images(ex, Path("."))}
+    images = {image.path.name: json.dumps(image.spec, cls=PlotlyJSONEncoder).encode()
+              for image in export.images(ex, Path("."))}
     return export.texts(ex) | images
 
 

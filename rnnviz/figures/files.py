@@ -12,6 +12,7 @@ with a frame per step would copy every changing trace T times). Nothing here imp
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import re
 import threading
@@ -186,6 +187,12 @@ def _script_safe(code: str) -> str:
     return re.sub(r"</(script)", r"<\\/\1", code, flags=re.IGNORECASE)
 
 
+@functools.cache
+def _plotly_script() -> str:
+    """plotly.js (4.8 MB), read once per process."""
+    return _script_safe(PLOTLY_JS.read_text(encoding="utf-8"))
+
+
 def view_page(title: str, lines: list[str], items: list[payload.Item], step: payload.Step | None,
               font: str | None = None) -> str:
     """One HTML file that draws `items` as the app does, with nothing fetched from the network.
@@ -207,7 +214,7 @@ mount({ parentElement: document.getElementById("rv-view"), data: decode("rv-payl
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title>\n<style>{PAGE_CSS}</style>\n"
-            f"<script>{_script_safe(PLOTLY_JS.read_text(encoding='utf-8'))}</script>\n</head>\n"
+            f"<script>{_plotly_script()}</script>\n</head>\n"
             f"<body><main><header><h1>{html.escape(title)}</h1>\n{intro}</header>\n"
             f'<div id="rv-view"></div></main>\n'
             f'<script id="rv-payload" type="application/octet-stream">{data}</script>\n'
