@@ -5,8 +5,10 @@ import streamlit as st
 from rnnviz import ui
 from rnnviz.figures import training as fig
 from rnnviz.studies import training as study
+from rnnviz.ui import lessons
 from rnnviz.ui import training as controls
 from rnnviz.ui.export import export_panel
+from rnnviz.ui.pages import PAGES
 from rnnviz.views import training as view
 
 _, display = ui.page("training", scenario_controls=False)
@@ -18,6 +20,8 @@ st.markdown(
     "**Clipping** caps the gradient before the update: by its global norm (the direction is kept) or "
     "entry by entry (the direction turns). Pick a preset, or set the runs up yourself."
 )
+lessons.player("training")
+lessons.terms(PAGES["training"].terms)
 controls.preset_buttons()
 
 if controls.part() == "cliff":

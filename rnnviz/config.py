@@ -38,7 +38,7 @@ class Config(CellChoice):
     init: str = "default"  # a key of INITS
     radius: float = 1.0  # spectral radius of each W_hh block when init == "radius"
     input_scale: float = 1.0  # every input is multiplied by this (large: tanh saturates)
-    forget_bias: str = "default"  # LSTM: a key of FORGET_BIASES
+    forget_bias: str = "1"  # LSTM: a key of FORGET_BIASES; 1 is the usual choice (Jozefowicz et al. 2015)
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,18 @@ def parse_param(name: str, raw: str, param: Param | None = None) -> tuple[object
     if value != number:
         return value, f"{name}={_short(raw)} is outside {_fmt(param.low)}–{_fmt(param.high)}; using {_fmt(value)}."
     return value, None
+
+
+def from_query(query: dict[str, str]) -> tuple[Config, list[str]]:
+    """The Config a link's query describes (parse_param for every shared control), and the notes on
+    the values it had to change. Controls the query does not name take their defaults."""
+    values, notes = {}, []
+    for name, param in PARAMS.items():
+        if name in query and name in Config.__dataclass_fields__:
+            values[name], note = parse_param(name, query[name], param)
+            if note:
+                notes.append(note)
+    return Config(**values), notes
 
 
 def url_value(param: Param, value) -> str:

@@ -88,6 +88,9 @@ def titles(page) -> list[str]:
 
 
 def cell_title(page) -> str:
+    """The cell diagram's title, once it is drawn (figures are drawn when plotly.js has loaded)."""
+    page.wait_for_function("() => [...document.querySelectorAll('.gtitle')].some(e => "
+                           "e.textContent.includes('cell at step'))", timeout=30_000)
     return next((t for t in titles(page) if "cell at step" in t), "")
 
 
@@ -203,11 +206,11 @@ def test_backprop_forward_mode_keeps_the_current_step_in_view(server, browser):
 def test_backprop_page_flips_from_vanishing_to_exploding(server, browser):
     query = "cell=rnn-relu&source=noise&length=60&hidden=16&init=radius&forget_bias=3"
     page = open_page(browser, f"{server}/Backprop_through_time?{query}&radius=0.8", height=1400)
-    assert "vanishing" in page.locator("[data-testid='stMetricValue']").nth(1).inner_text()
+    assert "vanishing" in page.locator("[data-testid='stMetricValue']").nth(2).inner_text()
     page.goto(f"{server}/Backprop_through_time?{query}&radius=1.2")
     wait_idle(page)
     assert_no_error(page)
-    assert "exploding" in page.locator("[data-testid='stMetricValue']").nth(1).inner_text()
+    assert "exploding" in page.locator("[data-testid='stMetricValue']").nth(2).inner_text()
     shot(page, "bptt-exploding", full_page=False)
     page.close()
 
@@ -242,4 +245,58 @@ def test_a_training_run_can_be_stopped_and_keeps_what_it_did(server, browser):
     assert page.get_by_text("stopped after").count() == 1
     assert "Train" not in " ".join(b.inner_text() for b in page.get_by_role("button").all())
     shot(page, "clipping-stopped-run", full_page=False)
+    page.close()
+
+
+def metric(page, label: str) -> str:
+    box = page.locator("[data-testid='stMetric']", has_text=label).first
+    return box.locator("[data-testid='stMetricValue']").inner_text()
+
+
+def test_every_scenario_link_on_home_opens_exactly_its_scenario(server, browser):
+    # One tab, as a class would use it: Home, a card, back to Home by the sidebar, the next card, ...
+    from rnnviz.config import PARAMS, parse_param
+    from rnnviz.lessons import SCENARIOS, facts, render
+
+    page = open_page(browser, server, height=1200)
+    for card in SCENARIOS:
+        page.get_by_role("link", name="Home").first.click()
+        wait_idle(page)
+        f = facts(card.step)
+        title = render(card.step.title, f)
+        card_link(page, title, "Open in").click()
+        wait_idle(page, timeout=120)
+        assert_no_error(page)
+        for name, raw in card.step.params.items():  # the URL keeps every value that is not a default
+            if name in PARAMS and parse_param(name, raw, PARAMS[name])[0] != PARAMS[name].default:
+                assert f"{name}={raw}" in page.url, (title, page.url)
+        if card.step.page == "step":
+            assert f"of {f['T']}" in cell_title(page), title
+        elif card.step.page == "bptt":
+            assert metric(page, "Reaches t = 1") == f["fraction_text"], title  # the card's number is the page's
+            assert f["fraction_text"] in render(card.step.say, f)
+    page.close()
+
+
+def test_a_lesson_is_followed_by_clicks_and_asks_before_it_tells(server, browser):
+    page = open_page(browser, server, height=1200)
+    card_link(page, "Why gradients vanish", "Start the lesson").click()
+    wait_idle(page)
+    assert_no_error(page)
+    assert page.get_by_text("step 1 of 5").count() == 1
+    page.get_by_role("link", name="Next: How much arrives?").click()
+    wait_idle(page)
+    assert page.get_by_text("step 2 of 5").count() == 1
+    assert page.get_by_text("Make your prediction").count() == 1  # the plot that answers it is held back
+    assert page.locator("[data-testid='stMetric']").count() == 0
+    shot(page, "lesson-vanishing-ask", full_page=False)
+    page.get_by_text("Less", exact=True).click()
+    page.get_by_role("button", name="Reveal").click()
+    wait_idle(page)
+    assert page.get_by_text("Right.").count() == 1
+    assert metric(page, "Regime") == "vanishing"  # revealed with the answer
+    shot(page, "lesson-vanishing-reveal", full_page=False)
+    page.get_by_role("link", name="Next: Stretch and loss").click()
+    wait_idle(page)
+    assert "radius=0.8" in page.url and "cell=rnn-relu" in page.url  # the step's own scenario
     page.close()

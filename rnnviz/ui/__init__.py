@@ -57,6 +57,14 @@ def page(key: str, scenario_controls: bool = True) -> tuple[Config, Display]:
     return controls
 
 
+MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>$~:"})
+
+
+def plain(text: str) -> str:
+    """Text for st.markdown and friends shown as it is: every Markdown, HTML and LaTeX sign escaped."""
+    return str(text).translate(MARKDOWN)
+
+
 def _values() -> dict:
     return st.session_state.setdefault(VALUES_KEY, {})
 
@@ -268,9 +276,17 @@ def cached(fn):
 
 
 def show(view: View, section: str, display: Display, *, key: str, step: client.Step | None = None) -> None:
-    """One section of a view (views/): its figures and text blocks in rnnviz's element, exports named by the view."""
+    """One section of a view (views/): its figures and text blocks in rnnviz's element, exports named by the view.
+
+    Items a lesson's open question holds back (ui.lessons.held) are left out until it is answered.
+    """
+    from .lessons import is_held
+
+    shown = [item for item in view.sections[section] if not is_held(item.name)]
+    if not shown:
+        return
     items = [client.Item(figure=item.figure, block=item.block, title=item.title, caption=item.caption,
-                         half=item.half, filename=view.filename(item)) for item in view.sections[section]]
+                         half=item.half, filename=view.filename(item)) for item in shown]
     client.figures(items, step, key=key, font=PRESENT_FONT if display.present else None)
 
 
