@@ -4,6 +4,7 @@ import streamlit as st
 
 from rnnviz import ui
 from rnnviz.ui import lessons
+from rnnviz.ui.export import export_panel
 from rnnviz.ui.pages import PAGES
 from rnnviz.views import step as view
 
@@ -31,3 +32,4 @@ step = ui.step(steps, speed=int(ui.stored("speed", view.PARAMS["speed"])),
                autoplay=bool(ui.stored("play", view.PARAMS["play"])))
 ui.show(view.build(study, cfg, display, unit), "figures", display, key="step-view", step=step)
 ui.sync_step(steps.view, steps.T, steps.param)
+export_panel("step")

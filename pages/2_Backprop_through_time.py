@@ -6,6 +6,7 @@ from rnnviz import ui
 from rnnviz.cells import CELLS
 from rnnviz.studies.bptt import TINY
 from rnnviz.ui import lessons
+from rnnviz.ui.export import export_panel
 from rnnviz.ui.pages import PAGES
 from rnnviz.views import bptt as view
 
@@ -65,3 +66,4 @@ if view.bound_note(study):
 
 st.subheader("Saliency: which inputs can still teach the network")
 ui.show(shown, "saliency", display, key="bptt-saliency")
+export_panel("bptt")

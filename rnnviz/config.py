@@ -10,6 +10,7 @@ Nothing here imports Streamlit.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -75,14 +76,27 @@ PARAMS: dict[str, Param] = {
 }
 
 
+def config_from(values: dict) -> Config:
+    """The Config that control values (name -> value, as parse_param returns them) describe."""
+    v = {name: values.get(name, param.default) for name, param in PARAMS.items()}
+    return Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
+                  length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
+                  radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"])
+
+
 def slug(cfg: Config) -> str:
     """A short name of the scenario for file names: the cell, H, the input and every non-default setting.
 
-    "lstm-h8-text-hello_world-s0", "rnn-relu-h16-noise-T60-radius0.8-s0".
+    "lstm-h8-text-hello_world-s0", "lstm-h8-text-hello_world-6d1a31-s0" (the text "hello_world": more
+    than letters, digits and spaces, so a hash of it), "rnn-relu-h16-noise-T60-radius0.8-s0".
     """
     if cfg.source == "text":
         words = "".join(ch if ch.isalnum() else "_" for ch in cfg.text[:16]).strip("_") or "text"
-        source = f"text-{words}"
+        # letters, digits and inner single spaces read back from the words; any other text (cut, or
+        # with "_", "." or a newline) adds a hash of the whole text, so two texts never share a name
+        exact = len(cfg.text) <= 16 and words.replace("_", " ") == cfg.text
+        digest = hashlib.blake2b(cfg.text.encode(), digest_size=3).hexdigest()
+        source = f"text-{words}" + ("" if exact else f"-{digest}")
     elif cfg.source == "task":
         source = f"{cfg.task}-T{cfg.length}"
     else:

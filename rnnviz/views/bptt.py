@@ -90,4 +90,5 @@ def build(study: BpttStudy, cfg: Config, display: Display, mode: str = "backward
                                                          main.scenario.text_tokens, present),
                           caption=fig.SALIENCY_HOW_TO_READ)],
     }
-    return View("bptt", sections, stepping(study, mode), scenario=slug(cfg))
+    loss = "" if study.loss_on == "last" else f"-loss{study.loss_on}"  # the two losses' files never collide
+    return View("bptt", sections, stepping(study, mode), scenario=slug(cfg) + loss)
