@@ -325,10 +325,11 @@ def test_the_html_opens_offline_and_moves_through_the_steps(tmp_path):
         page.goto(path.as_uri())
         figures = sum(item.figure is not None for item in ex.view.items)
         page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {figures}", timeout=60_000)
-        titles = lambda: page.evaluate("[...document.querySelectorAll('.gtitle')].map(e => e.textContent)")  # noqa: E731
+        # On screen a figure's title is HTML above its plot (client.js, .rv-title), following t without a redraw.
+        titles = lambda: page.evaluate("[...document.querySelectorAll('.rv-title')].map(e => e.textContent)")  # noqa: E731
         assert "LSTM cell at step t = 2 of 3, reading ‘b’" in titles()
         page.get_by_role("button", name=re.compile("Next")).click()
-        page.wait_for_function("[...document.querySelectorAll('.gtitle')].some(e => e.textContent.includes('t = 3'))")
+        page.wait_for_function("[...document.querySelectorAll('.rv-title')].some(e => e.textContent.includes('t = 3'))")
         assert "LSTM cell at step t = 3 of 3, reading ‘c’" in titles()
         assert not errors and not fetched and not page.query_selector(".rv-error")
         browser.close()
