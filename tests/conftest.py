@@ -11,6 +11,10 @@ import rnnviz
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Tests see every exception as AppTest's exception elements (at.exception), under rnnviz's own message:
+# a developer's setting. .streamlit/config.toml sets "none" for everyone else (ui._guard_errors).
+st.config.set_option("client.showErrorDetails", "full")
+
 CASES = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 
 
@@ -45,8 +49,11 @@ def open_app(page: str | None = None, **query) -> AppTest:
 
 @pytest.fixture
 def fresh_cache():
-    """Page tests start from an empty st.cache_data, like a fresh server."""
+    """Page tests start from empty caches (st.cache_data and rnnviz's studies), like a fresh server."""
+    from rnnviz import ui
+
     st.cache_data.clear()
+    ui.clear_caches()
     yield
 
 

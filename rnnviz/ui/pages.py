@@ -25,7 +25,7 @@ PAGES: Registry[Page] = Registry("page", [
     Page("step", "pages/1_Step_through.py", "Step through", ":material/footprint:",
          "The forward pass, step by step", params=("t", "unit", "play", "speed")),
     Page("bptt", "pages/2_Backprop_through_time.py", "Backprop through time", ":material/undo:",
-         "Backprop through time: vanishing and exploding gradients", params=("t", "loss", "mode")),
+         "Backprop through time: vanishing and exploding gradients", params=("t", "reached", "loss", "mode")),
     Page("training", "pages/3_Clipping_and_training.py", "Clipping and training", ":material/content_cut:",
          "Clipping and training: exploding gradients in real runs, and the cliff", params=tuple(TRAINING_PARAMS)),
 ])
