@@ -38,10 +38,11 @@ def random_problem(kind, T=6, I=3, H=4, seed=0, batch=None, scale=1.0):
 
 
 def open_app(page: str | None = None, **query) -> AppTest:
-    """A new session opening `page` (as a link would, through app.py) with these URL parameters."""
+    """A new session opening `page` (as a link would, through app.py) with these URL parameters (a list: the
+    parameter repeated)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     for key, value in query.items():
-        at.query_params[key] = str(value)
+        at.query_params[key] = [str(v) for v in value] if isinstance(value, list) else str(value)
     if page:
         at.switch_page(page)
     return at.run()

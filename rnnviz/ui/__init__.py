@@ -125,6 +125,7 @@ def stored(name: str, param: Param):
         values[name] = value
         if note is not None:
             _note(note)
+            to_url({name: param})  # the link's value is replaced in the URL too, even for a control not drawn
     return values[name]
 
 
@@ -260,7 +261,7 @@ def literal_markdown(text: str) -> str:
     spans (joined by isolates: nothing visible). The text must hold no line breaks (config.shown
     writes them as \\u000a).
     """
-    if PLAIN.fullmatch(text) and "www" not in text.lower():
+    if not text or (PLAIN.fullmatch(text) and "www" not in text.lower()):
         return text
     spans = []
     for part in ICON_PREFIX.split(text):
@@ -272,6 +273,7 @@ def literal_markdown(text: str) -> str:
 
 # --- unexpected errors: a plain message, never a traceback, unless a developer asked for them -----
 
+ERROR_KEY = "rnnviz-error"
 ERROR_MESSAGE = ("**rnnviz ran into an unexpected problem and could not finish this page.** Nothing you set is lost: "
                  "change a setting, or open the Home page from the sidebar and start again. (The details went to "
                  "the server's log.)")
@@ -290,7 +292,12 @@ def _guard_errors() -> None:
 
 
 def _on_script_error(_error: Exception) -> bool:
-    st._main.error(ERROR_MESSAGE, icon=":material/error:")
+    """Draw rnnviz's message (its container's class, .st-key-rnnviz-error, lets tests and benchmarks find it);
+    True (Streamlit draws nothing more) unless a developer asked for full error details."""
+    try:
+        st._main.container(key=ERROR_KEY).error(ERROR_MESSAGE, icon=":material/error:")
+    except st.errors.StreamlitAPIException:  # a second error in the same run: the message is there already
+        pass
     return st.get_option("client.showErrorDetails") not in ("full", "True", True)
 
 

@@ -62,14 +62,17 @@ def return_freed_memory() -> bool:
 RETURNS_FREED_MEMORY = return_freed_memory()
 
 
+ARRAY_HEADER = sys.getsizeof(np.empty(0))  # an array object without its data (numpy's __sizeof__ adds the data)
+
+
 def size_of(value, seen: set[int] | None = None) -> int:
     """Bytes `value` holds: its arrays' data, and the small objects that hold them, each counted once."""
     seen = set() if seen is None else seen
     if id(value) in seen:
         return 0
     seen.add(id(value))
-    if isinstance(value, np.ndarray):
-        return value.nbytes + sys.getsizeof(value, 0) * (value.base is None)
+    if isinstance(value, np.ndarray):  # a view counts as if it held its own data: over, never under
+        return value.nbytes + ARRAY_HEADER
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return sys.getsizeof(value) + sum(size_of(getattr(value, f.name), seen) for f in dataclasses.fields(value))
     if isinstance(value, dict):
