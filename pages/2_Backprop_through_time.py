@@ -5,6 +5,7 @@ import streamlit as st
 from rnnviz import ui
 from rnnviz.cells import CELLS
 from rnnviz.studies.bptt import TINY
+from rnnviz.ui import bptt as bptt_ui
 from rnnviz.ui import lessons
 from rnnviz.ui.export import export_panel
 from rnnviz.ui.pages import PAGES
@@ -34,15 +35,7 @@ if main.exploded_at is not None:
              "The plots show the numbers up to that point. Lower the spectral radius or the input scale.")
 
 
-@st.fragment
-def graph() -> None:
-    mode = ui.choice(mode_col.segmented_control, "Unrolled graph", "mode", param=view.PARAMS["mode"]) or "backward"
-    steps = view.stepping(study, mode)
-    ui.show(view.build(study, cfg, display, mode), "graph", display, key=f"bptt-graph-{mode}", step=ui.step(steps))
-    ui.sync_step(steps.view, steps.T, steps.param)
-
-
-graph()
+bptt_ui.graph(mode_col, cfg, display, loss_on or "last")  # a fragment: moving t or the mode redraws only it
 shown = view.build(study, cfg, display)
 norms_col, stats_col = st.columns([3, 1])
 with norms_col:

@@ -82,6 +82,7 @@ def wait_idle(page, timeout: float = 60.0) -> None:
 
 def assert_no_error(page) -> None:
     assert page.locator("[data-testid='stException']").count() == 0, page.inner_text("body")[:2000]
+    assert page.locator(".st-key-rnnviz-error").count() == 0, page.inner_text("body")[:2000]  # ui._on_script_error
     assert page.locator(".rv-error").count() == 0, page.inner_text("body")[:2000]
 
 

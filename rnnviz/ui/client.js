@@ -603,6 +603,7 @@ function controlBar(header, state) {
     speed.append(option);
   }
   speed.value = String(header.speed ?? 400);
+  if (!speed.value) speed.value = "400"; // not one of the options: never a 0 ms interval
   speed.addEventListener("change", () => { if (state.timer) { stop(); start(); } });
   function start() {
     const last = backward ? 1 : bus.T;
