@@ -32,9 +32,11 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from .. import config as cfgmod
 from ..cells import overlay_cells
 from ..config import PARAMS, Config, Display, Note, Param, check_param, is_blank, snap, url_value
+from ..studies import setups as setups_studies
 from ..studies import stack as stack_studies
 from ..studies.bptt import BpttStudy, CellGradients, cell_gradients
 from ..studies.bptt import build as build_bptt_study
+from ..studies.setups import SetupsStudy
 from ..studies.stack import StackGradients, StackStudy
 from ..studies.step import StepStudy
 from ..studies.step import build as build_step_study
@@ -395,6 +397,16 @@ def stack_study(cfg: Config) -> StackStudy | None:
 def stack_gradients(cfg: Config, loss_on: str) -> StackGradients | None:
     """The stack's gradients, cached; None for one one-way layer."""
     return _guarded(cached_stack_gradients, cfg, loss_on) if cfg.stacked else None
+
+
+@memo
+def cached_setups_study(cfg: Config) -> SetupsStudy:
+    return setups_studies.build(cfg)
+
+
+def setups_study(cfg: Config) -> SetupsStudy:
+    """The Setups page's study (every setup), cached; bad input stops the page with a clear message."""
+    return _guarded(cached_setups_study, cfg, empty="to run it")
 
 
 def step_study(cfg: Config) -> StepStudy:
