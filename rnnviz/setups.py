@@ -95,7 +95,7 @@ def run_setup(key: str, kind: str, params: dict, xs: np.ndarray, readout: dict, 
     (default all).
     """
     setup = SETUPS[key]
-    xs = np.asarray(xs, dtype=np.float64)
+    xs = np.array(xs, dtype=np.float64)  # a private copy: forward() freezes the array it is given
     T = len(xs)
     inputs_at, loss_at = setup_masks(setup, T, np.ones(T, dtype=bool) if has_target is None else has_target)
     xs_in = np.where(inputs_at[:, None], xs, 0.0)  # (T, I): no input is a zero input

@@ -21,8 +21,8 @@ GRAPH_CAPTION = (
     "encoder-decoder the only way back into the encoder is the one arrow that hands its last state to the decoder."
 )
 NORMS_CAPTION = (
-    "The same gradients as sizes on a log axis: ||dL/dh_n|| (solid) and ||dL/dx_n|| (dots, only where an input "
-    "enters). A gap is a step that receives none. Shaded: where the loss applies."
+    "The same gradients as sizes on a log axis: ||dL/dh_n|| (solid) and ||dL/dx_n|| (squares, only where an "
+    "input enters). A gap is a step that receives none. Shaded: where the loss applies."
 )
 COMPARE_CAPTION = (
     "Every setup on the same input, one row each: the colour is log10 ||dL/dh_n|| at each step, blank where it is "
@@ -73,8 +73,8 @@ def unrolled_setup(label: str, inputs_at: np.ndarray, loss_at: np.ndarray, decod
         notes.append({"x": k + 2, "y": 1, "ax": k + 1, "ay": 1, "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
                       "showarrow": True, "arrowhead": 2, "arrowwidth": s.line * 1.2, "arrowcolor": theme.CURSOR,
                       "text": ""})
-        notes.append({"x": k + 1.5, "y": 1.32, "text": "last state → decoder", "showarrow": False,
-                      "font": {"size": s.tick, "color": theme.CURSOR}})
+        notes.append({"x": k + 1.2, "y": 1.5, "text": "last state → decoder", "showarrow": False, "xanchor": "right",
+                      "font": {"size": s.tick, "color": theme.CURSOR}})  # over the encoder: it has no loss nodes
     labels = np.array([theme.escape_label(x) for x in step_labels], dtype=object)
     data.append({"type": "scatter", "x": n[inputs_at], "y": np.zeros(int(inputs_at.sum())), "mode": "markers",
                  "name": "input x", "marker": {"size": size * 0.8, "color": theme.PAPER, "symbol": "square",

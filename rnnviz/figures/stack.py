@@ -17,8 +17,9 @@ from .steps import Row, StepFigure, StepNumber, Template, Whole
 
 Key = tuple[int, int]  # (layer, direction)
 ARROWS = ("→", "←")  # the way each direction reads the sequence
-FLOWS = (("forward → (its gradient flows ◀ to t = 1)", theme.COLOURS["blue"]),  # each direction's line
-         ("reverse ← (its gradient flows ▶ to t = T)", theme.COLOURS["vermillion"]))
+# each direction's line: colours apart from the layers' (line_colour(l)) in the plot beside it
+FLOWS = (("forward → (its gradient flows ◀ to t = 1)", theme.COLOURS["green"]),
+         ("reverse ← (its gradient flows ▶ to t = T)", theme.COLOURS["purple"]))
 
 STACK_CAPTION = (
     "The whole network at step t: the input x_t at the bottom, then one row per layer, each square one unit of "
@@ -29,8 +30,9 @@ STACK_CAPTION = (
 )
 OVER_TIME_CAPTION = (
     "Every layer and direction's h over the whole sequence: rows are units, columns are steps, the orange line "
-    "marks step t and the shaded band what that direction has read by then: the forward direction the steps up to "
-    "t, the reverse direction the steps from T down to t."
+    "marks step t and the shaded band the steps that direction has run through by then: the forward direction "
+    "those up to t, the reverse direction those from T down to t. (From layer 2 up in a bidirectional stack, each "
+    "of those steps already carries the whole sequence, read by the layer below.)"
 )
 LAYER_NORMS_CAPTION = (
     "||dL/dh_t|| for every layer on one log axis (colour: layer; dashed: the reverse direction). The gradient "
@@ -74,7 +76,7 @@ def stack_at_step(h: Mapping[Key, np.ndarray], xs: np.ndarray, step_labels: Sequ
     x_max = theme.signed_range(xs)
     width = 4.2 if D == 2 else 6.0
     centres = (2.6, 7.4) if D == 2 else (5.0,)
-    gap = 1.6  # height of one layer's row
+    gap = 2.0  # height of one layer's row: its strip, its two-line name, the arrows from below
     data, shapes, notes = [], [], []
     arrays = {"x": theme.f32(xs), **{_key(*k): theme.f32(v) for k, v in h.items()}}
 
@@ -106,15 +108,16 @@ def stack_at_step(h: Mapping[Key, np.ndarray], xs: np.ndarray, step_labels: Sequ
             xc = centres[d]
             strip(_key(layer, d), h[layer, d], xc, y, width, zmax, f"h (layer {layer + 1}{', reverse' if d else ''})",
                   layer == 0 and d == 0)
-            notes.append({"x": xc, "y": y + 0.46, "text": f"<b>{layer_name(layer, d, D)}</b>: h<sub>t</sub>",
-                          "showarrow": False, "font": {"size": s.font}})
-            notes.append({"x": xc, "y": y - 0.45, "text": _read_text(layer, d, D), "showarrow": False,
-                          "font": {"size": s.tick, "color": theme.MUTED}})
+            # its name, and under it what it has read by step t; the arrows from below end under the strip
+            notes.append({"x": xc, "y": y + 0.3, "yanchor": "bottom", "showarrow": False, "font": {"size": s.font},
+                          "text": Template(f"<b>{layer_name(layer, d, D)}</b>: h<sub>t</sub><br>"
+                                           f'<span style="color:{theme.MUTED};font-size:{s.tick}px">'
+                                           f"{_read_text(layer, d, D).text}</span>")})
             # what this state reads from below: x_t, or every direction of the layer below at step t
-            below = [(5.0, 0.3)] if layer == 0 else [(centres[e], gap * layer + 0.3) for e in range(D)]
+            below = [(5.0, 0.3)] if layer == 0 else [(centres[e], gap * layer + 1.05) for e in range(D)]
             for bx, by in below:
-                arrow(bx, by + (0.0 if layer == 0 else 0.32), xc + (bx - xc) * 0.25, y - 0.62)
-    y_high = gap * L + 0.9
+                arrow(bx, by, xc + (bx - xc) * 0.25, y - 0.3)
+    y_high = gap * L + 1.2
     layout = {"shapes": shapes, "annotations": notes,
               "xaxis": {"visible": False, "range": [-0.3, 10.3], "fixedrange": True},
               "yaxis": {"visible": False, "range": [-0.6, y_high], "fixedrange": True},
@@ -160,7 +163,9 @@ def stack_over_time(h: Mapping[Key, np.ndarray], step_labels: Sequence[str], pre
 
 
 def _line(steps, values, name, colour, width, dash="solid") -> dict:
-    return {"type": "scatter", "x": steps, "y": theme.log_values(values), "mode": "lines", "name": name,
+    """A norm line; with markers on short sequences, where a lone non-zero step would draw no line at all."""
+    return {"type": "scatter", "x": steps, "y": theme.log_values(values), "name": name,
+            "mode": "lines+markers" if len(steps) <= 60 else "lines", "marker": {"size": width * 2.5, "color": colour},
             "line": {"color": colour, "width": width, "dash": dash}, "hovertemplate": "%{y:.3e}"}
 
 

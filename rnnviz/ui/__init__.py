@@ -336,6 +336,11 @@ def _scenario_controls(sb) -> None:
     choice(sb.selectbox, "Cell", "cell", help="Which recurrent cell steps through the sequence.")
     control(sb.slider, "Hidden size H", "hidden", 1, 64,
             help="Number of hidden units (and cell-state units for the LSTM).")
+    control(sb.slider, "Layers", "layers", 1, cfgmod.MAX_LAYERS,
+            help="Stacked layers (PyTorch's num_layers): layer l reads the hidden states of layer l − 1.")
+    choice(sb.radio, "Direction", "direction", horizontal=True,
+           help="Bidirectional: every layer also reads the sequence backwards, from the last step to the first, "
+                "and the layer above reads both directions' states side by side.")
     init = choice(sb.selectbox, "Weight initialisation", "init",
                   help="PyTorch's default: every weight from U(-1/√H, 1/√H). Or rescale each "
                         "H×H block of W_hh to a chosen spectral radius (largest |eigenvalue|).")
