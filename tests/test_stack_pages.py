@@ -272,3 +272,25 @@ def test_setups_figures_pass_plotlys_full_validation():
 def test_from_query_reads_the_new_controls():
     cfg, notes = from_query({"layers": "3", "direction": "bidirectional"})
     assert (cfg.layers, cfg.num_directions, notes) == (3, 2, [])
+
+
+# --- exports --------------------------------------------------------------------------------------------
+
+
+def test_exports_carry_the_stack_and_the_setups():
+    from rnnviz import export
+
+    step = export.build(export.parse_link("Step_through?layers=3&direction=bidirectional&text=abc&t=2"))
+    assert [i.name for i in step.view.items][:2] == ["step-stack", "step-stack-time"] and step.t == 2
+    assert "-L3-bi-" in step.view.scenario
+    bptt = export.build(export.parse_link("Backprop_through_time?layers=2&direction=bidirectional&loss=all"))
+    assert [i.name for i in bptt.view.items][:2] == ["bptt-stack-norms", "bptt-stack-meet"]
+    one = export.build(export.parse_link("Backprop_through_time"))
+    assert not any(i.name.startswith("bptt-stack") for i in one.view.items)
+    setups = export.build(export.parse_link("Input_and_output_setups?setup=one-to-many&text=abcd"))
+    assert [i.name for i in setups.view.items] == ["setups-graph-one-to-many", "setups-norms-one-to-many",
+                                                   "setups-compare"]
+    table = setups.view.tables["setups-numbers"]
+    rows = table["setup"] == "one-to-many"
+    assert list(table["input_enters"][rows]) == [True, False, False, False]
+    assert export.main_table(setups.link) == "setups-numbers"
