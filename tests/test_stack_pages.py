@@ -294,3 +294,13 @@ def test_exports_carry_the_stack_and_the_setups():
     rows = table["setup"] == "one-to-many"
     assert list(table["input_enters"][rows]) == [True, False, False, False]
     assert export.main_table(setups.link) == "setups-numbers"
+
+
+@pytest.mark.parametrize("layers,direction,key,expected", [
+    (2, "one-way", (0, 0), range(1, 5)), (2, "one-way", (1, 0), range(1, 5)),
+    (1, "bidirectional", (0, 1), range(4, 12)), (2, "bidirectional", (1, 1), range(1, 12)),
+    (2, "bidirectional", (1, 0), range(1, 12))])
+def test_the_inputs_reaching_a_state_follow_the_stacks_wiring(layers, direction, key, expected):
+    study = stack_study.build(Config(text=TEXT, layers=layers, direction=direction))  # T = 11
+    reach = stack_study.inputs_reaching(study, *key, t=4)
+    assert list(np.flatnonzero(reach) + 1) == list(expected)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import analysis, tasks
-from ..cells import CELLS, init_params
+from ..cells import CELLS, PARAM_NAMES, init_params
 from ..config import Config
 from ..readout import ReadoutResult, init_readout, readout_loss
 from ..stack import StackBackward, StackTrace, bptt_stack, forward_stack, stack_key
@@ -126,8 +126,9 @@ def inputs_reaching(study: StackStudy, layer: int, direction: int, t: int) -> np
     it, and see which dL/dx_s are not zero.
     """
     cfg = study.config
-    below = {key: w for key, w in study.params.items() if int(key.split("_l")[1].split("_")[0]) <= layer}
     D, H = study.D, cfg.hidden
+    below = {stack_key(name, l, d): study.params[stack_key(name, l, d)]  # the stack up to this layer
+             for l in range(layer + 1) for d in range(D) for name in PARAM_NAMES}
     dL_dout = np.zeros((study.T, D * H))
     dL_dout[t - 1, direction * H:(direction + 1) * H] = 1.0
     back = bptt_stack(cfg.kind, below, study.sample.xs, dL_dout, nonlinearity=cfg.nonlinearity)
