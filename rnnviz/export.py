@@ -47,7 +47,7 @@ from .views import setups as setups_view
 from .views import step as step_view
 from .views import training as training_view
 
-EXPORTED = ("step", "bptt", "setups", "training")  # the pages with figures (Home has none)
+EXPORTED = ("step", "bptt", "training", "setups")  # the pages with figures (Home has none)
 LOSS = {"loss": bptt_view.PARAMS["loss"]}  # the Step page's numbers take dL/dh from this loss too
 
 
