@@ -60,7 +60,6 @@ def build(study: StepStudy, cfg: Config, display: Display, unit: int = 0, stack:
     return View("step", {"figures": figures}, stepping(study), scenario=slug(cfg))
 
 
-
 def stack_items(stack: StackStudy, display: Display) -> list[Item]:
     """The stack at step t (every layer, both directions side by side) and every layer's h over time."""
     h = {key: tr.h for key, tr in stack.trace.layers.items()}
