@@ -37,15 +37,20 @@ from .figures import files
 from .figures import payload as wire
 from .pages import PAGES
 from .studies import bptt as bptt_study
+from .studies import compare as compare_study
 from .studies import training as training_study
 from .training import RunConfig, TrainingRun, train
 from .views import View, numbers
 from .views import bptt as bptt_view
+from .views import compare as compare_view
 from .views import step as step_view
 from .views import training as training_view
 
-EXPORTED = ("step", "bptt", "training")  # the pages with figures (Home has none)
+EXPORTED = ("step", "bptt", "training", "compare")  # the pages with figures (Home has none)
 LOSS = {"loss": bptt_view.PARAMS["loss"]}  # the Step page's numbers take dL/dh from this loss too
+
+
+MAX_STEPS = max(config.MAX_TEXT, int(config.PARAMS["length"].high))  # the longest input a link can give
 
 
 class LinkError(ValueError):
@@ -87,7 +92,8 @@ def parse_link(text: str) -> Link:
 
 def page_params(page: str) -> dict[str, Param]:
     """The URL parameters a page reads, beside t and the unit (their ranges depend on the study)."""
-    own = {"step": {**step_view.PARAMS, **LOSS}, "bptt": bptt_view.PARAMS, "training": training_study.PARAMS}[page]
+    own = {"step": {**step_view.PARAMS, **LOSS}, "bptt": bptt_view.PARAMS, "training": training_study.PARAMS,
+           "compare": {}}[page]
     return {**config.PARAMS, **own}
 
 
@@ -96,7 +102,8 @@ def link_from_values(page: str, values: dict) -> Link:
     if page not in EXPORTED:
         raise LinkError(f"page must be one of {EXPORTED}, got {page!r}")
     params = dict(page_params(page))
-    step_params = {"step": ["t", "unit"], "bptt": [bptt_view.STEP_PARAMS[values.get("mode", "backward")]]}
+    step_params = {"step": ["t", "unit"], "bptt": [bptt_view.STEP_PARAMS[values.get("mode", "backward")]],
+                   "compare": ["t", "perturb"]}
     for name in step_params.get(page, []):
         params[name] = Param(1 if name != "unit" else 0, kind="int")
     query = {name: config.url_value(param, values[name]) for name, param in params.items()
@@ -176,8 +183,10 @@ def build(link: Link, runs: Callable[[list[RunConfig]], list[TrainingRun]] | Non
             cfg = config.config_from(values)
             if cfg.source == "text" and not cfg.text.strip():
                 raise LinkError("the text is empty: give at least one character (text=...).")
-            view, t = (_step_page if link.page == "step" else _bptt_page)(link, cfg, display, values, notes)
-            used |= {"t", "unit"} if link.page == "step" else set(bptt_view.STEP_PARAMS.values())
+            page = {"step": _step_page, "bptt": _bptt_page, "compare": _compare_page}[link.page]
+            view, t = page(link, cfg, display, values, notes)
+            used |= {"step": {"t", "unit"}, "bptt": set(bptt_view.STEP_PARAMS.values()),
+                     "compare": {"t", "perturb"}}[link.page]
     except ValueError as err:  # what the page shows as "rnnviz cannot run this input: ..."
         raise LinkError(f"rnnviz cannot compute this view: {err}") from err
     notes += [f"{name}={_short(link.query[name])} is not a setting of this page; ignored." for name in link.query
@@ -217,6 +226,19 @@ def _bptt_page(link, cfg, display, values, notes):
     return replace(view, tables=tables), t
 
 
+def _compare_page(link, cfg, display, values, notes):
+    study = compare_study.build(cfg)
+    raw = link.query.get("perturb")
+    k, note = (1, None) if raw is None else parse_param("perturb", raw, compare_view.perturb_param(study.T))
+    values["perturb"] = k
+    notes += [note] if note else []
+    memory = compare_study.memory(study, int(k))
+    t = _step(link, "t", study.T, values, notes)
+    view = compare_view.build(study, memory, cfg, display)
+    tables = {"compare-numbers": numbers.compare_steps(study, memory), "compare-cells": numbers.compare_cells(study)}
+    return replace(view, tables=tables), t
+
+
 def _training(values: dict, display: Display, runs) -> View:
     if values["part"] == "cliff":
         if values["cl_snap"]:
@@ -247,6 +269,10 @@ def scenario_name(link: Link) -> str:
         if values["part"] == "cliff":
             return training_study.cliff_slug(values)
         return training_study.runs_slug(training_study.run_configs(values))
+    if link.page == "compare":
+        raw = link.query.get("perturb")
+        k = 1 if raw is None else parse_param("perturb", raw, compare_view.perturb_param(MAX_STEPS))[0]
+        return compare_view.scenario(config.config_from(values), int(k))
     name = config.slug(config.config_from(values))
     return name + ("" if link.page == "step" or values["loss"] == "last" else f"-loss{values['loss']}")
 
@@ -365,6 +391,7 @@ examples:
   python -m rnnviz.export "Backprop_through_time?cell=lstm&length=80&present=true" --out slides/
   python -m rnnviz.export "http://localhost:8501/Step_through?cell=gru&text=abc&t=3" --out slides/
   python -m rnnviz.export "Clipping_and_training?part=cliff&cl_b=-4" --out slides/ --no-images
+  python -m rnnviz.export "Compare_cells?source=noise&length=60&perturb=5" --out slides/
 
 Copy the link from the browser's address bar: the files show that view, at its step. Values the app
 would change (out of range, unreadable) are changed the same way, with a note on stderr. File names

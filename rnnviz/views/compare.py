@@ -1,0 +1,129 @@
+"""The Compare-cells page's view: memory after a change at step k, the gradient through time, the gates
+that carry memory and the numbers at step t, for an RNN, an LSTM and a GRU on one input."""
+
+from __future__ import annotations
+
+from ..cells import CELLS
+from ..config import FORGET_BIASES, Config, Display, Param, slug
+from ..figures import compare as fig
+from ..studies.compare import CompareStudy, MemoryStudy
+from . import Item, Stepping, View
+
+GATE_TITLES = {"f": "forget gate f<sub>t</sub> (1 keeps c)", "z": "update gate z<sub>t</sub> (1 keeps h)"}
+
+
+def perturb_param(T: int) -> Param:
+    """The step k whose input is changed: 1..T (URL name `perturb`)."""
+    return Param(1, low=1, high=T, kind="int")
+
+
+def stepping(study: CompareStudy) -> Stepping:
+    return Stepping(T=study.T, labels=tuple(study.step_labels), view="compare")
+
+
+def scenario(cfg: Config, k: int) -> str:
+    """The scenario's part of file names: the shared scenario without its cell (all three are drawn; a
+    ReLU RNN is named), and the changed step: "h8-text-hello_world-s0-k1"."""
+    name = slug(cfg.with_(cell="lstm")).removeprefix("lstm-")  # the LSTM's name keeps a forget-gate bias
+    relu = "relu-" if CELLS[cfg.cell].kind == "rnn" and CELLS[cfg.cell].nonlinearity == "relu" else ""
+    return f"{relu}{name}-k{k}"
+
+
+def change_sentence(memory: MemoryStudy) -> str:
+    """What was changed at step k, in plain words (the values quoted are user text: the page shows it literally)."""
+    p = memory.perturbation
+    if p.symbol:
+        return f"Step {p.k} reads “{p.now}” instead of “{p.was}”."
+    return f"Step {p.k} reads x = ({p.now}) instead of ({p.was}): 1/√I added to every channel, a change of size 1."
+
+
+def kept_sentence(study: CompareStudy, memory: MemoryStudy) -> str:
+    """"After 10 more steps, of the change in h at step 1 the RNN keeps 0.026%, the LSTM 7.3%, the GRU 0.27%."."""
+    k, T = memory.k, study.T
+    if k == T:
+        return "The change is at the last step: move k earlier to see what each cell keeps of it."
+    parts = []
+    for cell, run in study.cells.items():
+        kept = memory.kept(cell)
+        parts.append(f"the {run.label} {percent(kept)}")
+    return (f"At the last step, {T - k} steps later, of the change in h at step {k} "
+            f"{parts[0]}, {', '.join(parts[1:-1]) + ', ' if len(parts) > 2 else ''}{parts[-1]} is left.")
+
+
+def percent(x: float) -> str:
+    """A fraction as a person reads it: 7.3%, 0.026%, 3.1e-09 of it; "nothing to compare" for NaN."""
+    if x != x:
+        return "— (nothing to compare)"
+    if x >= 1e-4:
+        return f"{100 * x:.2g}%"
+    return f"{x:.2g} of it"
+
+
+def random_note(study: CompareStudy, cfg: Config) -> str:
+    """Why random weights remember at all, with this study's numbers: nothing learned, only structure."""
+    rnn, lstm, gru = (study.by_kind(kind) for kind in ("rnn", "lstm", "gru"))
+    return (f"With random weights nothing is learned, so what each cell remembers comes from its structure "
+            f"alone, and every cell forgets in the end; only how fast differs. The RNN multiplies its state by "
+            f"W_hh at every step (its spectral radius here is {rnn.spectral_radius:.2f}) and squashes it. The "
+            f"LSTM's forget gates average {lstm.gate_values.mean():.2f} here (forget-gate bias: "
+            f"{FORGET_BIASES[cfg.forget_bias]}), the GRU's update gates {gru.gate_values.mean():.2f}: each step "
+            "keeps about that share of the old state.")
+
+
+def broken_sentence(study: CompareStudy, memory: MemoryStudy) -> str:
+    """Which cells' states overflowed to inf/NaN, and where ("" if none did)."""
+    broken = []
+    for cell, run in study.cells.items():
+        steps = [s for s in (run.trace.nonfinite_step, memory.perturbed[cell].nonfinite_step) if s is not None]
+        if steps:
+            broken.append(f"the {run.label}'s at step {min(steps)}")
+    if not broken:
+        return ""
+    return (f"A state overflowed to inf/NaN: {', '.join(broken)}. The plots stop there. Lower the input scale "
+            "or the spectral radius.")
+
+
+SIZE_NOTE = ("I is the input size, H the hidden size. Each of a cell's G blocks (the RNN's 1; the LSTM's 4: i, f, "
+             "g, o; the GRU's 3: r, z, n) has a W_ih (H × I), a W_hh (H × H) and two biases of H: H(I + H + 2) "
+             "numbers. The count after the formula adds up the sizes of the weight arrays themselves. The times "
+             "are the engine's, measured on this server (the fastest of repeated runs), and change with its load.")
+
+
+def time_line(timing) -> str:
+    """The engine's measured time per step, labelled as measured here."""
+    return f"Measured on this server ({timing.steps} steps of this size): " + fig.time_text(timing.forward_us,
+                                                                                            timing.bptt_us)
+
+
+def build(study: CompareStudy, memory: MemoryStudy, cfg: Config, display: Display) -> View:
+    """Every item of the page: memory and gradients with the numbers at t, then the memory gates."""
+    present, labels = display.present, study.step_labels
+    runs = list(study.cells.values())
+    drift = [fig.Curve(run.cell, f"{run.label}: ||h′ − h||", memory.drift_h[cell]) for cell, run in study.cells.items()]
+    drift += [fig.Curve(cell, f"{study.cells[cell].label}: ||c′ − c||", values, dash="dash")
+              for cell, values in memory.drift_c.items()]
+    grads = [fig.Curve(run.cell, f"{run.label}: ||dL/dh<sub>t</sub>||", run.h_norms) for run in runs]
+    gated = [run for run in runs if run.memory_gate is not None]
+    gates = [fig.GateRows(f"{run.label} {GATE_TITLES[run.memory_gate]}", run.memory_gate, run.gate_values)
+             for run in gated]
+    numbers = [
+        fig.Reading("change left ||h′<sub>t</sub> − h<sub>t</sub>||",
+                    {run.label: memory.drift_h[cell] for cell, run in study.cells.items()}),
+        fig.Reading("gradient ||dL/dh<sub>t</sub>||", {run.label: run.h_norms for run in runs}),
+        fig.Reading("mean memory gate", {f"{run.label} {run.memory_gate}<sub>t</sub>": run.gate_values.mean(axis=1)
+                                         for run in gated}),
+    ]
+    figures = [
+        Item("compare-memory", fig.memory_curves(drift, memory.k, labels, present), caption=fig.MEMORY_CAPTION),
+        Item("compare-gradients", fig.gradient_flow(grads, labels, present), caption=fig.GRADIENTS_CAPTION, half=True),
+        Item("compare-readings", block=fig.readings(numbers, labels), title="The numbers at step t",
+             caption=fig.READINGS_CAPTION, half=True),
+        Item("compare-gates", fig.memory_gates(gates, labels, present),
+             caption=fig.gates_caption(gated[0].label, gated[1].label)),
+    ]
+    return View("compare", {"figures": figures}, stepping(study), scenario=scenario(cfg, memory.k))
+
+
+def count_lines(study: CompareStudy) -> dict[str, str]:
+    """cell key -> its parameter count as the formula with its sizes, from its weight arrays."""
+    return {cell: fig.count_text(run.label, *run.sizes, run.n_params) for cell, run in study.cells.items()}
