@@ -8,6 +8,7 @@ from ..config import FORGET_BIASES, Config, Display, Param, slug
 from ..figures import compare as fig
 from ..studies.compare import CompareStudy, MemoryStudy
 from . import Item, Stepping, View
+from .bptt import fraction_text
 
 GATE_TITLES = {"f": "forget gate f<sub>t</sub> (1 keeps c)", "z": "update gate z<sub>t</sub> (1 keeps h)"}
 
@@ -38,25 +39,13 @@ def change_sentence(memory: MemoryStudy) -> str:
 
 
 def kept_sentence(study: CompareStudy, memory: MemoryStudy) -> str:
-    """"After 10 more steps, of the change in h at step 1 the RNN keeps 0.026%, the LSTM 7.3%, the GRU 0.27%."."""
+    """"What is left at the last step (10 steps later) of the change in h at step 1: RNN (tanh) 0.026%, …"."""
     k, T = memory.k, study.T
     if k == T:
         return "The change is at the last step: move k earlier to see what each cell keeps of it."
-    parts = []
-    for cell, run in study.cells.items():
-        kept = memory.kept(cell)
-        parts.append(f"the {run.label} {percent(kept)}")
-    return (f"At the last step, {T - k} steps later, of the change in h at step {k} "
-            f"{parts[0]}, {', '.join(parts[1:-1]) + ', ' if len(parts) > 2 else ''}{parts[-1]} is left.")
-
-
-def percent(x: float) -> str:
-    """A fraction as a person reads it: 7.3%, 0.026%, 3.1e-09 of it; "nothing to compare" for NaN."""
-    if x != x:
-        return "— (nothing to compare)"
-    if x >= 1e-4:
-        return f"{100 * x:.2g}%"
-    return f"{x:.2g} of it"
+    left = ", ".join(f"{run.label} {fraction_text(memory.kept(cell))}" for cell, run in study.cells.items())
+    later = f"{T - k} step{'s' if T - k > 1 else ''} later"
+    return f"What is left at the last step ({later}) of the change in h at step {k}: {left}."
 
 
 def random_note(study: CompareStudy, cfg: Config) -> str:
