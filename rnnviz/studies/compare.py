@@ -25,7 +25,8 @@ from .step import make_params, make_sample
 
 COMPARED = ("rnn", "lstm", "gru")  # the engine's kinds, in the page's order
 TIMING_STEPS = 500  # the sequence the time per step is measured on: long enough that a call's overhead is spread thin
-TIMING_SECONDS = 0.03  # each measurement repeats until it has run this long (and at least 3 times); the fastest counts
+TIMING_SECONDS = 0.1  # a cell's timing repeats until it has run this long (and TIMING_CALLS times); the fastest counts
+TIMING_CALLS = 5
 
 
 def compared_cells(cell: str) -> tuple[str, ...]:
@@ -220,14 +221,17 @@ class StepTime:
     steps: int  # the length of the sequence timed
 
 
-def _fastest(fn) -> float:
-    """Seconds of the fastest of repeated calls of fn (at least 3, and TIMING_SECONDS in all)."""
-    best, spent, calls = float("inf"), 0.0, 0
-    while calls < 3 or spent < TIMING_SECONDS:
-        start = time.perf_counter()
-        fn()
-        took = time.perf_counter() - start
-        best, spent, calls = min(best, took), spent + took, calls + 1
+def _fastest(*fns) -> list[float]:
+    """Seconds of the fastest call of each fn, called in turn (so that a busy moment of the machine
+    slows them alike) at least TIMING_CALLS times and until TIMING_SECONDS have passed in all."""
+    best, spent, calls = [float("inf")] * len(fns), 0.0, 0
+    while calls < TIMING_CALLS or spent < TIMING_SECONDS:
+        for k, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            took = time.perf_counter() - start
+            best[k], spent = min(best[k], took), spent + took
+        calls += 1
     return best
 
 
@@ -242,7 +246,7 @@ def step_time(cell: str, input_size: int, hidden_size: int, steps: int = TIMING_
     xs = np.random.default_rng(0).standard_normal((steps, input_size))  # (steps, I)
     dL_dh = np.zeros((steps, hidden_size))  # (steps, H)
     dL_dh[-1] = 1.0
-    fwd = _fastest(lambda: forward(kind, params, xs, nonlinearity=nonlinearity))
-    both = _fastest(lambda: bptt(kind, params, xs, dL_dh, nonlinearity=nonlinearity))
+    fwd, both = _fastest(lambda: forward(kind, params, xs, nonlinearity=nonlinearity),
+                         lambda: bptt(kind, params, xs, dL_dh, nonlinearity=nonlinearity))
     return StepTime(1e6 * fwd / steps, 1e6 * both / steps, steps)
 

@@ -51,12 +51,11 @@ def kept_sentence(study: CompareStudy, memory: MemoryStudy) -> str:
 def random_note(study: CompareStudy, cfg: Config) -> str:
     """Why random weights remember at all, with this study's numbers: nothing learned, only structure."""
     rnn, lstm, gru = (study.by_kind(kind) for kind in ("rnn", "lstm", "gru"))
-    return (f"With random weights nothing is learned, so what each cell remembers comes from its structure "
-            f"alone, and every cell forgets in the end; only how fast differs. The RNN multiplies its state by "
-            f"W_hh at every step (its spectral radius here is {rnn.spectral_radius:.2f}) and squashes it. The "
-            f"LSTM's forget gates average {lstm.gate_values.mean():.2f} here (forget-gate bias: "
-            f"{FORGET_BIASES[cfg.forget_bias]}), the GRU's update gates {gru.gate_values.mean():.2f}: each step "
-            "keeps about that share of the old state.")
+    return (f"Nothing is learned yet, so each cell's memory comes from its structure alone: all of them forget "
+            f"in the end, at different speeds. The RNN multiplies its state by W_hh at every step (spectral radius "
+            f"{rnn.spectral_radius:.2f} here) and squashes it; the LSTM's forget gates average "
+            f"{lstm.gate_values.mean():.2f} (forget-gate bias: {FORGET_BIASES[cfg.forget_bias]}) and the GRU's update "
+            f"gates {gru.gate_values.mean():.2f}: each step keeps about that share of the old state.")
 
 
 def broken_sentence(study: CompareStudy, memory: MemoryStudy) -> str:
