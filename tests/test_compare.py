@@ -4,12 +4,13 @@ and the page itself (AppTest): defaults, each control, hostile links, presentati
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 import rnnviz
 from rnnviz import export, tasks
 from rnnviz.cells import CELLS, KINDS
-from rnnviz.config import Config
+from rnnviz.config import Config, Display
 from rnnviz.readout import init_readout, last_step_mask, readout_loss
 from rnnviz.studies import compare
 from rnnviz.studies.bptt import cell_gradients
@@ -157,6 +158,29 @@ def test_the_gru_update_gate_near_one_keeps_h_as_the_caption_says():
 def compare_caption() -> str:
     from rnnviz.figures import compare as fig
     return fig.gates_caption("LSTM", "GRU")
+
+
+@pytest.mark.parametrize("present", [False, True])
+def test_every_compare_figure_passes_plotlys_full_validation_and_titles_its_axes(present):
+    cfg = Config(source="noise", length=12, hidden=3)
+    study = compare.build(cfg)
+    shown = view.build(study, compare.memory(study, 3), cfg, Display(present=present))
+    figures = [item.figure.at(5) for item in shown.items if item.figure is not None]
+    assert len(figures) == 3
+    for fig in figures:
+        go.Figure(fig.to_dict())  # raises ValueError on any invalid property
+        axes = fig.to_dict()["layout"]
+        x_titles = [a.get("title", {}).get("text", "") for k, a in axes.items() if k.startswith("xaxis")]
+        y_titles = [a.get("title", {}).get("text", "") for k, a in axes.items() if k.startswith("yaxis")]
+        assert fig.layout.title.text and any(x.startswith("step t") for x in x_titles) and all(y_titles)
+        for trace in fig.data:
+            assert "nan" not in str(trace.hovertemplate).lower()
+            if trace.type == "heatmap":
+                assert isinstance(trace.colorscale, (list, tuple)) and len(trace.colorscale) >= 5
+        if present:
+            assert fig.layout.font.size >= 20 and fig.layout.height <= 540
+    memory, gradients, _ = figures
+    assert memory.layout.yaxis.type == gradients.layout.yaxis.type == "log"
 
 
 # --- the page --------------------------------------------------------------------------------------
