@@ -114,7 +114,10 @@ class CompareStudy:
 
 def cell_run(cell: str, params: dict[str, np.ndarray], sample: tasks.Sample,
              readout: dict[str, np.ndarray]) -> CellRun:
-    """Forward, the readout's loss on the last step and BPTT for one cell on the sample."""
+    """Forward, the readout's loss on the last step and BPTT for one cell on the sample.
+
+    params: the engine's four arrays; readout: weight_out (O, H), bias_out (O,).
+    """
     nonlinearity = CELLS[cell].nonlinearity
     trace = forward(CELLS[cell].kind, params, sample.xs, nonlinearity=nonlinearity)
     with np.errstate(over="ignore", invalid="ignore"):  # an exploded state: the loss reads 0 there, as on Backprop
