@@ -5,7 +5,10 @@ import streamlit as st
 from rnnviz import ui
 from rnnviz.figures import training as fig
 from rnnviz.studies import training as study
+from rnnviz.ui import lessons
 from rnnviz.ui import training as controls
+from rnnviz.ui.export import export_panel
+from rnnviz.ui.pages import PAGES
 from rnnviz.views import training as view
 
 _, display = ui.page("training", scenario_controls=False)
@@ -17,6 +20,8 @@ st.markdown(
     "**Clipping** caps the gradient before the update: by its global norm (the direction is kept) or "
     "entry by entry (the direction turns). Pick a preset, or set the runs up yourself."
 )
+lessons.player("training")
+lessons.terms(PAGES["training"].terms)
 controls.preset_buttons()
 
 if controls.part() == "cliff":
@@ -28,6 +33,7 @@ if controls.part() == "cliff":
     m1.metric("Gradient norm at the start", f"{cliff.start_grad_norm:.3g}")
     m2.metric("First step, no clipping", f"{cliff.first_steps['no clipping']:.3g}", help="How far the weights move.")
     m3.metric("First step, clipped", f"{cliff.first_steps['clipped']:.3g}")
+    export_panel("training")
     st.stop()
 
 st.subheader("The runs")
@@ -42,3 +48,4 @@ for col, run in zip(st.columns(len(runs)), runs, strict=True):
     col.caption(detail)
 
 ui.show(view.runs_view(runs, display), "runs", display, key="train-runs")
+export_panel("training")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ..config import Display
 from ..figures import training as fig
-from ..studies.training import CliffStudy
+from ..studies.training import CliffStudy, runs_slug
 from ..training import TrainingRun
 from . import Item, View
 
 
 def runs_view(runs: list[TrainingRun], display: Display, scenario: str = "") -> View:
-    """Loss, gradient norms, the raw/clipped cosine and ||dL/dh_t|| before and after, for these runs."""
+    """Loss, gradient norms, the raw/clipped cosine and ||dL/dh_t|| before and after, for these runs;
+    file names say the runs' settings unless `scenario` is given."""
     present = display.present
     items = [
         Item("train-loss", fig.loss_curves(runs, present), caption=fig.LOSS_HOW_TO_READ, half=True),
@@ -18,7 +19,7 @@ def runs_view(runs: list[TrainingRun], display: Display, scenario: str = "") -> 
         Item("train-cosine", fig.cosines(runs, present), caption=fig.COSINE_HOW_TO_READ, half=True),
         Item("train-profiles", fig.gradient_profiles(runs, present), caption=fig.PROFILE_HOW_TO_READ, half=True),
     ]
-    return View("training", {"runs": items}, scenario=scenario)
+    return View("training", {"runs": items}, scenario=scenario or runs_slug([run.config for run in runs]))
 
 
 def cliff_view(cliff: CliffStudy, surface, display: Display, scenario: str = "") -> View:
