@@ -9,8 +9,6 @@ from rnnviz.ui.pages import PAGES
 from rnnviz.views import compare as view
 
 cfg, display = ui.page("compare")
-study = compare.study(cfg)
-
 st.title("Compare cells: RNN, LSTM and GRU")
 st.markdown(
     "The same input goes through a vanilla **RNN**, an **LSTM** and a **GRU**. Change the input at one step "
@@ -20,14 +18,22 @@ st.markdown(
 )
 lessons.player("compare")
 lessons.terms(PAGES["compare"].terms)
-ui.weights_note(cfg)
-st.caption(view.random_note(study, cfg))
+models = ui.choice(st.radio, "Weights", "models", param=view.PARAMS["models"], help=view.MODELS_HELP, horizontal=True)
+study = compare.study(cfg, models)
+if study.trained:
+    st.caption(view.trained_note(study))
+else:
+    ui.weights_note(cfg)
+    st.caption(view.random_note(study, cfg))
 
 T = study.T
-k = 1 if T == 1 else ui.page_control(st.slider, "Change the input at step k", "perturb", view.perturb_param(T), 1, T,
+compare.new_input(models)  # another input: k starts again at its default
+k = 1 if T == 1 else ui.page_control(st.slider, "Change the input at step k", "perturb",
+                                     view.perturb_param(T, study.first_kept_step), 1, T,
                                      help="The step whose input is changed in the second run of each cell.")
-memory = compare.memory(cfg, k)
-st.markdown(ui.plain(view.change_sentence(memory)) + " " + view.kept_sentence(study, memory))
+memory = compare.memory(cfg, models, k)
+st.markdown(" ".join(part for part in (ui.plain(view.change_sentence(memory)), view.kept_sentence(study, memory),
+                                        view.answers_sentence(study, memory)) if part))
 broken = view.broken_sentence(study, memory)
 if broken:
     st.warning(broken)

@@ -93,7 +93,7 @@ def parse_link(text: str) -> Link:
 def page_params(page: str) -> dict[str, Param]:
     """The URL parameters a page reads, beside t and the unit (their ranges depend on the study)."""
     own = {"step": {**step_view.PARAMS, **LOSS}, "bptt": bptt_view.PARAMS, "training": training_study.PARAMS,
-           "compare": {}}[page]
+           "compare": compare_view.PARAMS}[page]
     return {**config.PARAMS, **own}
 
 
@@ -227,9 +227,11 @@ def _bptt_page(link, cfg, display, values, notes):
 
 
 def _compare_page(link, cfg, display, values, notes):
-    study = compare_study.build(cfg)
+    study = compare_study.build_trained() if values["models"] == "gallery" else compare_study.build(cfg)
+    default = study.first_kept_step
     raw = link.query.get("perturb")
-    k, note = (1, None) if raw is None else parse_param("perturb", raw, compare_view.perturb_param(study.T))
+    k, note = (default, None) if raw is None else parse_param("perturb", raw,
+                                                              compare_view.perturb_param(study.T, default))
     values["perturb"] = k
     notes += [note] if note else []
     memory = compare_study.memory(study, int(k))
@@ -270,9 +272,12 @@ def scenario_name(link: Link) -> str:
             return training_study.cliff_slug(values)
         return training_study.runs_slug(training_study.run_configs(values))
     if link.page == "compare":
-        raw = link.query.get("perturb")
-        k = 1 if raw is None else parse_param("perturb", raw, compare_view.perturb_param(MAX_STEPS))[0]
-        return compare_view.scenario(config.config_from(values), int(k))
+        raw, models = link.query.get("perturb"), values["models"]
+        if raw is not None:
+            k = parse_param("perturb", raw, compare_view.perturb_param(MAX_STEPS))[0]
+        else:  # the trained trio's default step is its first symbol: read off its input (no training)
+            k = compare_study.build_trained().first_kept_step if models == "gallery" else 1
+        return compare_view.scenario(config.config_from(values), int(k), models)
     name = config.slug(config.config_from(values))
     return name + ("" if link.page == "step" or values["loss"] == "last" else f"-loss{values['loss']}")
 

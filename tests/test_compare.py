@@ -199,7 +199,7 @@ def notes(at) -> list[str]:
 
 @pytest.mark.usefixtures("fresh_cache")
 def test_the_page_draws_memory_gradients_gates_numbers_and_sizes_from_the_engine():
-    at = open_app(PAGE)
+    at = open_app(PAGE, models="random")
     assert_ok(at)
     assert at.title[0].value == "Compare cells: RNN, LSTM and GRU"
     study = compare.build(Config())
@@ -226,7 +226,7 @@ def test_the_page_draws_memory_gradients_gates_numbers_and_sizes_from_the_engine
 
 @pytest.mark.usefixtures("fresh_cache")
 def test_one_cursor_moves_every_figure_and_the_numbers_through_t():
-    at = open_app(PAGE, t=4)
+    at = open_app(PAGE, models="random", t=4)
     assert_ok(at)
     assert elements(at)[0].header["t"] == 4
     study = compare.build(Config())
@@ -241,7 +241,7 @@ def test_one_cursor_moves_every_figure_and_the_numbers_through_t():
 
 @pytest.mark.usefixtures("fresh_cache")
 def test_moving_the_perturbation_control_recomputes_the_memory_and_keeps_it_in_the_url():
-    at = open_app(PAGE)
+    at = open_app(PAGE, models="random")
     at.slider(key="perturb").set_value(5).run()
     assert_ok(at)
     assert at.query_params["perturb"] == "5"
@@ -259,7 +259,7 @@ def test_moving_the_perturbation_control_recomputes_the_memory_and_keeps_it_in_t
                                          ("2.5", "is not a whole number"), ("", "was empty"),
                                          ("<script>alert(1)</script>", "is not a number")])
 def test_a_hostile_perturb_value_gives_the_normal_page_and_one_note(value, said):
-    at = open_app(PAGE, perturb=value)
+    at = open_app(PAGE, models="random", perturb=value)
     assert_ok(at)
     assert charts(at) and len(notes(at)) == 1 and said in notes(at)[0]
     assert "<script>" not in "".join(m.value for m in at.markdown if not m.value.startswith(HEAD))
@@ -274,7 +274,7 @@ def test_a_hostile_perturb_value_gives_the_normal_page_and_one_note(value, said)
     {"cell": "rnn-relu", "init": "radius", "radius": 2.0, "input_scale": 10, "source": "noise", "length": 200},
 ])
 def test_the_page_runs_for_every_kind_of_input(query):
-    at = open_app(PAGE, **query)
+    at = open_app(PAGE, models="random", **query)
     assert_ok(at)
     assert len(charts(at)) == 3 and len(blocks(at)) == 1 and len(at.metric) == 3
     if query.get("text") == "a":
@@ -285,7 +285,7 @@ def test_the_page_runs_for_every_kind_of_input(query):
 
 @pytest.mark.usefixtures("fresh_cache")
 def test_presentation_mode_renders_with_figures_that_fit_a_projector():
-    at = open_app(PAGE, present="true", source="noise", length=50, hidden=32)
+    at = open_app(PAGE, models="random", present="true", source="noise", length=50, hidden=32)
     assert_ok(at)
     for spec in charts(at):
         assert spec["layout"]["height"] <= 540
@@ -294,7 +294,7 @@ def test_presentation_mode_renders_with_figures_that_fit_a_projector():
 
 @pytest.mark.usefixtures("fresh_cache")
 def test_an_empty_text_stops_with_a_message_not_an_error():
-    at = open_app(PAGE)
+    at = open_app(PAGE, models="random")
     at.text_area(key="text").set_value("").run()
     assert_ok(at)
     assert any("to compare the cells on it" in w.value for w in at.warning) and not charts(at)
@@ -303,11 +303,53 @@ def test_an_empty_text_stops_with_a_message_not_an_error():
     assert len(charts(at)) == 3
 
 
+@pytest.mark.usefixtures("fresh_cache")
+def test_the_page_opens_on_the_trained_trio_at_its_first_symbol_and_switches_to_random_weights():
+    at = open_app(PAGE)
+    assert_ok(at)
+    trio = compare.build_trained()
+    k = trio.first_kept_step
+    assert at.radio(key="models").value == "gallery" and at.slider(key="perturb").value == k
+    assert trio.sample.tokens[k - 1] in ("A", "B") and "perturb" not in at.query_params  # the default
+    memory = chart(at, f"remembers a change at step {k}")
+    lines = {tr["name"]: np.asarray(tr["y"], float) for tr in memory["data"]}
+    mem = compare.memory(trio, k)
+    np.testing.assert_allclose(lines["LSTM: ||h′ − h||"], mem.drift_h["lstm"][k - 1:], rtol=1e-6)
+    text = " ".join(m.value for m in at.markdown)
+    assert "the LSTM changes its answer from" in text and "nothing \\(exactly 0\\)" not in text
+    assert "RNN (tanh) nothing (exactly 0)" in text  # the sentence is the page's own words: no escaping
+    assert "Trained by rnnviz, one recipe for all three" in " ".join(c.value for c in at.caption)
+    at.radio(key="models").set_value("random").run()
+    assert_ok(at)
+    assert at.query_params["models"] == "random" and at.slider(key="perturb").value == 1  # k starts again
+    assert elements(at)[0].header["T"] == 11  # the sidebar's "hello world"
+
+
+def test_trained_memory_curves_equal_two_forward_runs_of_the_gallery_weights():
+    from rnnviz import gallery
+
+    trio = compare.build_trained()
+    k = trio.first_kept_step
+    mem = compare.memory(trio, k)
+    xs2 = changed_input(trio.sample.xs, k, one_hot=True)  # A -> B: the order the task asks about changes
+    for name in gallery.TRIO:
+        model = gallery.load(name)
+        first = rnnviz.forward(model.kind, model.params, trio.sample.xs)
+        second = rnnviz.forward(model.kind, model.params, xs2)
+        np.testing.assert_allclose(mem.drift_h[model.cell], np.linalg.norm(second.h - first.h, axis=1),
+                                   rtol=1e-12, atol=0)
+    # what the page shows: the trained RNN loses the change entirely, the LSTM and the GRU carry it to the end
+    assert mem.drift_h["rnn-tanh"][-1] == 0 and mem.kept("lstm") > 0.5 and mem.kept("gru") > 0.5
+    answers = compare.final_answers(trio, mem)
+    assert answers["lstm"][0] != answers["lstm"][1] and answers["rnn-tanh"][0] == answers["rnn-tanh"][1]
+    assert trio.cells["lstm"].answer_probability > 0.95 > 0.5 > trio.cells["rnn-tanh"].answer_probability
+
+
 # --- export --------------------------------------------------------------------------------------------
 
 
 def test_the_export_has_every_figure_and_the_numbers_at_the_links_step():
-    ex = export.build(export.parse_link("Compare_cells?source=noise&length=20&perturb=4&t=6&bogus=1"))
+    ex = export.build(export.parse_link("Compare_cells?models=random&source=noise&length=20&perturb=4&t=6&bogus=1"))
     assert ex.t == 6 and ex.view.scenario == "h8-noise-T20-s0-k4"
     names = {item.name for item in ex.view.items}
     assert names == {"compare-memory", "compare-gradients", "compare-readings", "compare-gates"}
@@ -316,8 +358,16 @@ def test_the_export_has_every_figure_and_the_numbers_at_the_links_step():
     np.testing.assert_array_equal(table["||h'_t - h_t|| GRU"], mem.drift_h["gru"])
     assert table["input changed (1 = yes)"].tolist() == [int(t == 4) for t in range(1, 21)]
     assert any("bogus=1 is not a setting of this page" in note for note in ex.notes)
-    assert ex.link.text == "Compare_cells?source=noise&length=20&t=6&perturb=4"
-    assert export.scenario_name(export.parse_link("Compare_cells?source=noise&length=20&perturb=4")) == \
-        ex.view.scenario
-    bad = export.build(export.parse_link("Compare_cells?perturb=50"))
+    assert ex.link.text == "Compare_cells?source=noise&length=20&models=random&t=6&perturb=4"
+    assert export.scenario_name(export.parse_link("Compare_cells?models=random&source=noise&length=20&perturb=4")) \
+        == ex.view.scenario
+    bad = export.build(export.parse_link("Compare_cells?models=random&perturb=50"))
     assert any(note.startswith("perturb=50 is outside 1–11") for note in bad.notes)
+
+
+def test_the_export_of_the_trained_trio_names_the_models_and_the_first_symbol():
+    ex = export.build(export.parse_link("Compare_cells"))
+    k = compare.build_trained().first_kept_step
+    assert ex.view.scenario == f"rnn-order-lstm-order-gru-order-k{k}" == export.scenario_name(ex.link)
+    assert ex.view.tables["compare-numbers"]["input changed (1 = yes)"].tolist().index(1) == k - 1
+    assert "each model's own trained readout" in next(i.caption for i in ex.view.items if i.name == "compare-gradients")

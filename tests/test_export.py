@@ -429,7 +429,8 @@ def deferred(monkeypatch):
     ("step", {"cell": "gru", "hidden": 3, "text": "ab", "t": 2}),
     ("bptt", {"cell": "rnn-relu", "hidden": 3, "text": "ab", "loss": "all", "mode": "forward"}),
     ("training", {"part": "cliff", "cl_steps": 4}),
-    ("compare", {"cell": "rnn-relu", "hidden": 3, "text": "abc", "perturb": 2, "t": 3}),
+    ("compare", {"models": "random", "cell": "rnn-relu", "hidden": 3, "text": "abc", "perturb": 2, "t": 3}),
+    ("compare", {"perturb": 12, "t": 30}),
 ])
 def test_the_export_panel_builds_what_the_command_line_builds(page, query, deferred, monkeypatch, tmp_path):
     at = open_app(PAGES[page].file, **query)

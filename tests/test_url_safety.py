@@ -33,7 +33,7 @@ PAGE_PARAMS = {
     "training": ("part", "tr_cell", "tr_task", "tr_length", "tr_hidden", "tr_batch", "tr_updates", "tr_opt", "tr_lr",
                  "tr_radius", "tr_seed", "r1_clip", "r2_clip", "r3_clip", "r1_th", "r2_th", "r3_th", "cl_b", "cl_snap",
                  "cl_w", "cl_lr", "cl_steps", "cl_tau"),
-    "compare": ("t", "perturb"),
+    "compare": ("t", "perturb", "models"),
 }
 # A valid value of each, other than its default: the link must open with it, without a note.
 VALID = {"cell": "gru", "hidden": "5", "source": "noise", "text": "abc", "length": "12", "task": "temporal_order",
@@ -43,7 +43,7 @@ VALID = {"cell": "gru", "hidden": "5", "source": "noise", "text": "abc", "length
          "tr_batch": "16", "tr_updates": "30", "tr_opt": "adam", "tr_lr": "0.01", "tr_radius": "0.8", "tr_seed": "4",
          "r1_clip": "value", "r2_clip": "none", "r3_clip": "norm", "r1_th": "0.5", "r2_th": "2", "r3_th": "3",
          "cl_b": "-3.5", "cl_snap": "false", "cl_w": "4.5", "cl_lr": "0.3", "cl_steps": "12", "cl_tau": "3",
-         "perturb": "5"}
+         "perturb": "5", "models": "random"}
 
 HOSTILE = {
     "empty": "",
@@ -256,7 +256,7 @@ def test_todays_parameter_names_are_read_from_a_link(key):
     assert not at.exception and not notes(at), notes(at)
     shown_on_page = {"home": SHARED, "step": (*SHARED, "t", "unit", "speed", "play"), "bptt": (*SHARED, "loss"),
                      "training": ("part", "cl_b", "cl_snap", "cl_w", "cl_lr", "cl_steps", "cl_tau"),
-                     "compare": (*SHARED, "perturb")}[key]
+                     "compare": (*SHARED, "perturb", "models")}[key]
     for name in shown_on_page:  # the link's values are kept (written back as given)
         assert at.query_params.get(name) == query[name], (name, at.query_params.get(name))
 

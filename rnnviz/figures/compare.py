@@ -32,14 +32,17 @@ MEMORY_CAPTION = (
     "Each cell reads the input twice with the same weights: once as it is, once with step k changed (the dashed "
     "line). The curves are how far apart the two runs' hidden states are at every later step, on a log axis: a "
     "cell that forgets falls steeply, one that remembers stays up. Dashed blue: the LSTM's cell state c, where it "
-    "keeps what it remembers. Below about 10⁻¹⁶ of the state's size the difference is float64 rounding."
+    "keeps what it remembers. Below about 10⁻¹⁶ of the state's size the difference is float64 rounding; a curve "
+    "that stops has fallen to exactly 0: nothing of the change is left at all."
 )
-GRADIENTS_CAPTION = (
-    "The size of the gradient reaching each hidden state h_t from a loss on the last step, the same readout and "
-    "loss as on the Backprop page, computed by the engine's backprop through time. Read it from the right (the "
-    "loss, t = T) to the left: a line that falls steeply going left is a vanishing gradient, one that stays flat "
-    "carries the error signal back to early steps. The same kind of picture as the memory plot, read backwards."
-)
+def gradients_caption(trained: bool) -> str:
+    """How to read the gradient plot; `trained`: each cell's own trained readout and task loss."""
+    loss = ("each model's own trained readout and its task's loss" if trained
+            else "the same readout and loss as on the Backprop page")
+    return (f"The size of the gradient reaching each hidden state h_t from a loss on the last step, {loss}, "
+            "computed by the engine's backprop through time. Read it from the right (the loss, t = T) to the left: "
+            "a line that falls steeply going left is a vanishing gradient, one that stays flat carries the error "
+            "signal back to early steps. The same kind of picture as the memory plot, read backwards.")
 READINGS_CAPTION = ("The numbers under the cursor: what is left at step t of the change made at step k, the "
                     "gradient that reaches h_t, and the memory gates' average over the units at step t.")
 

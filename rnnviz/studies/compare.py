@@ -1,25 +1,26 @@
 """The Compare-cells page's study: an RNN, an LSTM and a GRU on the same input, side by side.
 
-Each cell reads the shared input with weights drawn from the same seed; a readout on its hidden
-states gives the Backprop page's loss (on the last step) and the engine's BPTT carries its gradient
-back. Then the same weights read the input once more with step k changed, and the distance between
-the two runs' states at every later step says how long each cell remembers that change.
+Each cell reads the shared input with weights drawn from the same seed, or the gallery's three
+models trained by one recipe read their task's sample. A readout on the hidden states gives a loss
+on the last step (the Backprop page's; a trained model's own readout) and the engine's BPTT carries
+its gradient back. Then the same weights read the input once more with step k changed, and the
+distance between the two runs' states at every later step says how long each cell remembers it.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import tasks
+from .. import gallery, tasks
 from ..analysis import weight_spectrum
 from ..cells import CELLS, KINDS, init_params
 from ..config import Config
 from ..engine import Backward, Trace, backward_from_trace, bptt, forward
 from ..numerics import row_norms
-from ..readout import ReadoutResult, init_readout, readout_loss
+from ..readout import ReadoutResult, init_readout, predict, readout_loss
 from .bptt import loss_mask
 from .step import make_params, make_sample
 
@@ -51,6 +52,8 @@ class CellRun:
     readout: ReadoutResult  # the loss on the last step, as on the Backprop page
     backward: Backward  # engine BPTT of that loss
     h_norms: np.ndarray  # (T,) ||dL/dh_t||
+    readout_params: dict[str, np.ndarray] | None = None  # weight_out (O, H), bias_out (O,)
+    readout_sample: tasks.Sample | None = None  # what the readout was scored on
 
     @property
     def label(self) -> str:
@@ -71,6 +74,16 @@ class CellRun:
         G = KINDS[self.kind].G
         rows, I = np.asarray(self.params["weight_ih"]).shape
         return G, rows // G, I
+
+    @property
+    def answer_probability(self) -> float:
+        """The probability the readout gives the right class at the last step (a task scored there by
+        cross-entropy); NaN otherwise."""
+        sample = self.readout_sample
+        if sample is None or sample.loss != "xent":
+            return float("nan")
+        probs = predict(self.readout_params, self.trace.h, "xent").probs  # (T, O)
+        return float(probs[-1, int(np.asarray(sample.targets)[-1])])
 
     @property
     def spectral_radius(self) -> float:
@@ -96,6 +109,7 @@ class CompareStudy:
     sample: tasks.Sample  # the shared input, xs (T, I)
     cells: dict[str, CellRun]  # cell key -> its run: the RNN, the LSTM, the GRU
     typed: bool  # the steps are characters the user typed (drawn as text)
+    trained: dict[str, str] = field(default_factory=dict)  # cell key -> its gallery model; {} for random weights
 
     @property
     def T(self) -> int:
@@ -111,6 +125,16 @@ class CompareStudy:
     def by_kind(self, kind: str) -> CellRun:
         return next(run for run in self.cells.values() if run.kind == kind)
 
+    @property
+    def first_kept_step(self) -> int:
+        """The step whose input the task asks to be remembered, 1-based: temporal order's first A or B;
+        1 for any other input (the change whose memory lasts longest)."""
+        tokens = self.sample.tokens
+        if self.sample.name == "temporal_order" and tokens is not None:
+            wanted = tasks.TEMPORAL_SYMBOLS[:2]
+            return next((t for t, token in enumerate(tokens, start=1) if token in wanted), 1)
+        return 1
+
 
 def cell_run(cell: str, params: dict[str, np.ndarray], sample: tasks.Sample,
              readout: dict[str, np.ndarray]) -> CellRun:
@@ -124,7 +148,7 @@ def cell_run(cell: str, params: dict[str, np.ndarray], sample: tasks.Sample,
         result = readout_loss(readout, np.nan_to_num(trace.h, nan=0.0, posinf=0.0, neginf=0.0),
                               sample.targets, loss_mask(sample, "last"), sample.loss)
     back = backward_from_trace(params, trace, result.dL_dh)
-    return CellRun(cell, params, trace, result, back, row_norms(back.dh))
+    return CellRun(cell, params, trace, result, back, row_norms(back.dh), readout, sample)
 
 
 def build(cfg: Config) -> CompareStudy:
@@ -137,6 +161,19 @@ def build(cfg: Config) -> CompareStudy:
         params = make_params(cfg.with_(cell=cell), sample.xs.shape[-1])
         cells[cell] = cell_run(cell, params, sample, readout)
     return CompareStudy(sample, cells, typed=tasks.SOURCES[cfg.source].typed)
+
+
+def build_trained(names: tuple[str, ...] = gallery.TRIO) -> CompareStudy:
+    """The gallery's models trained by one recipe (gallery.TRIO: a tanh RNN, an LSTM and a GRU on temporal
+    order), each with its own readout, on the sample they share (their recipe's best input)."""
+    models = [gallery.load(name) for name in names]
+    sample = models[0].sample()
+    for model in models[1:]:
+        other = model.sample()
+        if other.tokens != sample.tokens or not np.array_equal(other.xs, sample.xs):
+            raise ValueError(f"gallery models {names} do not share one input: {model.key}'s differs")
+    cells = {model.cell: cell_run(model.cell, model.params, sample, model.readout) for model in models}
+    return CompareStudy(sample, cells, typed=False, trained={model.cell: model.key for model in models})
 
 
 # --- memory: the same weights on the input changed at step k -------------------------------------
@@ -210,6 +247,20 @@ def memory(study: CompareStudy, k: int) -> MemoryStudy:
         if run.trace.c is not None:
             drift_c[cell] = row_norms(again.c - run.trace.c)
     return MemoryStudy(change, perturbed, drift_h, drift_c)
+
+
+def final_answers(study: CompareStudy, memory: MemoryStudy) -> dict[str, tuple[str, str]]:
+    """cell key -> (what its readout answers at the last step on the input, on the changed input), for
+    a task with named classes scored at the last step (temporal order: "AB", ...); {} otherwise."""
+    classes = study.sample.classes
+    if study.sample.loss != "xent" or classes is None:
+        return {}
+    out = {}
+    for cell, run in study.cells.items():
+        before = predict(run.readout_params, run.trace.h, "xent", classes).top_labels[-1]
+        after = predict(run.readout_params, memory.perturbed[cell].h, "xent", classes).top_labels[-1]
+        out[cell] = (before, after)
+    return out
 
 
 # --- the engine's speed ------------------------------------------------------------------------

@@ -6,25 +6,38 @@ from __future__ import annotations
 from ..cells import CELLS
 from ..config import FORGET_BIASES, Config, Display, Param, slug
 from ..figures import compare as fig
-from ..studies.compare import CompareStudy, MemoryStudy
+from ..gallery import GALLERY, TRIO, recipe_text
+from ..studies.compare import CompareStudy, MemoryStudy, final_answers
 from . import Item, Stepping, View
 from .bptt import fraction_text
 
+MODELS = {"gallery": "Trained on one task (gallery)", "random": "Random weights, same seed (the sidebar's)"}
+PARAMS = {  # the page's own controls, kept in the URL (perturb's range and default depend on the input: see
+    #          perturb_param)
+    "models": Param("gallery", MODELS),
+}
+MODELS_HELP = ("Trained: the gallery's tanh RNN, LSTM and GRU, trained by rnnviz with one recipe on the temporal "
+               "order task, on that task's input. Random: weights drawn from the sidebar's seed, on the sidebar's "
+               "input, sizes and settings.")
 GATE_TITLES = {"f": "forget gate f<sub>t</sub> (1 keeps c)", "z": "update gate z<sub>t</sub> (1 keeps h)"}
 
 
-def perturb_param(T: int) -> Param:
-    """The step k whose input is changed: 1..T (URL name `perturb`)."""
-    return Param(1, low=1, high=T, kind="int")
+def perturb_param(T: int, default: int = 1) -> Param:
+    """The step k whose input is changed: 1..T (URL name `perturb`); its default is the study's first_kept_step."""
+    return Param(default, low=1, high=T, kind="int")
 
 
 def stepping(study: CompareStudy) -> Stepping:
-    return Stepping(T=study.T, labels=tuple(study.step_labels), view="compare")
+    """The shared cursor t; its view names the weights, so a switch of weights takes the server's t."""
+    return Stepping(T=study.T, labels=tuple(study.step_labels), view="compare-trained" if study.trained else "compare")
 
 
-def scenario(cfg: Config, k: int) -> str:
+def scenario(cfg: Config, k: int, models: str = "random") -> str:
     """The scenario's part of file names: the shared scenario without its cell (all three are drawn; a
-    ReLU RNN is named), and the changed step: "h8-text-hello_world-s0-k1"."""
+    ReLU RNN is named), or the gallery's trio, and the changed step: "h8-text-hello_world-s0-k1",
+    "rnn-order-lstm-order-gru-order-k10"."""
+    if models == "gallery":
+        return "-".join([*TRIO, f"k{k}"])
     name = slug(cfg.with_(cell="lstm")).removeprefix("lstm-")  # the LSTM's name keeps a forget-gate bias
     relu = "relu-" if CELLS[cfg.cell].kind == "rnn" and CELLS[cfg.cell].nonlinearity == "relu" else ""
     return f"{relu}{name}-k{k}"
@@ -38,12 +51,41 @@ def change_sentence(memory: MemoryStudy) -> str:
     return f"Step {p.k} reads x = ({p.now}) instead of ({p.was}): 1/√I added to every channel, a change of size 1."
 
 
+def answers_sentence(study: CompareStudy, memory: MemoryStudy) -> str:
+    """What each trained readout answers at the end, before and after the change ("" when the task has none)."""
+    answers = final_answers(study, memory)
+    if not answers or not study.trained:
+        return ""
+    parts = []
+    for cell, (before, after) in answers.items():
+        label = study.cells[cell].label
+        said = f"changes its answer from {before} to {after}" if after != before else f"still says {before}"
+        parts.append(f"the {label} {said}")
+    return f"At the end, {', '.join(parts[:-1])} and {parts[-1]}."
+
+
+def trained_note(study: CompareStudy) -> str:
+    """Which trained models these are, and how well each answers on this input (the engine's numbers)."""
+    first = GALLERY[next(iter(study.trained.values()))]
+    odds = ", ".join(f"{run.label} {run.answer_probability:.1%}" for run in study.cells.values())
+    recipe = recipe_text(first.recipe).removeprefix(f"{CELLS[first.recipe.cell].label} with ")
+    return (f"Trained by rnnviz, one recipe for all three ({recipe}; gallery models "
+            f"{', '.join(study.trained.values())}). The task: name the order of the two symbols A/B hidden among c, d, "
+            f"e, f, at the last step. On this input the probability each gives the right answer: {odds}. These "
+            "models bring their own input and sizes: the sidebar's network and input apply to random weights.")
+
+
+def kept_text(x: float) -> str:
+    """A share of the change as the page says it: 7.1%, 2.6e-04, 2.29× (it grew), nothing (exactly 0)."""
+    return "nothing (exactly 0)" if x == 0 else fraction_text(x)
+
+
 def kept_sentence(study: CompareStudy, memory: MemoryStudy) -> str:
     """"What is left at the last step (10 steps later) of the change in h at step 1: RNN (tanh) 0.026%, …"."""
     k, T = memory.k, study.T
     if k == T:
         return "The change is at the last step: move k earlier to see what each cell keeps of it."
-    left = ", ".join(f"{run.label} {fraction_text(memory.kept(cell))}" for cell, run in study.cells.items())
+    left = ", ".join(f"{run.label} {kept_text(memory.kept(cell))}" for cell, run in study.cells.items())
     later = f"{T - k} step{'s' if T - k > 1 else ''} later"
     return f"What is left at the last step ({later}) of the change in h at step {k}: {left}."
 
@@ -103,13 +145,15 @@ def build(study: CompareStudy, memory: MemoryStudy, cfg: Config, display: Displa
     ]
     figures = [
         Item("compare-memory", fig.memory_curves(drift, memory.k, labels, present), caption=fig.MEMORY_CAPTION),
-        Item("compare-gradients", fig.gradient_flow(grads, labels, present), caption=fig.GRADIENTS_CAPTION, half=True),
+        Item("compare-gradients", fig.gradient_flow(grads, labels, present),
+             caption=fig.gradients_caption(bool(study.trained)), half=True),
         Item("compare-readings", block=fig.readings(numbers, labels), title="The numbers at step t",
              caption=fig.READINGS_CAPTION, half=True),
         Item("compare-gates", fig.memory_gates(gates, labels, present),
              caption=fig.gates_caption(gated[0].label, gated[1].label)),
     ]
-    return View("compare", {"figures": figures}, stepping(study), scenario=scenario(cfg, memory.k))
+    models = "gallery" if study.trained else "random"
+    return View("compare", {"figures": figures}, stepping(study), scenario=scenario(cfg, memory.k, models))
 
 
 def count_lines(study: CompareStudy) -> dict[str, str]:
