@@ -188,22 +188,33 @@ def test_compare_page_by_clicks_the_rnn_forgets_and_the_lstm_remembers(server, b
     wait_idle(page)
     assert_no_error(page)
     assert "Compare_cells" in page.url
-    page.wait_for_function("() => [...document.querySelectorAll('.rv-title')].some(e => "
-                           "e.textContent.includes('remembers a change at step 1'))", timeout=30_000)
+
+    def memory_title(k: int) -> None:
+        page.wait_for_function("(k) => [...document.querySelectorAll('.rv-title')].some(e => "
+                               "e.textContent.includes(`remembers a change at step ${k}`))", arg=k, timeout=30_000)
+
+    memory_title(10)  # the trained trio, changed at its first symbol
     thumb = page.locator(".st-key-perturb").get_by_role("slider")
     thumb.focus()
     before = page.socket.sent
-    for _ in range(4):
-        thumb.press("ArrowRight")  # k = 5: the page reruns and the memory curves start at step 5
-    page.wait_for_function("() => [...document.querySelectorAll('.rv-title')].some(e => "
-                           "e.textContent.includes('remembers a change at step 5'))", timeout=30_000)
+    for _ in range(2):
+        thumb.press("ArrowRight")  # k = 12: the page reruns and the memory curves start at step 12
+    memory_title(12)
     wait_idle(page)
     assert_no_error(page)
-    assert "perturb=5" in page.url and page.socket.sent > before
-    assert "Step 5 reads" in page.inner_text("body")
+    assert "perturb=12" in page.url and page.socket.sent > before
+    assert "Step 12 reads" in page.inner_text("body")
+    thumb.focus()
+    for _ in range(2):
+        thumb.press("ArrowLeft")
+    memory_title(10)
+    wait_idle(page)
+    assert "perturb" not in page.url  # back at the default
+    body = page.inner_text("body")
+    assert "RNN (tanh) nothing (exactly 0)" in body and "the LSTM changes its answer from" in body
     before = page.socket.sent
     for _ in range(5):
-        next_step(page).click()  # one cursor: every figure and the numbers move, without the server
+        next_step(page).click()  # one cursor: every figure and the numbers move, without a rerun
     page.wait_for_function("() => document.querySelector('.rv-root').innerText.includes('At step t = 6')")
     time.sleep(1.0)
     assert "t=6" in page.url
@@ -213,8 +224,15 @@ def test_compare_page_by_clicks_the_rnn_forgets_and_the_lstm_remembers(server, b
     assert chart_text_problems(page) == []
     page.locator(".rv-item").first.scroll_into_view_if_needed()
     time.sleep(0.5)
-    shot(page, "compare-cells-k5-t6", full_page=False)
-    shot(page, "compare-cells-k5-t6-full")
+    shot(page, "compare-cells-trained-k10-t6", full_page=False)
+    models = page.locator(".st-key-models")
+    models.scroll_into_view_if_needed()
+    models.get_by_text("Random weights, same seed (the sidebar's)").click()  # the other weights
+    memory_title(1)
+    wait_idle(page)
+    assert_no_error(page)
+    assert "models=random" in page.url
+    shot(page, "compare-cells-random-k1", full_page=False)
     page.close()
 
 

@@ -183,6 +183,19 @@ def test_every_compare_figure_passes_plotlys_full_validation_and_titles_its_axes
     assert memory.layout.yaxis.type == gradients.layout.yaxis.type == "log"
 
 
+def test_log_axes_label_few_enough_decades_to_read():
+    from rnnviz.figures.compare import log_dtick
+
+    assert log_dtick([np.array([1e-3, 1.0])]) == 1
+    assert log_dtick([np.array([1e-16, 10.0, 0.0, np.nan])], most=8) == 3  # zeros and NaN are not drawn
+    assert log_dtick([np.array([1e-31, 1.0])], most=7) == 5 and log_dtick([]) == 1
+    trio = compare.build_trained()
+    mem = compare.memory(trio, trio.first_kept_step)
+    shown = view.build(trio, mem, Config(), Display())
+    memory = shown.items[0].figure.at(1)
+    assert memory.layout.yaxis.dtick >= 2  # the RNN's change falls 16 decades before it is gone
+
+
 # --- the page --------------------------------------------------------------------------------------
 
 def assert_ok(at) -> None:

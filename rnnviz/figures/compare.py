@@ -61,6 +61,17 @@ def _cursor(xref: str, yref: str, present: bool) -> dict:
             "y1": 1, "yref": f"{yref} domain", "line": {"color": theme.CURSOR, "width": theme.sizes(present).line}}
 
 
+def log_dtick(arrays, most: int = 7) -> int:
+    """Decades between labelled ticks of a log axis over these values: 1, 2, 3, 5, 10 or 20, so that at most
+    about `most` labels share the axis (a forgotten change spans 16 decades; the RNN's gradient, 30)."""
+    finite = [np.asarray(a, dtype=float) for a in arrays]
+    finite = np.concatenate([a[np.isfinite(a) & (a > 0)] for a in finite]) if finite else np.empty(0)
+    if finite.size == 0:
+        return 1
+    span = np.ceil(np.log10(finite.max())) - np.floor(np.log10(finite.min()))
+    return next((d for d in (1, 2, 3, 5, 10, 20) if span / d <= most), 50)
+
+
 def _line(steps: np.ndarray, curve: Curve, present: bool, markers: bool) -> dict:
     s = theme.sizes(present)
     plain = curve.name.replace("<sub>", "_").replace("</sub>", "")
@@ -87,7 +98,8 @@ def memory_curves(curves: Sequence[Curve], k: int, step_labels: Sequence[str], p
             "bgcolor": theme.LABEL_BACKGROUND}
     layout = {
         "xaxis": {"title": {"text": "step t"}, "range": [0.5, T + 0.5]},
-        "yaxis": {"title": {"text": "||h′<sub>t</sub> − h<sub>t</sub>||"}, "type": "log", "exponentformat": "power"},
+        "yaxis": {"title": {"text": "||h′<sub>t</sub> − h<sub>t</sub>||"}, "type": "log", "exponentformat": "power",
+                  "dtick": log_dtick([np.asarray(c.values)[k - 1:] for c in curves], 6 if present else 8)},
         "legend": theme.legend(present, x=0.0),
         "shapes": [changed, _cursor("x", "y", present)], "annotations": [note], "hovermode": "x unified",
     }
@@ -102,7 +114,8 @@ def gradient_flow(curves: Sequence[Curve], step_labels: Sequence[str], present: 
     data = [_line(steps, c, present, T <= 60) for c in curves]
     layout = {
         "xaxis": {"title": {"text": "step t   (◀ going back from the loss at t = T)"}, "range": [0.5, T + 0.5]},
-        "yaxis": {"title": {"text": "||dL/dh<sub>t</sub>||"}, "type": "log", "exponentformat": "power"},
+        "yaxis": {"title": {"text": "||dL/dh<sub>t</sub>||"}, "type": "log", "exponentformat": "power",
+                  "dtick": log_dtick([c.values for c in curves], 5 if present else 7)},
         "legend": theme.legend(present, x=0.0),
         "shapes": [_cursor("x", "y", present)], "hovermode": "x unified",
     }
