@@ -444,6 +444,8 @@ class CellKind:
     #                                   multiplies its recurrent part before the squash (GRU n: r)
     gamma: float | None = None  # a bound on |phi'|, for Pascanu et al.'s bound on the gradient
     #                             (diag(phi') W_hh is each step's Jacobian); None for gated cells
+    memory_gate: str | None = None  # the gate that multiplies the old state itself, so that near 1 it
+    #                                 keeps it: LSTM f (c_t = f c_{t-1} + ...), GRU z (h_t = ... + z h_{t-1})
 
     @property
     def G(self) -> int:
@@ -476,13 +478,13 @@ KINDS: Registry[CellKind] = Registry("kind", [
         "lstm", "LSTM", "an", blocks=("i", "f", "g", "o"), gates=("i", "f", "g", "o"), sigmoid_gates=frozenset("ifo"),
         has_cell_state=True, step_vectors=("x", "h_prev", "c_prev", "i", "f", "g", "o", "c", "h"),
         forward=lstm_forward, local=lstm_local, backward=lstm_backward, edge_grads=lstm_edge_grads,
-        rows=lstm_rows, step_jacobians=lstm_step_jacobians, forget_gate="f",
+        rows=lstm_rows, step_jacobians=lstm_step_jacobians, forget_gate="f", memory_gate="f",
     ),
     CellKind(
         "gru", "GRU", "a", blocks=("r", "z", "n"), gates=("r", "z", "n"), sigmoid_gates=frozenset("rz"),
         has_cell_state=False, step_vectors=("x", "h_prev", "r", "z", "n", "h"),
         forward=gru_forward, local=gru_local, backward=gru_backward, edge_grads=gru_edge_grads,
-        rows=gru_rows, step_jacobians=gru_step_jacobians, gated_recurrence={"n": "r"},
+        rows=gru_rows, step_jacobians=gru_step_jacobians, gated_recurrence={"n": "r"}, memory_gate="z",
     ),
 ])
 # Views of the table for the public API (rnnviz.BLOCKS["lstm"], rnnviz.GATES["gru"]).

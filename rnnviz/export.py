@@ -37,18 +37,23 @@ from .figures import files
 from .figures import payload as wire
 from .pages import PAGES
 from .studies import bptt as bptt_study
+from .studies import compare as compare_study
 from .studies import setups as setups_study
 from .studies import stack as stack_study
 from .studies import training as training_study
 from .training import RunConfig, TrainingRun, train
 from .views import View, numbers
 from .views import bptt as bptt_view
+from .views import compare as compare_view
 from .views import setups as setups_view
 from .views import step as step_view
 from .views import training as training_view
 
-EXPORTED = ("step", "bptt", "training", "setups")  # the pages with figures (Home has none)
+EXPORTED = ("step", "bptt", "training", "setups", "compare")  # the pages with figures (Home has none)
 LOSS = {"loss": bptt_view.PARAMS["loss"]}  # the Step page's numbers take dL/dh from this loss too
+
+
+MAX_STEPS = max(config.MAX_TEXT, int(config.PARAMS["length"].high))  # the longest input a link can give
 
 
 class LinkError(ValueError):
@@ -91,7 +96,7 @@ def parse_link(text: str) -> Link:
 def page_params(page: str) -> dict[str, Param]:
     """The URL parameters a page reads, beside t and the unit (their ranges depend on the study)."""
     own = {"step": {**step_view.PARAMS, **LOSS}, "bptt": bptt_view.PARAMS, "setups": setups_view.PARAMS,
-           "training": training_study.PARAMS}[page]
+           "training": training_study.PARAMS, "compare": compare_view.PARAMS}[page]
     return {**config.PARAMS, **own}
 
 
@@ -100,7 +105,8 @@ def link_from_values(page: str, values: dict) -> Link:
     if page not in EXPORTED:
         raise LinkError(f"page must be one of {EXPORTED}, got {page!r}")
     params = dict(page_params(page))
-    step_params = {"step": ["t", "unit"], "bptt": [bptt_view.STEP_PARAMS[values.get("mode", "backward")]]}
+    step_params = {"step": ["t", "unit"], "bptt": [bptt_view.STEP_PARAMS[values.get("mode", "backward")]],
+                   "compare": ["t", "perturb"]}
     for name in step_params.get(page, []):
         params[name] = Param(1 if name != "unit" else 0, kind="int")
     query = {name: config.url_value(param, values[name]) for name, param in params.items()
@@ -180,9 +186,11 @@ def build(link: Link, runs: Callable[[list[RunConfig]], list[TrainingRun]] | Non
             cfg = config.config_from(values)
             if cfg.source == "text" and not cfg.text.strip():
                 raise LinkError("the text is empty: give at least one character (text=...).")
-            page = {"step": _step_page, "bptt": _bptt_page, "setups": _setups_page}[link.page]
+            page = {"step": _step_page, "bptt": _bptt_page, "setups": _setups_page,
+                    "compare": _compare_page}[link.page]
             view, t = page(link, cfg, display, values, notes)
-            used |= {"t", "unit"} if link.page == "step" else set(bptt_view.STEP_PARAMS.values())
+            used |= {"step": {"t", "unit"}, "bptt": set(bptt_view.STEP_PARAMS.values()),
+                     "setups": set(bptt_view.STEP_PARAMS.values()), "compare": {"t", "perturb"}}[link.page]
     except ValueError as err:  # what the page shows as "rnnviz cannot run this input: ..."
         raise LinkError(f"rnnviz cannot compute this view: {err}") from err
     notes += [f"{name}={_short(link.query[name])} is not a setting of this page; ignored." for name in link.query
@@ -231,6 +239,21 @@ def _setups_page(link, cfg, display, values, notes):
     return replace(view, tables={"setups-numbers": setups_view.table(study)}), None
 
 
+def _compare_page(link, cfg, display, values, notes):
+    study = compare_study.build_trained() if values["models"] == "gallery" else compare_study.build(cfg)
+    default = study.first_kept_step
+    raw = link.query.get("perturb")
+    k, note = (default, None) if raw is None else parse_param("perturb", raw,
+                                                              compare_view.perturb_param(study.T, default))
+    values["perturb"] = k
+    notes += [note] if note else []
+    memory = compare_study.memory(study, int(k))
+    t = _step(link, "t", study.T, values, notes)
+    view = compare_view.build(study, memory, cfg, display)
+    tables = {"compare-numbers": numbers.compare_steps(study, memory), "compare-cells": numbers.compare_cells(study)}
+    return replace(view, tables=tables), t
+
+
 def _training(values: dict, display: Display, runs) -> View:
     if values["part"] == "cliff":
         if values["cl_snap"]:
@@ -261,6 +284,13 @@ def scenario_name(link: Link) -> str:
         if values["part"] == "cliff":
             return training_study.cliff_slug(values)
         return training_study.runs_slug(training_study.run_configs(values))
+    if link.page == "compare":
+        raw, models = link.query.get("perturb"), values["models"]
+        if raw is not None:
+            k = parse_param("perturb", raw, compare_view.perturb_param(MAX_STEPS))[0]
+        else:  # the trained trio's default step is its first symbol: read off its input (no training)
+            k = compare_study.build_trained().first_kept_step if models == "gallery" else 1
+        return compare_view.scenario(config.config_from(values), int(k), models)
     name = config.slug(config.config_from(values))
     return name + ("" if link.page in ("step", "setups") or values["loss"] == "last" else f"-loss{values['loss']}")
 
@@ -379,6 +409,7 @@ examples:
   python -m rnnviz.export "Backprop_through_time?cell=lstm&length=80&present=true" --out slides/
   python -m rnnviz.export "http://localhost:8501/Step_through?cell=gru&text=abc&t=3" --out slides/
   python -m rnnviz.export "Clipping_and_training?part=cliff&cl_b=-4" --out slides/ --no-images
+  python -m rnnviz.export "Compare_cells?source=noise&length=60&perturb=5" --out slides/
 
 Copy the link from the browser's address bar: the files show that view, at its step. Values the app
 would change (out of range, unreadable) are changed the same way, with a note on stderr. File names

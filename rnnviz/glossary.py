@@ -175,6 +175,9 @@ TERMS = [
     Term("delayed_recall", "Delayed recall",
          "The network sees a few symbols, waits through blank steps, and must then repeat them: memory "
          "over a chosen delay."),
+    Term("perturbation", "Perturbation",
+         "A small change made on purpose, here to the input at one step k. Running the network again and "
+         "comparing its states with the first run shows how long the change is remembered."),
     Term("random_weights", "Random (untrained) weights",
          "Weights drawn at random, before any training: the numbers are real computations, but no unit "
          "has learned to mean anything yet. Gates hover around 0.5 and states are small."),

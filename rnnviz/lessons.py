@@ -147,7 +147,29 @@ def _training_facts(params: dict[str, str]) -> Facts:
     return facts
 
 
-FACTS = {"step": _step_facts, "bptt": _bptt_facts, "training": _training_facts}
+def _compare_facts(params: dict[str, str]) -> Facts:
+    from .studies import compare
+    from .views.compare import PARAMS, kept_text, perturb_param
+
+    cfg, _ = from_query(params)
+    models = parse_param("models", params.get("models", PARAMS["models"].default), PARAMS["models"])[0]
+    study = compare.build_trained() if models == "gallery" else compare.build(cfg)
+    default = study.first_kept_step
+    k = int(parse_param("perturb", params.get("perturb", str(default)), perturb_param(study.T, default))[0])
+    memory = compare.memory(study, k)
+    facts: Facts = {"T": study.T, "k": k, "later": study.T - k, "fb": cfg.forget_bias}
+    answers = compare.final_answers(study, memory)
+    for cell, run in study.cells.items():
+        name = run.kind  # "rnn", "lstm", "gru": one of each
+        facts |= {f"{name}_kept": memory.kept(cell), f"{name}_kept_text": kept_text(memory.kept(cell))}
+        if run.memory_gate is not None:
+            facts[f"mean_{run.memory_gate}"] = float(np.mean(run.gate_values))
+        if cell in answers:
+            facts[f"{name}_before"], facts[f"{name}_after"] = answers[cell]
+    return facts
+
+
+FACTS = {"step": _step_facts, "bptt": _bptt_facts, "training": _training_facts, "compare": _compare_facts}
 
 
 def facts(step: Step) -> Facts:
@@ -505,6 +527,20 @@ SCENARIOS = (
     Scenario(Step("bptt", {**NOISE_RNN, "input_scale": "5"}, "Saturation stops a tanh RNN",
                   "Inputs multiplied by {scale:g} push tanh units towards ±1, where the slope is small: the average "
                   "slope is {mean_slope:.2f} and {fraction_text} of the gradient reaches t = 1.")),
+    Scenario(Step("compare", {"models": "gallery"}, "Trained on one task: the RNN forgets, the LSTM remembers",
+                  "Change the first symbol the task asks about (step {k} of {T}). What is left of the change at the "
+                  "end: RNN {rnn_kept_text}, LSTM {lstm_kept_text}. The RNN still answers {rnn_after}; the LSTM's "
+                  "answer turns from {lstm_before} to {lstm_after}.")),
+    Scenario(Step("compare", {"models": "random", "source": "noise", "length": "40", "hidden": "16",
+                              "perturb": "5"},
+                  "Random weights: the RNN forgets fastest",
+                  "Change the input at step {k} and look {later} steps later: the RNN keeps {rnn_kept_text} of the "
+                  "change, the GRU {gru_kept_text}, the LSTM {lstm_kept_text}.")),
+    Scenario(Step("compare", {"models": "random", "source": "noise", "length": "40", "hidden": "16", "perturb": "5",
+                              "forget_bias": "3"},
+                  "An LSTM whose forget gate starts open",
+                  "With a forget-gate bias of {fb} its forget gates average {mean_f:.2f}: {later} steps after a "
+                  "change the LSTM still keeps {lstm_kept_text} of it, the RNN {rnn_kept_text}.")),
     Scenario(Step("training", {}, "Clipping tames an explosion",
                   "Two runs on the same data: without clipping the loss {run1_fate}; with the gradient's norm clipped "
                   "at τ = {run2_tau:g} it goes from {run2_first:.3g} to {run2_last:.3g}.",

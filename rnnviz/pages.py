@@ -34,6 +34,9 @@ SETUPS_TERMS = ("setup", "encoder_decoder", "teacher_forcing", "loss", "readout"
 TRAINING_TERMS = ("loss", "gradient", "norm", "log_scale", "exploding", "clipping", "cosine", "learning_rate",
                   "update", "optimiser", "cliff", "adding_problem", "temporal_order", "delayed_recall",
                   "spectral_radius")
+COMPARE_TERMS = ("rnn", "cell", "hidden_state", "cell_state", "gate", "forget_gate", "update_gate", "candidate",
+                 "forget_bias", "perturbation", "norm", "log_scale", "gradient", "loss", "readout", "bptt",
+                 "vanishing", "highway", "weights", "random_weights")
 
 
 PAGES: Registry[Page] = Registry("page", [
@@ -51,4 +54,7 @@ PAGES: Registry[Page] = Registry("page", [
     Page("training", "pages/3_Clipping_and_training.py", "Clipping and training", ":material/content_cut:",
          "Clipping and training: exploding gradients in real runs, and the cliff",
          params=(*TRAINING_PARAMS, *LESSON_PARAMS), terms=TRAINING_TERMS),
+    Page("compare", "pages/5_Compare_cells.py", "Compare cells", ":material/compare_arrows:",
+         "Compare cells: how long an RNN, an LSTM and a GRU remember, side by side",
+         params=("t", "perturb", *LESSON_PARAMS), terms=COMPARE_TERMS),
 ])

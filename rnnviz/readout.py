@@ -110,3 +110,39 @@ def readout_loss(readout, h, targets, loss_mask, loss="mse") -> ReadoutResult:
     per_step = per_step.reshape(h.shape[0], -1).mean(axis=1)
     return ReadoutResult(y=np.asarray(y), loss=float(value), dL_dh=g["h"], grads=g["readout"],
                          loss_per_step=per_step)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a readout predicts at every step: for a page to show next to h_t."""
+
+    y: np.ndarray  # (T, O) outputs: logits for "xent", the predicted values for "mse"
+    probs: np.ndarray | None  # (T, O) softmax(y_t) for "xent", else None
+    top: np.ndarray | None  # (T,) the most likely class at each step for "xent", else None
+    classes: tuple[str, ...] | None  # (O,) the names of the classes, if known
+
+    @property
+    def top_labels(self) -> list[str] | None:
+        """(T,) the name of each step's most likely class (its index if unnamed); None for values."""
+        if self.top is None:
+            return None
+        return [self.classes[k] if self.classes is not None else str(k) for k in self.top]
+
+
+def predict(readout, h, loss: str = "mse", classes=None) -> Prediction:
+    """y_t = W_out h_t + b_out at every step of h (T, H), and for "xent" the class probabilities."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    h = np.asarray(h, dtype=np.float64)
+    W, b = np.asarray(readout["weight_out"]), np.asarray(readout["bias_out"])
+    if W.shape[1] != h.shape[-1]:
+        raise ValueError(f"readout['weight_out'] must have {h.shape[-1]} columns, got shape {W.shape}")
+    if classes is not None and len(classes) != W.shape[0]:
+        raise ValueError(f"classes must name the {W.shape[0]} outputs, got {len(classes)} names")
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = h @ W.T + b  # (T, O)
+        if loss == "mse":
+            return Prediction(y, None, None, None if classes is None else tuple(classes))
+        shifted = np.exp(y - y.max(axis=-1, keepdims=True))  # softmax, shifted so exp never overflows
+        probs = shifted / shifted.sum(axis=-1, keepdims=True)
+    return Prediction(y, probs, y.argmax(axis=-1), None if classes is None else tuple(classes))

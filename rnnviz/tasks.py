@@ -13,7 +13,13 @@ with "On the difficulty of training recurrent neural networks" (after Hochreiter
   `delay` blank steps, a recall marker, and `n_pos` - 1 more blanks; the targets are "blank"
   everywhere except the last `n_pos` steps, which must repeat the symbols (cross-entropy on
   every step).
-- text: windows of a fixed text, predicting the next character (cross-entropy on every step).
+- text: windows of a fixed text, predicting the next character (cross-entropy on every step);
+  "alice" does the same on ALICE_TEXT, a few KB of Lewis Carroll's "Alice's Adventures in
+  Wonderland" (1865; public domain) in texts/alice.txt.
+- brackets: a string of ( and ) and the letters a, b, c that never closes a bracket it has not
+  opened and never nests deeper than MAX_DEPTH; the target at every step is the nesting depth
+  after that character (classes 0..MAX_DEPTH, cross-entropy on every step). A network can only
+  answer by counting: the gallery's LSTM keeps the count in one unit.
 Every generator is seeded: the same arguments give the same sample.
 
 TASKS is the registry of tasks (label, minimum length, and the one sample function that both
@@ -23,8 +29,9 @@ the shared scenario's inputs (free text, sine, noise, a task sample).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -47,6 +54,8 @@ class Sample:
     vocab: tuple[str, ...] | None = None  # names of the one-hot input channels, if any
     has_target: np.ndarray | None = None  # (T,) bool: steps that have a target at all; None: every
     #                                       step (a text's last character has no next one)
+    classes: tuple[str, ...] | None = None  # (O,) names of the readout's classes ("xent"), e.g. the
+    #                                         next character; None for values (MSE) or unnamed classes
 
     @property
     def T(self) -> int:
@@ -66,9 +75,11 @@ def visible_token(token: str) -> str:
     return VISIBLE.get(token, token)
 
 
-def _check_T(T, minimum=1, name="T"):
+def _check_T(T, minimum=1, name="T", maximum=None):
     if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {T!r}")
+    if maximum is not None and T > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {T!r}")
     return int(T)
 
 
@@ -107,7 +118,30 @@ def text_sample(text: str) -> Sample:
     targets = np.append(ids[1:], 0)  # next character; the last row is a placeholder
     mask = np.ones(len(text), dtype=bool)
     mask[-1] = False
-    return Sample("text", xs, targets, mask, "xent", len(vocab), tuple(text), vocab, has_target=mask)
+    return Sample("text", xs, targets, mask, "xent", len(vocab), tuple(text), vocab, has_target=mask, classes=vocab)
+
+
+def text_in_vocab(text: str, vocab: Sequence[str], name: str = "text") -> Sample:
+    """Like text_sample, but one-hot over a given vocabulary (a trained model's): inputs (T, V),
+    the next character's index in `vocab` as the target. A character outside it is an error."""
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a string, got {type(text).__name__}")
+    if not 2 <= len(text) <= MAX_TEXT_LENGTH:
+        raise ValueError(f"text must have 2 to {MAX_TEXT_LENGTH} characters, got {len(text)}")
+    vocab = tuple(vocab)
+    index = {ch: k for k, ch in enumerate(vocab)}
+    unknown = sorted(set(text) - set(index))
+    if unknown:
+        shown = " ".join(visible_token(ch) for ch in unknown[:10]) + (" …" if len(unknown) > 10 else "")
+        raise ValueError(
+            f"text has characters the model never saw: {shown}; it knows only "
+            f"{' '.join(visible_token(ch) for ch in vocab)}"
+        )
+    ids = np.array([index[ch] for ch in text])  # (T,)
+    mask = np.ones(len(text), dtype=bool)
+    mask[-1] = False  # the last character has no next one
+    return Sample(name, np.eye(len(vocab))[ids], np.append(ids[1:], 0), mask, "xent", len(vocab), tuple(text),
+                  vocab, has_target=mask, classes=vocab)
 
 
 # --- signals ---------------------------------------------------------------------------------
@@ -176,6 +210,7 @@ def adding_sample(T: int, seed: int = 0, batch: int | None = None) -> Sample:
 
 
 TEMPORAL_SYMBOLS = ("A", "B", "c", "d", "e", "f")  # the target class is first + 2 * second (A = 0, B = 1)
+TEMPORAL_CLASSES = ("AA", "BA", "AB", "BB")  # class k: the two symbols in the order they came
 
 
 def temporal_order_sample(T: int, seed: int = 0, batch: int | None = None) -> Sample:
@@ -199,7 +234,7 @@ def temporal_order_sample(T: int, seed: int = 0, batch: int | None = None) -> Sa
     mask[-1] = True
     tokens = tuple(TEMPORAL_SYMBOLS[s] for s in symbols[:, 0]) if batch_ is None else None
     xs, targets = _squeeze(batch_, xs, targets)
-    return Sample("temporal_order", xs, targets, mask, "xent", 4, tokens, TEMPORAL_SYMBOLS)
+    return Sample("temporal_order", xs, targets, mask, "xent", 4, tokens, TEMPORAL_SYMBOLS, classes=TEMPORAL_CLASSES)
 
 
 def memorisation_sample(delay: int, n_values: int = 5, n_pos: int = 10, seed: int = 0,
@@ -228,10 +263,16 @@ def memorisation_sample(delay: int, n_values: int = 5, n_pos: int = 10, seed: in
     names = (*(str(k) for k in range(n_values)), "_", ">")
     tokens = tuple(names[s] for s in inputs[:, 0]) if batch_ is None else None
     xs, targets = _squeeze(batch_, xs, targets)
-    return Sample("memorisation", xs, targets, mask, "xent", n_values + 1, tokens, names)
+    return Sample("memorisation", xs, targets, mask, "xent", n_values + 1, tokens, names, classes=names[:-1])
 
 
 TRAIN_TEXT = "the quick brown fox jumps over the lazy dog. "
+ALICE_TEXT = (Path(__file__).parent / "texts" / "alice.txt").read_text(encoding="utf-8")
+# ^ from Lewis Carroll, "Alice's Adventures in Wonderland" (1865; public domain: published over 150
+#   years ago, its author died in 1898): the first paragraphs of chapter I, "How doth the little
+#   crocodile" (chapter II) and "You are old, Father William" (chapter V), in ASCII quotes and
+#   dashes, the prose wrapped at 66 columns as a plain-text edition is.
+ALICE_VOCAB = tuple(sorted(set(ALICE_TEXT)))  # its 51 distinct characters
 
 
 def text_windows_sample(T: int, seed: int = 0, batch: int | None = None) -> Sample:
@@ -240,15 +281,95 @@ def text_windows_sample(T: int, seed: int = 0, batch: int | None = None) -> Samp
     T = _check_T(T)
     batch_ = _check_batch(batch)
     text = TRAIN_TEXT * (T // len(TRAIN_TEXT) + 3)
-    vocab = tuple(sorted(set(TRAIN_TEXT)))
+    starts = np.random.default_rng(seed).integers(0, len(TRAIN_TEXT), batch_ or 1)
+    return _windows("text", text, tuple(sorted(set(TRAIN_TEXT))), starts, T, batch_)
+
+
+def alice_windows_sample(T: int, seed: int = 0, batch: int | None = None) -> Sample:
+    """Windows of T characters of ALICE_TEXT from random starts (each window wholly inside the
+    text, reading one character past its end), predicting the next character at every step."""
+    T = _check_T(T, maximum=len(ALICE_TEXT) - 1)
+    batch_ = _check_batch(batch)
+    starts = np.random.default_rng(seed).integers(0, len(ALICE_TEXT) - T, batch_ or 1)
+    return _windows("alice", ALICE_TEXT, ALICE_VOCAB, starts, T, batch_)
+
+
+def _windows(name: str, text: str, vocab: tuple[str, ...], starts: np.ndarray, T: int, batch: int | None) -> Sample:
+    """One-hot windows text[s : s + T] (T, B, V) with the next characters as targets (T, B)."""
     index = {ch: k for k, ch in enumerate(vocab)}
     ids = np.array([index[ch] for ch in text])
-    starts = np.random.default_rng(seed).integers(0, len(TRAIN_TEXT), batch_ or 1)
     windows = np.stack([ids[s : s + T + 1] for s in starts], axis=1)  # (T + 1, B)
     xs = np.eye(len(vocab))[windows[:-1]]  # (T, B, V)
-    tokens = tuple(vocab[k] for k in windows[:-1, 0]) if batch_ is None else None
-    xs, targets = _squeeze(batch_, xs, windows[1:])
-    return Sample("text", xs, targets, np.ones(T, dtype=bool), "xent", len(vocab), tokens, vocab)
+    tokens = tuple(vocab[k] for k in windows[:-1, 0]) if batch is None else None
+    xs, targets = _squeeze(batch, xs, windows[1:])
+    return Sample(name, xs, targets, np.ones(T, dtype=bool), "xent", len(vocab), tokens, vocab, classes=vocab)
+
+
+def alice_sample() -> Sample:
+    """The whole of ALICE_TEXT as one sequence, read from its first character to its last."""
+    starts = np.zeros(1, dtype=np.int64)
+    return _windows("alice", ALICE_TEXT, ALICE_VOCAB, starts, len(ALICE_TEXT) - 1, None)
+
+
+# --- bracket depth ---------------------------------------------------------------------------
+
+BRACKET_SYMBOLS = ("(", ")", "a", "b", "c")  # the input channels: brackets and filler letters
+MAX_DEPTH = 6  # the deepest nesting a bracket string reaches; the classes are depths 0..MAX_DEPTH
+DEPTH_CLASSES = tuple(str(d) for d in range(MAX_DEPTH + 1))
+
+
+def brackets_sample(T: int, seed: int = 0, batch: int | None = None) -> Sample:
+    """Bracket depth: T characters of ( ) a b c, the target at each step the depth after it.
+
+    Each character is a letter with probability 0.3, else ( or ) with even odds, except that
+    depth 0 forces ( and MAX_DEPTH forces ): a bracket string that is always valid so far.
+    """
+    T = _check_T(T)
+    batch_ = _check_batch(batch)
+    B = batch_ or 1
+    rng = np.random.default_rng(seed)
+    letter = rng.random((T, B)) < 0.3
+    which_letter = rng.integers(2, 5, (T, B))  # a, b, c
+    opens = rng.random((T, B)) < 0.5
+    symbols = np.empty((T, B), dtype=np.int64)
+    depth = np.zeros((T, B), dtype=np.int64)
+    d = np.zeros(B, dtype=np.int64)
+    for t in range(T):  # each step's choice depends on the depth so far
+        bracket = np.where(d == 0, 0, np.where(d == MAX_DEPTH, 1, np.where(opens[t], 0, 1)))
+        symbols[t] = np.where(letter[t], which_letter[t], bracket)
+        d = d + (symbols[t] == 0) - (symbols[t] == 1)
+        depth[t] = d
+    return _bracket_sample(symbols, depth, batch_)
+
+
+def brackets_from_text(text: str) -> Sample:
+    """A typed string of ( ) a b c as a bracket-depth sample; a ) with nothing open, or nesting
+    deeper than MAX_DEPTH, is an error naming the position."""
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a string, got {type(text).__name__}")
+    if not 1 <= len(text) <= MAX_TEXT_LENGTH:
+        raise ValueError(f"text must have 1 to {MAX_TEXT_LENGTH} characters, got {len(text)}")
+    unknown = sorted(set(text) - set(BRACKET_SYMBOLS))
+    if unknown:
+        raise ValueError(f"text may hold only {' '.join(BRACKET_SYMBOLS)}; it has {' '.join(map(repr, unknown[:10]))}")
+    symbols = np.array([BRACKET_SYMBOLS.index(ch) for ch in text])  # (T,)
+    depth = np.cumsum((symbols == 0).astype(np.int64) - (symbols == 1))  # (T,)
+    for t, d in enumerate(depth):
+        if d < 0:
+            raise ValueError(f"character {t + 1} of the text closes a bracket that was never opened")
+        if d > MAX_DEPTH:
+            raise ValueError(f"character {t + 1} of the text nests {d} deep; the model knows depths 0 to {MAX_DEPTH}")
+    return _bracket_sample(symbols[:, None], depth[:, None], None)
+
+
+def _bracket_sample(symbols: np.ndarray, depth: np.ndarray, batch: int | None) -> Sample:
+    """symbols (T, B) indices into BRACKET_SYMBOLS, depth (T, B) after each one -> a Sample."""
+    T = symbols.shape[0]
+    xs = np.eye(len(BRACKET_SYMBOLS))[symbols]  # (T, B, 5)
+    tokens = tuple(BRACKET_SYMBOLS[s] for s in symbols[:, 0]) if batch is None else None
+    xs, targets = _squeeze(batch, xs, depth)
+    return Sample("brackets", xs, targets, np.ones(T, dtype=bool), "xent", MAX_DEPTH + 1, tokens, BRACKET_SYMBOLS,
+                  classes=DEPTH_CLASSES)
 
 
 def _delayed_recall(T: int, seed: int = 0, batch: int | None = None) -> Sample:
@@ -267,15 +388,21 @@ class Task:
     label: str
     min_length: int  # the shortest T the task is defined for
     sample: Callable[..., Sample]  # (T, seed=0, batch=None) -> Sample of T steps (B sequences)
-    in_scenario: bool = True  # offered as the shared scenario's task input; the text task is not,
+    in_scenario: bool = True  # offered as the shared scenario's task input; the text tasks are not,
     #                           the scenario takes free text as an input of its own
+    encode: Callable[[str], Sample] | None = None  # a typed text as this task's input and targets
+    #                                                (characters outside the task's inputs: ValueError)
 
 
 TASKS: Registry[Task] = Registry("task", [
     Task("adding", "Adding problem", 10, adding_sample),
     Task("temporal_order", "Temporal order", 10, temporal_order_sample),
     Task("memorisation", "Delayed recall", 10, _delayed_recall),
-    Task("text", "Next character of a text", 1, text_windows_sample, in_scenario=False),
+    Task("text", "Next character of a text", 1, text_windows_sample, in_scenario=False,
+         encode=lambda text: text_in_vocab(text, sorted(set(TRAIN_TEXT)))),
+    Task("alice", "Next character of Alice in Wonderland", 1, alice_windows_sample, in_scenario=False,
+         encode=lambda text: text_in_vocab(text, ALICE_VOCAB, name="alice")),
+    Task("brackets", "Bracket depth", 1, brackets_sample, encode=brackets_from_text),
 ])
 
 

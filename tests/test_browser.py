@@ -182,6 +182,60 @@ def test_bad_url_values_are_clamped_with_a_note(server, browser):
     page.close()
 
 
+def test_compare_page_by_clicks_the_rnn_forgets_and_the_lstm_remembers(server, browser):
+    page = open_page(browser, server, width=1440, height=900)
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Compare cells").click()  # the sidebar's link
+    wait_idle(page)
+    assert_no_error(page)
+    assert "Compare_cells" in page.url
+
+    def memory_title(k: int) -> None:
+        page.wait_for_function("(k) => [...document.querySelectorAll('.rv-title')].some(e => "
+                               "e.textContent.includes(`remembers a change at step ${k}`))", arg=k, timeout=30_000)
+
+    memory_title(10)  # the trained trio, changed at its first symbol
+    thumb = page.locator(".st-key-perturb").get_by_role("slider")
+    thumb.focus()
+    before = page.socket.sent
+    for _ in range(2):
+        thumb.press("ArrowRight")  # k = 12: the page reruns and the memory curves start at step 12
+    memory_title(12)
+    wait_idle(page)
+    assert_no_error(page)
+    assert "perturb=12" in page.url and page.socket.sent > before
+    assert "Step 12 reads" in page.inner_text("body")
+    thumb.focus()
+    for _ in range(2):
+        thumb.press("ArrowLeft")
+    memory_title(10)
+    wait_idle(page)
+    assert "perturb" not in page.url  # back at the default
+    body = page.inner_text("body")
+    assert "RNN (tanh) nothing (exactly 0)" in body and "the LSTM changes its answer from" in body
+    before = page.socket.sent
+    for _ in range(5):
+        next_step(page).click()  # one cursor: every figure and the numbers move, without a rerun
+    page.wait_for_function("() => document.querySelector('.rv-root').innerText.includes('At step t = 6')")
+    time.sleep(1.0)
+    assert "t=6" in page.url
+    assert page.socket.sent - before <= 5  # at most t heard by the server once a click (a busy machine's slow
+    #                                        clicks each settle), never a rerun that sends the figures again
+    draw_every_figure(page)
+    assert chart_text_problems(page) == []
+    page.locator(".rv-item").first.scroll_into_view_if_needed()
+    time.sleep(0.5)
+    shot(page, "compare-cells-trained-k10-t6", full_page=False)
+    models = page.locator(".st-key-models")
+    models.scroll_into_view_if_needed()
+    models.get_by_text("Random weights, same seed (the sidebar's)").click()  # the other weights
+    memory_title(1)
+    wait_idle(page)
+    assert_no_error(page)
+    assert "models=random" in page.url
+    shot(page, "compare-cells-random-k1", full_page=False)
+    page.close()
+
+
 def test_backprop_page_plays_the_gradient_backwards(server, browser):
     page = open_page(browser, f"{server}/Backprop_through_time?cell=rnn-relu&source=noise&length=60&hidden=16"
                               "&init=radius&radius=0.8&forget_bias=3", height=1400)
@@ -315,7 +369,8 @@ def test_a_lesson_is_followed_by_clicks_and_asks_before_it_tells(server, browser
 PRESENTED = ["Step_through", "Step_through?cell=gru&source=noise&length=200&hidden=64",
              "Step_through?cell=rnn-relu&source=sine", "Backprop_through_time",
              "Backprop_through_time?cell=rnn-relu&source=noise&length=60&hidden=16&init=radius&radius=0.8",
-             "Backprop_through_time?mode=forward&source=noise&length=200", ""]
+             "Backprop_through_time?mode=forward&source=noise&length=200", "", "Compare_cells?perturb=3",
+             "Compare_cells?source=noise&length=200&hidden=64&perturb=20"]
 
 
 def draw_every_figure(page) -> None:
@@ -347,7 +402,7 @@ def test_presentation_mode_fits_a_1280x720_projector(server, browser, path):
     page.close()
 
 
-@pytest.mark.parametrize("path", PRESENTED[:6])
+@pytest.mark.parametrize("path", [*PRESENTED[:6], *PRESENTED[7:]])
 def test_normal_mode_charts_have_no_overlapping_or_cut_text(server, browser, path):
     page = open_page(browser, f"{server}/{path}", width=1440, height=900)
     draw_every_figure(page)

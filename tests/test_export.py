@@ -80,7 +80,7 @@ def test_a_link_is_read_from_any_form_of_its_path(text, page, query):
     assert link.page == page and link.query == query
 
 
-@pytest.mark.parametrize("text", ["", "Home", "app.py", "Compare_cells?cell=gru", "http://localhost:8501/"])
+@pytest.mark.parametrize("text", ["", "Home", "app.py", "No_such_page?cell=gru", "http://localhost:8501/"])
 def test_a_link_to_no_page_with_figures_is_refused_naming_the_pages(text):
     with pytest.raises(export.LinkError, match="Step_through, Backprop_through_time, Clipping_and_training"):
         export.parse_link(text)
@@ -389,7 +389,7 @@ def test_cli_writes_a_scenario(tmp_path):
 
 
 @pytest.mark.parametrize("link, message", [
-    ("Compare_cells?cell=gru", "is not a page with figures to export"),
+    ("No_such_page?cell=gru", "is not a page with figures to export"),
     ("Clipping_and_training?r1_clip=off&r2_clip=off", "every run is switched off"),
     ("Clipping_and_training?part=cliff&cl_b=-8", "no wall"),
 ])
@@ -429,6 +429,8 @@ def deferred(monkeypatch):
     ("step", {"cell": "gru", "hidden": 3, "text": "ab", "t": 2}),
     ("bptt", {"cell": "rnn-relu", "hidden": 3, "text": "ab", "loss": "all", "mode": "forward"}),
     ("training", {"part": "cliff", "cl_steps": 4}),
+    ("compare", {"models": "random", "cell": "rnn-relu", "hidden": 3, "text": "abc", "perturb": 2, "t": 3}),
+    ("compare", {"perturb": 12, "t": 30}),
 ])
 def test_the_export_panel_builds_what_the_command_line_builds(page, query, deferred, monkeypatch, tmp_path):
     at = open_app(PAGES[page].file, **query)

@@ -35,6 +35,7 @@ PAGE_PARAMS = {
     "training": (*LESSON_PARAMS, "part", "tr_cell", "tr_task", "tr_length", "tr_hidden", "tr_batch", "tr_updates", "tr_opt", "tr_lr",
                  "tr_radius", "tr_seed", "r1_clip", "r2_clip", "r3_clip", "r1_th", "r2_th", "r3_th", "cl_b", "cl_snap",
                  "cl_w", "cl_lr", "cl_steps", "cl_tau"),
+    "compare": ("t", "perturb", "models", *LESSON_PARAMS),
 }
 # A valid value of each, other than its default: the link must open with it, without a note.
 VALID = {"cell": "gru", "hidden": "5", "source": "noise", "text": "abc", "length": "12", "task": "temporal_order",
@@ -45,7 +46,7 @@ VALID = {"cell": "gru", "hidden": "5", "source": "noise", "text": "abc", "length
          "tr_batch": "16", "tr_updates": "30", "tr_opt": "adam", "tr_lr": "0.01", "tr_radius": "0.8", "tr_seed": "4",
          "r1_clip": "value", "r2_clip": "none", "r3_clip": "norm", "r1_th": "0.5", "r2_th": "2", "r3_th": "3",
          "cl_b": "-3.5", "cl_snap": "false", "cl_w": "4.5", "cl_lr": "0.3", "cl_steps": "12", "cl_tau": "3",
-         "lesson": "vanishing", "step": "2"}
+         "lesson": "vanishing", "step": "2", "perturb": "5", "models": "random"}
 
 HOSTILE = {
     "empty": "",
@@ -118,7 +119,7 @@ def page_view_ok(at, key: str) -> None:
     """The normal view of the page is there, and no exception."""
     assert not at.exception, [e.value for e in at.exception]
     assert at.title, "no title: the page stopped early"
-    if key in ("step", "bptt", "setups"):
+    if key in ("step", "bptt", "setups", "compare"):
         assert charts(at), "no figures"
 
 
@@ -262,7 +263,8 @@ def test_todays_parameter_names_are_read_from_a_link(key):
     assert not at.exception and not notes(at), notes(at)
     shown_on_page = {"home": SHARED, "step": (*SHARED, "t", "unit", "speed", "play"), "bptt": (*SHARED, "loss"),
                      "setups": (*SHARED, "setup"),
-                     "training": ("part", "cl_b", "cl_snap", "cl_w", "cl_lr", "cl_steps", "cl_tau")}[key]
+                     "training": ("part", "cl_b", "cl_snap", "cl_w", "cl_lr", "cl_steps", "cl_tau"),
+                     "compare": (*SHARED, "perturb", "models")}[key]
     for name in shown_on_page:  # the link's values are kept (written back as given)
         assert at.query_params.get(name) == query[name], (name, at.query_params.get(name))
 

@@ -21,7 +21,10 @@ ZIP_HELP = ("Every figure as PNG (3×, white background) and SVG at the current 
             "Takes a few seconds: a browser draws the images on the server.")
 CSV_HELP = ("Every number of the view for a spreadsheet: one row per step t and unit j with the input, the "
             "pre-activations split into their input and recurrent parts, every gate, c, h, dL/dh and dL/dc.")
+CSV_HELP_COMPARE = ("Every number of the view for a spreadsheet: one row per step t with each cell's ||h′_t − h_t|| "
+                    "after the change at step k, its ||dL/dh_t|| and the memory gates' mean.")
 CSV_HELP_TRAINING = "The per-update history of every run (loss, gradient norms, clipping, update norm, cosine)."
+CSV_HELPS = {"training": CSV_HELP_TRAINING, "compare": CSV_HELP_COMPARE}  # pages whose numbers are not CSV_HELP's
 
 
 def export_panel(page: str) -> None:
@@ -49,6 +52,6 @@ def export_panel(page: str) -> None:
                             key=f"export-zip-{page}", help=ZIP_HELP)
     row.download_button("Export the numbers (CSV)", data=numbers, file_name=f"rnnviz-{main_table}-{scenario}.csv",
                             mime="text/csv", on_click="ignore", icon=":material/table_view:",
-                            key=f"export-csv-{page}", help=CSV_HELP_TRAINING if page == "training" else CSV_HELP)
+                            key=f"export-csv-{page}", help=CSV_HELPS.get(page, CSV_HELP))
     st.caption("For slides in bulk, from a terminal: python -m rnnviz.export \"PAGE?QUERY\" --out DIR, with the "
                "page and query of any rnnviz link (see the README).")

@@ -22,6 +22,7 @@ from ..cells import CELLS, KINDS
 from ..engine import Backward
 from ..figures.training import run_label
 from ..studies.bptt import LOSS_ON, BpttStudy
+from ..studies.compare import CompareStudy, MemoryStudy
 from ..studies.step import StepStudy
 from ..studies.training import CliffStudy
 from ..tasks import visible_token
@@ -108,6 +109,34 @@ def gradient_norms(study: BpttStudy) -> Table:
     if study.bound is not None:
         table["bound on ||dL/dh_t|| (Pascanu et al. 2013)"] = study.bound
     return table
+
+
+def compare_steps(study: CompareStudy, memory: MemoryStudy) -> Table:
+    """One row per step t: each cell's ||h'_t - h_t|| after the change at step k (and the LSTM's
+    ||c'_t - c_t||), its ||dL/dh_t||, and the memory gates' mean over the units."""
+    T, k = study.T, memory.k
+    table: Table = {"t": np.arange(1, T + 1)}
+    if study.sample.tokens is not None:
+        table["input"] = np.array(study.step_labels, dtype=object)
+    table["input changed (1 = yes)"] = (np.arange(1, T + 1) == k).astype(int)
+    runs = study.cells
+    table |= {f"||h'_t - h_t|| {run.label}": memory.drift_h[cell] for cell, run in runs.items()}
+    table |= {f"||c'_t - c_t|| {runs[cell].label}": drift for cell, drift in memory.drift_c.items()}
+    table |= {f"||dL/dh_t|| {run.label} (loss on the last step)": run.h_norms for run in runs.values()}
+    table |= {f"mean {run.memory_gate}_t {run.label}": run.gate_values.mean(axis=1) for run in runs.values()
+              if run.memory_gate is not None}
+    return table
+
+
+def compare_cells(study: CompareStudy) -> Table:
+    """One row per cell: its blocks G, sizes H and I, H(I + H + 2) G, and the sizes of its weight arrays added up."""
+    runs = list(study.cells.values())
+    sizes = [run.sizes for run in runs]
+    return {"cell": np.array([run.label for run in runs], dtype=object),
+            "G": np.array([G for G, _, _ in sizes]), "H": np.array([H for _, H, _ in sizes]),
+            "I": np.array([I for _, _, I in sizes]),
+            "H(I + H + 2) G": np.array([H * (I + H + 2) * G for G, H, I in sizes]),
+            "parameters (array sizes added up)": np.array([run.n_params for run in runs])}
 
 
 HISTORY = {  # TrainingRun field -> its column
