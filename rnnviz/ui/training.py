@@ -67,6 +67,11 @@ def cliff_start() -> tuple[tuple[float, float], float, int, float]:
     return start, lr, steps, tau
 
 
+def cliff_slug() -> str:
+    """The cliff's scenario for its file names, from the page's controls (as the export names it)."""
+    return study.cliff_slug({name: stored(name, param) for name, param in study.PARAMS.items()})
+
+
 def run_configs() -> list[RunConfig]:
     """The shared settings of the runs, then each run's clipping; the runs not switched off."""
     a, b, c, d, e = st.columns(5)
