@@ -19,6 +19,10 @@ page switch. Instead:
   controls it does not name take their defaults, so it opens exactly its scenario.
 The step t is moved in the browser (ui/client.py): the browser writes it into the URL at once and
 tells the server after a pause, through a small fragment, so no figure is sent again for it.
+A student link (?hide=…, rnnviz.hide) is kept the same way, as the session's value of `hide`:
+control() draws no widget for a control it hides, sidebar() nothing at all under hide=sidebar, and
+page_link() adds it to the app's own links (lessons, scenario cards), which would otherwise win
+without it. ui/share.py builds such links.
 """
 
 from __future__ import annotations
