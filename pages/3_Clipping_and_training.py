@@ -28,7 +28,7 @@ if controls.part() == "cliff":
     st.subheader("The cliff (Pascanu, Mikolov & Bengio 2013)")
     cliff = study.cliff_study(*controls.cliff_start())
     surface = ui.cached(study.loss_surface)()
-    ui.show(view.cliff_view(cliff, surface, display), "cliff", display, key="cliff")
+    ui.show(view.cliff_view(cliff, surface, display, controls.cliff_slug()), "cliff", display, key="cliff")
     m1, m2, m3 = st.columns(3)
     m1.metric("Gradient norm at the start", f"{cliff.start_grad_norm:.3g}")
     m2.metric("First step, no clipping", f"{cliff.first_steps['no clipping']:.3g}", help="How far the weights move.")

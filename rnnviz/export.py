@@ -31,11 +31,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from . import config
+from . import config, hide
 from .config import Display, Param, parse_param
 from .figures import files
 from .figures import payload as wire
-from .pages import PAGES
+from .pages import LESSON_PARAMS, PAGES
 from .studies import bptt as bptt_study
 from .studies import compare as compare_study
 from .studies import setups as setups_study
@@ -51,6 +51,9 @@ from .views import training as training_view
 
 EXPORTED = ("step", "bptt", "training", "setups", "compare")  # the pages with figures (Home has none)
 LOSS = {"loss": bptt_view.PARAMS["loss"]}  # the Step page's numbers take dL/dh from this loss too
+# How the page is presented, never what the files show: a student link's hide, the lesson it is a step
+# of, Play and its speed. A link with them exports like one without, and without a note.
+PRESENTATION = (hide.NAME, *LESSON_PARAMS, *step_view.PARAMS)
 
 
 MAX_STEPS = max(config.MAX_TEXT, int(config.PARAMS["length"].high))  # the longest input a link can give
@@ -194,7 +197,7 @@ def build(link: Link, runs: Callable[[list[RunConfig]], list[TrainingRun]] | Non
     except ValueError as err:  # what the page shows as "rnnviz cannot run this input: ..."
         raise LinkError(f"rnnviz cannot compute this view: {err}") from err
     notes += [f"{name}={_short(link.query[name])} is not a setting of this page; ignored." for name in link.query
-              if name not in used]
+              if name not in used and name not in PRESENTATION]
     drawn = link_from_values(link.page, values)
     return Export(drawn, view, t, tuple(notes))
 
@@ -412,7 +415,9 @@ examples:
   python -m rnnviz.export "Compare_cells?source=noise&length=60&perturb=5" --out slides/
 
 Copy the link from the browser's address bar: the files show that view, at its step. Values the app
-would change (out of range, unreadable) are changed the same way, with a note on stderr. File names
+would change (out of range, unreadable) are changed the same way, with a note on stderr. What only
+changes how the page is presented (a student link's hide=..., lesson=, step=, play=, speed=) is
+ignored without a note. File names
 say the page, the figure, the scenario and the step, so many scenarios can share one folder.
 PNG and SVG need Chrome or Chromium (found on the PATH, or set BROWSER_PATH); without one, the HTML,
 CSV and text files are written with a note saying why the images are missing. The training page

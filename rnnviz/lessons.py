@@ -383,7 +383,7 @@ LESSONS: Registry[Lesson] = Registry("lesson", [
                           lambda f: _pick(f["raw_step"], (1.0, 1e3)),
                           "It moves them {raw_step:.3g}: far off the map. Clipped at τ = {tau:g}, the same step "
                           "moves them {clipped_step:.3g}."),
-             hide=("cliff",)),
+             hide=("train-cliff",)),
     )),
     Lesson("highway", "The LSTM's gradient highway",
            "Along its cell state the LSTM multiplies the gradient only by the forget gate: it can carry it far.", (

@@ -257,14 +257,37 @@ def test_backprop_forward_mode_keeps_the_current_step_in_view(server, browser):
     page = open_page(browser, f"{server}/Backprop_through_time?mode=forward&source=noise&length=200&hidden=8&t=100",
                      height=1200)
     assert_no_error(page)
+    page.wait_for_function("() => [...document.querySelectorAll('.rv-title')].some(e => "
+                           "e.textContent.includes('forward: step t = 100 of 200'))", timeout=30_000)
     assert any("forward: step t = 100 of 200" in t for t in titles(page))
     graph = page.locator(".js-plotly-plot").first
     labels = [t.replace("\u200b", "") for t in graph.locator("text").all_text_contents()]
     assert "h100" in labels  # the column of t is drawn, not hidden in an ellipsis
+    assert highlighted(page) == "h100"
     next_step(page).click()
     page.wait_for_function("() => document.querySelector('.rv-t').textContent.includes('t = 101')")
+    assert highlighted(page) == "h101"
     shot(page, "bptt-forward-t101", full_page=False)
+    slider = page.get_by_role("slider", name="Step t")
+    slider.focus()
+    slider.press("End")  # the last step: the window stops at T, the highlight moves to its last column
+    page.wait_for_function("() => document.querySelector('.rv-t').textContent.includes('t = 200')")
+    assert highlighted(page) == "h200"
     page.close()
+
+
+def highlighted(page) -> str:
+    """The h label of the unrolled graph's column under its highlight (the step cursor)."""
+    time.sleep(0.3)
+    graph = page.locator(".rv-item").first
+    box = graph.locator(".rv-cursor").first.bounding_box()
+    middle = box["x"] + box["width"] / 2
+    for text in graph.locator(".js-plotly-plot text").all():
+        label = (text.text_content() or "").replace("\u200b", "")
+        at = text.bounding_box()
+        if label.startswith("h") and at and at["x"] <= middle <= at["x"] + at["width"]:
+            return label
+    return ""
 
 
 def test_backprop_page_flips_from_vanishing_to_exploding(server, browser):
@@ -407,4 +430,23 @@ def test_normal_mode_charts_have_no_overlapping_or_cut_text(server, browser, pat
     page = open_page(browser, f"{server}/{path}", width=1440, height=900)
     draw_every_figure(page)
     assert chart_text_problems(page) == []
+    page.close()
+
+
+def test_a_student_link_keeps_hiding_through_the_step_control_and_the_lessons_next(server, browser):
+    # hide=sidebar: no sidebar and no arrow to open it; ▶ and the lesson's Next keep the link a student link.
+    page = open_page(browser, f"{server}/Step_through?cell=gru&text=abcd&lesson=cell&step=1&hide=sidebar")
+    assert_no_error(page)
+    no_sidebar = "[data-testid='stSidebar'], [data-testid='stExpandSidebarButton'], [data-testid='stSidebarCollapsedControl']"
+    assert page.locator(no_sidebar).count() == 0
+    next_step(page).click()
+    page.wait_for_function("() => location.search.includes('t=2')")
+    assert "hide=sidebar" in page.url
+    page.locator("[data-testid='stPageLink'] a", has_text="Next:").click()
+    page.wait_for_function("() => location.search.includes('step=2')")
+    wait_idle(page)
+    assert_no_error(page)
+    assert "hide=sidebar" in page.url and page.locator(no_sidebar).count() == 0
+    assert "cell at step t = 1" in cell_title(page)  # the next step's own scenario, still hiding the sidebar
+    shot(page, "student-link-next", full_page=False)
     page.close()

@@ -109,10 +109,11 @@ def runs_slug(configs: list[RunConfig]) -> str:
 
 
 def cliff_slug(values: dict) -> str:
-    """A short name of the cliff's controls (control name -> value) for file names: "b-4-wall-lr0.1-n20-tau1"."""
+    """A short name of the cliff's scenario (control name -> value) for file names: the net (one recurrent
+    unit, x_t = w σ(x_t−1) + b, over T_CLIFF steps) and the controls, "rnn-h1-T50-b-4-wall-lr0.1-n20-tau1"."""
     start = "wall" if values["cl_snap"] else f"w{float(values['cl_w']):g}"
-    return (f"b{float(values['cl_b']):g}-{start}-lr{float(values['cl_lr']):g}-n{int(values['cl_steps'])}"
-            f"-tau{float(values['cl_tau']):g}")
+    return (f"rnn-h1-T{T_CLIFF}-b{float(values['cl_b']):g}-{start}-lr{float(values['cl_lr']):g}"
+            f"-n{int(values['cl_steps'])}-tau{float(values['cl_tau']):g}")
 
 
 # --- the cliff -----------------------------------------------------------------------------------

@@ -19,6 +19,10 @@ page switch. Instead:
   controls it does not name take their defaults, so it opens exactly its scenario.
 The step t is moved in the browser (ui/client.py): the browser writes it into the URL at once and
 tells the server after a pause, through a small fragment, so no figure is sent again for it.
+A student link (?hide=…, rnnviz.hide) is kept the same way, as the session's value of `hide`:
+control() draws no widget for a control it hides, sidebar() nothing at all under hide=sidebar, and
+page_link() adds it to the app's own links (lessons, scenario cards), which would otherwise win
+without it. ui/share.py builds such links.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from .. import config as cfgmod
+from .. import hide
 from ..cells import overlay_cells
 from ..config import PARAMS, Config, Display, Note, Param, check_param, is_blank, snap, url_value
 from ..studies import setups as setups_studies
@@ -52,6 +57,8 @@ REPEATS_KEY = "_url_repeats"  # name -> how many times the link gave it (only na
 VALUES_KEY = "_values"  # control name -> value: the session's truth, across pages
 WRITTEN_KEY = "_url_written"  # the query parameters this session last wrote
 STEP_VERSION_KEY = "_step_version"  # bumped whenever the server moves t (a followed link)
+CONTROLS_KEY = "_controls"  # [page, {name: label}]: the controls this run of the page met, drawn or hidden
+LAST_CONTROLS_KEY = "_controls_last"  # the same, of the page's previous full run (the Share panel's list)
 PRESENT_FONT = "21px"  # rnnviz's own text in presentation mode (Streamlit's: see present_css)
 MAX_NOTES = 5  # lines in the note box; past that, the other names in one line
 
@@ -73,10 +80,33 @@ def page(key: str, scenario_controls: bool = True) -> tuple[Config, Display]:
         st.session_state[NOTES_KEY] = {}
         st.session_state[NOTES_PAGE_KEY] = key
     st.session_state[NOTES_BOX_KEY] = [st.empty(), ""]  # the page's one note box, kept up to date by _note
+    _start_controls(key)
     cfg, display = sidebar(scenario_controls)
     present.apply(display.present)
     show_notes()
+    from .share import share_panel  # it builds on this module
+
+    share_panel(key)
     return cfg, display
+
+
+def _start_controls(key: str) -> None:
+    """A new full run of the page `key`: the controls it meets are listed afresh (control() adds them)."""
+    now = st.session_state.get(CONTROLS_KEY)
+    st.session_state[LAST_CONTROLS_KEY] = now[1] if now and now[0] == key else {}
+    st.session_state[CONTROLS_KEY] = [key, {}]
+
+
+def page_controls() -> dict[str, str]:
+    """The controls of the page (name -> label) as its last full run met them, hidden ones too.
+
+    In a full run the page's own controls come after this is asked (they are drawn below the
+    sidebar), so it gives the previous run's list; in a fragment's rerun, this run's.
+    """
+    ctx = get_script_run_ctx()
+    fragment = ctx is not None and bool(ctx.fragment_ids_this_run)
+    current = st.session_state.get(CONTROLS_KEY) or [None, {}]
+    return dict(current[1]) if fragment else dict(st.session_state.get(LAST_CONTROLS_KEY, {}))
 
 
 MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>$~:"})
@@ -117,7 +147,7 @@ def _follow_link(page_params: tuple[str, ...]) -> None:
     """
     written = st.session_state.get(WRITTEN_KEY)
     query = _query()
-    names = (*PARAMS, *page_params)
+    names = (*PARAMS, *page_params, hide.NAME)  # a link's hide wins too (a student link stays one)
     if written is None or query == written or not any(name in query for name in names):
         return
     values, notes = _values(), _notes()
@@ -142,6 +172,37 @@ def stored(name: str, param: Param):
             _note(note)
             to_url({name: param})  # the link's value is replaced in the URL too, even for a control not drawn
     return values[name]
+
+
+def hidden() -> frozenset[str]:
+    """The names the link hides (?hide=…, see rnnviz.hide), read from the URL on first use and kept
+    for the session like a control's value (a note names those rnnviz ignored)."""
+    values = _values()
+    if hide.NAME not in values:
+        raw = st.query_params.get(hide.NAME)
+        values[hide.NAME], note = ("", None) if raw is None else hide.check(raw)
+        if note is not None:
+            _note(note)
+            to_url({hide.NAME: hide.PARAM})
+    return hide.parse(values[hide.NAME])
+
+
+def is_hidden(name: str) -> bool:
+    """Does the link hide the control `name` (by its name, or as part of the sidebar or of every control)?"""
+    return hide.hides(hidden(), name)
+
+
+def link_params(query: dict[str, str]) -> dict[str, str]:
+    """A link's query with this session's hide added: a student's link leads only to student links."""
+    hidden()  # read from the URL if not yet
+    value = _values()[hide.NAME]
+    return {**query, hide.NAME: value} if value else dict(query)
+
+
+def page_link(container, file: str, *, label: str, icon: str, query_params: dict[str, str]) -> None:
+    """An in-app link that opens `file` with `query_params` (a followed link: it wins), keeping a student
+    link's hide."""
+    container.page_link(file, label=label, icon=icon, query_params=link_params(query_params))
 
 
 def from_url(name: str, param: Param) -> None:
@@ -179,6 +240,11 @@ def control(widget, label: str, name: str, *args, param: Param | None = None, **
         nearest = min(options, key=lambda o: abs(o - value)) if param.kind in ("int", "float") else options[0]
         _note(Note(name, cfgmod.shown(url_value(param, value)), f"is not one of the choices; using {nearest}."))
         values[name] = nearest
+    met = st.session_state.get(CONTROLS_KEY)
+    if met is not None:
+        met[1][name] = label
+    if is_hidden(name):  # a student link: the value is kept, no widget is drawn to change it
+        return values[name]
     st.session_state[name] = values[name]
     widget(label, *args, key=name, on_change=_remember, args=(name,), **kwargs)
     return values[name]
@@ -317,22 +383,36 @@ def _on_script_error(_error: Exception) -> bool:
 
 
 def sidebar(scenario_controls: bool = True) -> tuple[Config, Display]:
-    """The shared controls, in the sidebar; returns the Config and the Display they describe."""
+    """The shared controls, in the sidebar; returns the Config and the Display they describe.
+
+    Under a student link (?hide=…) a hidden control draws nothing, and a heading whose controls are
+    all hidden goes too; under hide=sidebar nothing at all is drawn in the sidebar, so Streamlit
+    shows neither the sidebar nor its arrow.
+    """
     sb = st.sidebar
-    for p in PAGES.values():
-        sb.page_link(p.file, label=p.label, icon=p.icon)
+    whole = hide.SIDEBAR not in hidden()
+    if whole:
+        for p in PAGES.values():
+            sb.page_link(p.file, label=p.label, icon=p.icon)
     if scenario_controls:
         _scenario_controls(sb)
-    sb.markdown("### Display")
+    _heading(sb, "Display", "present")
     control(sb.toggle, "Presentation mode", "present", help="Large text and thick lines for a projector.")
     v = {name: stored(name, param) for name, param in PARAMS.items()}  # shown or not, all kept
-    to_url(PARAMS)
+    to_url({**PARAMS, hide.NAME: hide.PARAM})
     return cfgmod.config_from(v), Display(present=bool(v["present"]))
+
+
+def _heading(container, text: str, *names: str) -> None:
+    """A sidebar heading, unless the link hides every control under it."""
+    if not all(is_hidden(name) for name in names):
+        container.markdown(f"### {text}")
 
 
 def _scenario_controls(sb) -> None:
     """The network and input controls of the shared scenario."""
-    sb.markdown("### The network")
+    radius = ("radius",) if stored("init", PARAMS["init"]) == "radius" else ()
+    _heading(sb, "The network", "cell", "hidden", "init", *radius, "forget_bias", "seed", "layers", "direction")
     choice(sb.selectbox, "Cell", "cell", help="Which recurrent cell steps through the sequence.")
     control(sb.slider, "Hidden size H", "hidden", 1, 64,
             help="Number of hidden units (and cell-state units for the LSTM).")
@@ -351,7 +431,8 @@ def _scenario_controls(sb) -> None:
            help="For the LSTM (also when it is overlaid for comparison): a positive bias opens "
                 "the forget gate (f ≈ 1), so the cell state, and its gradient, last longer.")
     control(sb.number_input, "Seed", "seed", 0, 99_999, step=1, help="Same seed, same weights and same random input.")
-    sb.markdown("### The input")
+    input_names = {"text": ("text",), "task": ("task", "length")}.get(stored("source", PARAMS["source"]), ("length",))
+    _heading(sb, "The input", "source", *input_names, "input_scale")
     source = choice(sb.selectbox, "Input", "source")
     if source == "text":
         control(sb.text_area, "Text (one character per step)", "text", max_chars=cfgmod.MAX_TEXT, height=90)

@@ -12,7 +12,7 @@ import streamlit as st
 from .. import glossary
 from ..config import PARAMS, Param, parse_param
 from ..lessons import LESSONS, SCENARIOS, Lesson, facts, render, step_facts
-from . import plain, stored
+from . import page_link, plain, stored
 from .pages import PAGES
 
 LESSON = Param("", {"": "none", **LESSONS.labels()})
@@ -77,21 +77,20 @@ def player(page_key: str) -> None:
             _question(lesson, k, facts)
         if not _in_view(step):
             file, query = step_link(lesson, k)
-            st.page_link(file, label="The view has changed since this step set it: reopen the step's view",
-                         icon=":material/restart_alt:", query_params=query)
+            page_link(st, file, label="The view has changed since this step set it: reopen the step's view",
+                      icon=":material/restart_alt:", query_params=query)
         back, forward, leave = st.columns([1, 1, 1])
         if k > 0:
             file, query = step_link(lesson, k - 1)
-            back.page_link(file, label="Back", icon=":material/arrow_back:", query_params=query)
+            page_link(back, file, label="Back", icon=":material/arrow_back:", query_params=query)
         if k + 1 < n:
             file, query = step_link(lesson, k + 1)
-            forward.page_link(file, label=f"Next: {render(lesson.steps[k + 1].title, facts_or_blank(lesson, k + 1))}",
-                              icon=":material/arrow_forward:", query_params=query)
+            page_link(forward, file, label=f"Next: {render(lesson.steps[k + 1].title, facts_or_blank(lesson, k + 1))}",
+                      icon=":material/arrow_forward:", query_params=query)
         else:
             forward.page_link(PAGES["home"].file, label="Lesson done: more lessons", icon=":material/school:")
         file = PAGES[page_key].file
-        leave.page_link(file, label="Leave the lesson", icon=":material/close:",
-                        query_params={k: v for k, v in step.params.items()})
+        page_link(leave, file, label="Leave the lesson", icon=":material/close:", query_params=dict(step.params))
 
 
 def facts_or_blank(lesson: Lesson, k: int) -> dict:
@@ -145,7 +144,7 @@ def home_cards() -> None:
             pages = " → ".join(dict.fromkeys(PAGES[s.page].label for s in lesson.steps))
             st.caption(f"{len(lesson.steps)} steps · {pages}")
             file, query = step_link(lesson, 0)
-            st.page_link(file, label="Start the lesson", icon=":material/school:", query_params=query)
+            page_link(st, file, label="Start the lesson", icon=":material/school:", query_params=query)
 
 
 @st.cache_data(ttl=3600, max_entries=32, show_spinner=False)
@@ -163,8 +162,8 @@ def scenario_cards(page_key: str) -> None:
             st.markdown(f"#### {plain(render(card.step.title, card_facts))}")
             st.markdown(plain(render(card.step.say, card_facts)))
             page = PAGES[page_key]
-            st.page_link(page.file, label=f"Open in {page.label}", icon=":material/play_arrow:",
-                         query_params=card.step.params)
+            page_link(st, page.file, label=f"Open in {page.label}", icon=":material/play_arrow:",
+                      query_params=card.step.params)
 
 
 def terms(keys) -> None:

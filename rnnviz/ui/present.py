@@ -19,6 +19,9 @@ CSS = f"""
   [data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
   [data-testid="stMain"] [data-testid="stMarkdownContainer"] li,
   [data-testid="stMain"] [data-testid="stMarkdownContainer"] {{ font-size: {BODY_PX}px; line-height: 1.45; }}
+  [data-testid="stPopoverBody"] [data-testid="stMarkdownContainer"] p,
+  [data-testid="stPopoverBody"] [data-testid="stMarkdownContainer"] li,
+  [data-testid="stPopoverBody"] pre code {{ font-size: {SMALL_PX}px; }}
   [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {{ font-size: {SMALL_PX}px; }}
   [data-testid="stWidgetLabel"], [data-testid="stWidgetLabel"] p {{ font-size: {SMALL_PX}px; }}
   [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] p {{ font-size: {SMALL_PX}px; }}

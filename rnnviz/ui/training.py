@@ -14,7 +14,7 @@ import streamlit as st
 
 from ..studies import training as study
 from ..training import RunConfig, TrainingRun, train
-from . import cached, choice, page_control, set_values, stored
+from . import cached, choice, is_hidden, page_control, set_values, stored
 
 RUNS_KEY = "_runs"  # RunConfig -> TrainingRun: the finished (or stopped) runs of this session
 PARTIAL_KEY = "_partial_runs"  # RunConfig -> the run so far, while it trains
@@ -31,8 +31,12 @@ def page_choice(widget, label: str, name: str, **kwargs):
 
 
 def preset_buttons() -> None:
-    """One button per preset: a click sets the page's controls to the preset's values."""
-    for col, (key, (label, values)) in zip(st.columns(len(study.PRESETS)), study.PRESETS.items(), strict=True):
+    """One button per preset: a click sets the page's controls to the preset's values. A student link
+    drops the presets that would change a control it hides."""
+    presets = {key: preset for key, preset in study.PRESETS.items() if not any(map(is_hidden, preset[1]))}
+    if not presets:
+        return
+    for col, (key, (label, values)) in zip(st.columns(len(presets)), presets.items(), strict=True):
         col.button(label, key=f"preset_{key}", on_click=set_values, args=(values,), use_container_width=True)
 
 
@@ -61,6 +65,11 @@ def cliff_start() -> tuple[tuple[float, float], float, int, float]:
                    f"choose b between {low} and {high}, or turn off “Start next to the wall” and choose w.")
         st.stop()
     return start, lr, steps, tau
+
+
+def cliff_slug() -> str:
+    """The cliff's scenario for its file names, from the page's controls (as the export names it)."""
+    return study.cliff_slug({name: stored(name, param) for name, param in study.PARAMS.items()})
 
 
 def run_configs() -> list[RunConfig]:

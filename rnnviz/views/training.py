@@ -22,7 +22,9 @@ def runs_view(runs: list[TrainingRun], display: Display, scenario: str = "") -> 
     return View("training", {"runs": items}, scenario=scenario or runs_slug([run.config for run in runs]))
 
 
-def cliff_view(cliff: CliffStudy, surface, display: Display, scenario: str = "") -> View:
-    """The loss surface of the one-unit net, with the plain and the clipped descent."""
+def cliff_view(cliff: CliffStudy, surface, display: Display, scenario: str) -> View:
+    """The loss surface of the one-unit net, with the plain and the clipped descent; file names say
+    `scenario` (studies.training.cliff_slug of the controls)."""
     figure = fig.cliff_surface(*surface, cliff.descents, display.present)
-    return View("training", {"cliff": [Item("cliff", figure, caption=fig.CLIFF_HOW_TO_READ)]}, scenario=scenario)
+    return View("training", {"cliff": [Item("train-cliff", figure, caption=fig.CLIFF_HOW_TO_READ)]},
+                scenario=scenario)
