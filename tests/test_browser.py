@@ -63,6 +63,9 @@ def open_page(browser, url: str, width: int = 1600, height: int = 1000):
     page.add_init_script(MUTATION_CLOCK)
     page.socket = Socket(page)
     page.goto(url, wait_until="domcontentloaded")
+    # The page's title comes after ui.page's setup (presentation styles, notes): until it is drawn the
+    # first run has not reached the page, however quiet the DOM (a busy server answers late).
+    page.wait_for_selector("h1", timeout=120_000)
     wait_idle(page)
     return page
 
