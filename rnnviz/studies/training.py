@@ -26,7 +26,7 @@ from ..config import Param
 from ..engine import clip_grad_norm
 from ..numerics import global_norm, sigmoid
 from ..tasks import TASKS
-from ..training import CLIPS, OPTIMIZERS, RunConfig
+from ..training import CLIPS, OPTIMIZERS, RunConfig, estimated_seconds
 
 # --- the page's controls, presets and the runs they describe ------------------------------------
 
@@ -93,6 +93,32 @@ def run_configs(values: dict) -> list[RunConfig]:
         elif clip != "off":
             configs.append(base.with_(clip=clip, threshold=float(values[f"r{k}_th"])))
     return configs
+
+
+def defaults() -> dict:
+    """Every control's default value (control name -> value)."""
+    return {name: param.default for name, param in PARAMS.items()}
+
+
+def preset_runs() -> dict[str, list[RunConfig]]:
+    """The runs the page opens with ("defaults") and each training preset's (preset key -> runs):
+    the server trains these ahead of time and shares them (see rnnviz.ui.training)."""
+    out = {"defaults": run_configs(defaults())}
+    for key, (_, values) in PRESETS.items():
+        if values["part"] == "train":
+            out[key] = run_configs({**defaults(), **values})
+    return out
+
+
+# The most training one request may start, in CPU seconds of one core: about a minute. Three
+# LSTM runs at the controls' limits (T = 200, H = 64, batch 64, 1,000 updates) would take ~7
+# minutes; every preset takes under 4 s (benchmarks/training.py).
+CAP_SECONDS = 60.0
+
+
+def request_seconds(configs: list[RunConfig]) -> float:
+    """The estimated CPU seconds of training these runs (training.estimated_seconds)."""
+    return float(sum(estimated_seconds(c) for c in configs))
 
 
 # --- the cliff -----------------------------------------------------------------------------------
@@ -214,12 +240,14 @@ def descend(start, lr: float, steps: int, clip_norm: float | None = None) -> Des
 
 @dataclass(frozen=True)
 class CliffStudy:
-    """Two descents from one start on the cliff's loss: without clipping, and with the norm clipped at tau."""
+    """Two descents from one start on the cliff's loss: without clipping, and with the norm clipped
+    at tau; and the loss on a window around the start that shows the clipped descent's steps."""
 
     start: tuple[float, float]  # (w, b)
     lr: float
     tau: float
     descents: dict[str, Descent]  # "no clipping", "clipped"
+    zoom: tuple[np.ndarray, np.ndarray, np.ndarray]  # (w (n,), b (n,), E (n, n)) around the start
 
     @property
     def start_grad_norm(self) -> float:
@@ -232,7 +260,37 @@ class CliffStudy:
         return {"no clipping": self.lr * g, "clipped": self.lr * min(g, self.tau)}
 
 
+ZOOM_MIN = 0.04  # the smallest window side (in w and in b) around the start
+
+
+def zoom_window(start, paths: list[np.ndarray]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(w range, b range) around the start and the parts of `paths` ((n, 2) each) that stay within
+    a few units of it, padded, and at least ZOOM_MIN wide, inside the map."""
+    start = np.asarray(start, dtype=float)
+    near = [start[None, :]]
+    for path in paths:
+        finite = path[np.isfinite(path).all(axis=1)]
+        near.append(finite[np.abs(finite - start).max(axis=1) <= 3.0])
+    points = np.concatenate(near)
+    out = []
+    for axis, (low, high) in enumerate((W_RANGE, B_RANGE)):
+        lo, hi = float(points[:, axis].min()), float(points[:, axis].max())
+        half = max((hi - lo) * 0.65, ZOOM_MIN / 2)
+        mid = min(max((lo + hi) / 2, low + half), high - half)
+        out.append((mid - half, mid + half))
+    return out[0], out[1]
+
+
+def surface_on(w_range, b_range, n: int = 90) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(w (n,), b (n,), E (n, n)) over a window; E[i, j] is at (w[j], b[i])."""
+    w, b = np.linspace(*w_range, n), np.linspace(*b_range, n)
+    ww, bb = np.meshgrid(w, b)
+    with np.errstate(over="ignore"):
+        return w, b, np.asarray(cliff_loss((ww, bb)))
+
+
 def cliff_study(start, lr: float, steps: int, tau: float) -> CliffStudy:
-    """Plain and clipped gradient descent from the same start."""
+    """Plain and clipped gradient descent from the same start, and the loss around the start."""
     descents = {"no clipping": descend(start, lr, steps), "clipped": descend(start, lr, steps, tau)}
-    return CliffStudy((float(start[0]), float(start[1])), lr, tau, descents)
+    zoom = surface_on(*zoom_window(start, [d.path for d in descents.values()]))
+    return CliffStudy((float(start[0]), float(start[1])), lr, tau, descents, zoom)
