@@ -67,11 +67,12 @@ CLIENT_PLOTLY = "**/app/static/plotly.min.js"
 NO_CLIENT_PLOTLY = ("module.exports = {version: '4.0.0', Icons: {camera: {}}, newPlot: async () => {}, "
                     "react: async () => {}, update: async () => {}, relayout: async () => {}, purge: () => {}, "
                     "downloadImage: async () => {}};")
+ERRORS = "[data-testid='stException'], .st-key-rnnviz-error"  # Streamlit's exception, or rnnviz's message for one
 QUIET_MS, OPEN_TIMEOUT_S, STEP_TIMEOUT_S, MAX_INTERACTIONS = 300, 120, 60, 10_000
 # In the page: what a student would see go wrong.
 STATE_JS = """() => {
   const app = document.querySelector("[data-testid='stApp']");
-  return {exceptions: document.querySelectorAll("[data-testid='stException']").length,
+  return {exceptions: document.querySelectorAll("[data-testid='stException'], .st-key-rnnviz-error").length,
           connection: app ? app.getAttribute("data-test-connection-state") : "no app",
           run: app ? app.getAttribute("data-test-script-state") : "no app"};
 }"""
@@ -153,7 +154,7 @@ async def drive(s: Session, k: int, deadline: float) -> None:
         else:
             s.times_ms.append(state["ms"])
         if state["exceptions"]:
-            s.error("exception element", await s.page.locator("[data-testid='stException']").first.inner_text())
+            s.error("exception element", await s.page.locator(ERRORS).first.inner_text())
         if state["connection"] != "CONNECTED":
             s.error("connection lost", state["connection"])
     if s.runs.closed > closed:

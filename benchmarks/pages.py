@@ -46,6 +46,14 @@ SCENARIOS = {
 CELLS = list(reversed(rnnviz.CELLS))  # a change to each in turn, starting away from the default
 
 
+def clear_caches() -> None:
+    """A cold server: Streamlit's caches and rnnviz's studies (rnnviz/ui/cache.py)."""
+    from rnnviz import ui
+
+    st.cache_data.clear()
+    ui.clear_caches()
+
+
 def open_step(query: dict) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     for key, value in query.items():
@@ -67,14 +75,14 @@ def main() -> None:
     print("Step through: AppTest rerun after a widget change (median ms)")
     print(f"{'scenario':40} {'t change':>10} {'cell change':>12}")
     for name, query in SCENARIOS.items():
-        st.cache_data.clear()
+        clear_caches()
         at = open_step(query)
         T = 200 if "length" in query else 11
         t_ms = timed_ms(lambda k: at.slider(key="t").set_value(2 + (k * 7) % (T - 2)).run(), repeats=15)  # noqa: B023
         # A cell change is a cache miss the first time (the forward pass runs), a hit afterwards;
         # clear the cache each time to time the miss, which is what a user sees first.
         def change_cell(k):
-            st.cache_data.clear()
+            clear_caches()
             at.selectbox(key="cell").set_value(CELLS[k % len(CELLS)]).run()  # noqa: B023
 
         cell_ms = timed_ms(change_cell, repeats=8)
@@ -87,7 +95,7 @@ def main() -> None:
     print(f"{'scenario':40} {'radius change':>14} {'cell change':>12}")
     radii = [0.8, 1.2, 0.9, 1.1]
     for name, query in BPTT_SCENARIOS.items():
-        st.cache_data.clear()
+        clear_caches()
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         for key, value in query.items():
             at.query_params[key] = value
@@ -96,11 +104,11 @@ def main() -> None:
         at.run()
 
         def change_radius(k):
-            st.cache_data.clear()
+            clear_caches()
             at.slider(key="radius").set_value(radii[k % len(radii)]).run()  # noqa: B023
 
         def change_cell(k):
-            st.cache_data.clear()
+            clear_caches()
             at.selectbox(key="cell").set_value(CELLS[k % len(CELLS)]).run()  # noqa: B023
 
         radius_ms = timed_ms(change_radius, repeats=6)

@@ -3,6 +3,9 @@
 import streamlit as st
 
 from rnnviz import ui
+from rnnviz.ui import lessons
+from rnnviz.ui.export import export_panel
+from rnnviz.ui.pages import PAGES
 from rnnviz.views import step as view
 
 cfg, display = ui.page("step")
@@ -14,6 +17,8 @@ st.markdown(
     "Move **t** with ◀ ▶, the slider or the arrow keys, or press Play, and watch every number the cell "
     "computes: how the gates open and close, and how the state is rewritten."
 )
+lessons.player("step")
+lessons.terms(PAGES["step"].terms)
 ui.weights_note(cfg)
 if study.trace.nonfinite_step is not None:
     st.error(f"The state exploded at step {study.trace.nonfinite_step}: it overflowed to inf/NaN. "
@@ -27,3 +32,4 @@ step = ui.step(steps, speed=int(ui.stored("speed", view.PARAMS["speed"])),
                autoplay=bool(ui.stored("play", view.PARAMS["play"])))
 ui.show(view.build(study, cfg, display, unit), "figures", display, key="step-view", step=step)
 ui.sync_step(steps.view, steps.T, steps.param)
+export_panel("step")

@@ -5,6 +5,10 @@ import streamlit as st
 from rnnviz import ui
 from rnnviz.cells import CELLS
 from rnnviz.studies.bptt import TINY
+from rnnviz.ui import bptt as bptt_ui
+from rnnviz.ui import lessons
+from rnnviz.ui.export import export_panel
+from rnnviz.ui.pages import PAGES
 from rnnviz.views import bptt as view
 
 cfg, display = ui.page("bptt")
@@ -17,6 +21,8 @@ st.markdown(
     "The LSTM's cell state adds a path where the factor is just the forget gate — a highway on which "
     "the gradient can survive."
 )
+lessons.player("bptt")
+lessons.terms(PAGES["bptt"].terms)
 ui.weights_note(cfg)
 loss_col, mode_col = st.columns(2)
 loss_on = ui.choice(loss_col.segmented_control, "Loss on", "loss", param=view.PARAMS["loss"],
@@ -29,39 +35,28 @@ if main.exploded_at is not None:
              "The plots show the numbers up to that point. Lower the spectral radius or the input scale.")
 
 
-@st.fragment
-def graph() -> None:
-    mode = ui.choice(mode_col.segmented_control, "Unrolled graph", "mode", param=view.PARAMS["mode"]) or "backward"
-    steps = view.stepping(study, mode)
-    ui.show(view.build(study, cfg, display, mode), "graph", display, key=f"bptt-graph-{mode}", step=ui.step(steps))
-    ui.sync_step(steps.view, steps.T, steps.param)
-
-
-graph()
+bptt_ui.graph(mode_col, cfg, display, loss_on or "last")  # a fragment: moving t or the mode redraws only it
 shown = view.build(study, cfg, display)
 norms_col, stats_col = st.columns([3, 1])
 with norms_col:
     ui.show(shown, "norms", display, key="bptt-norms")
-with stats_col:
-    fit = main.fit
-    st.metric("Per-step factor going back", "—" if fit.regime == "undefined" else f"× {fit.factor:.3g}",
-              help="A straight-line fit of log ||dL/dh_t|| against the number of steps back.")
-    st.metric("Regime", fit.regime)
-    if main.steps_to_tiny is not None:
-        st.markdown(f"The gradient from step t is below **{TINY:g}** of its final size after "
-                    f"**{main.steps_to_tiny} steps** back.")
-    else:
-        st.markdown(f"The gradient never falls below {TINY:g} of its final size in these {T} steps.")
-    for cell, other in study.others.items():
-        st.caption(f"{CELLS[cell].label}: {other.fit.regime}"
-                   + ("" if other.fit.regime == "undefined" else f", × {other.fit.factor:.3g} per step"))
+if not lessons.is_held("bptt-grad-norms"):  # the numbers answer a lesson's open question
+    with stats_col:
+        reach = study.reach
+        st.metric("Reaches t = 1", view.fraction_text(reach.fraction), help=view.REACH_HELP)
+        st.metric("Per step back", "—" if reach.regime == "undefined" else f"× {reach.factor:.3g}",
+                  help=view.FACTOR_HELP)
+        st.metric("Regime", reach.regime)
+        if main.steps_to_tiny is not None:
+            st.markdown(f"Below **{TINY:g}** of its size at t = T after **{main.steps_to_tiny} steps** back.")
+        for cell, other in study.others.items():
+            st.caption(view.reach_sentence(CELLS[cell].label, other.reach))
 
 st.subheader("Why it happens")
 ui.show(shown, "why", display, key="bptt-why")
-if study.bound is not None:
-    st.caption("The dotted line on the gradient plot is the bound of Pascanu, Mikolov & Bengio (2013): with γ = 1 "
-               "bounding the activation's derivative, ||dL/dh_t|| ≤ ||dL/dh_T|| (γ σ_max)^(T−t); when σ_max < 1/γ "
-               "the gradient must vanish at least that fast.")
+if view.bound_note(study):
+    st.caption(view.bound_note(study))
 
 st.subheader("Saliency: which inputs can still teach the network")
 ui.show(shown, "saliency", display, key="bptt-saliency")
+export_panel("bptt")

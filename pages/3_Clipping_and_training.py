@@ -4,7 +4,10 @@ import streamlit as st
 
 from rnnviz import ui
 from rnnviz.studies import training as study
+from rnnviz.ui import lessons
 from rnnviz.ui import training as controls
+from rnnviz.ui.export import export_panel
+from rnnviz.ui.pages import PAGES
 from rnnviz.views import training as view
 
 _, display = ui.page("training", scenario_controls=False)
@@ -17,6 +20,8 @@ st.markdown(
     "**Clipping** caps the gradient before the update: by its global norm (the direction is kept) or "
     "entry by entry (the direction turns). Pick a preset, or set the runs up yourself."
 )
+lessons.player("training")
+lessons.terms(PAGES["training"].terms)
 controls.preset_buttons()
 
 if controls.part() == "cliff":
@@ -32,6 +37,7 @@ if controls.part() == "cliff":
     for line in view.cliff_summary(cliff):
         st.markdown(line)
     st.table(cliff_view.tables["cliff-steps"])
+    export_panel("training")
     st.stop()
 
 st.subheader("The runs")
@@ -40,3 +46,4 @@ if not configs:
     st.info("Every run is switched off: choose a clipping setting for at least one run.")
     st.stop()
 controls.show_runs(configs, display)
+export_panel("training")

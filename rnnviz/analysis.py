@@ -204,6 +204,38 @@ def growth_fit(norms: np.ndarray, tol: float = 0.02) -> GrowthFit:
     return GrowthFit(factor=factor, regime=regime, steps_used=int(ok.sum()))
 
 
+CARRIED = (1e-2, 1e2)  # the fraction of the gradient that reaches t = 1: below, vanishing; above, exploding
+
+
+@dataclass(frozen=True)
+class Survival:
+    """How much of the gradient at the last step reaches the first: the regime, named by what arrives."""
+
+    fraction: float  # ||g_1|| / ||g_T||; NaN if undefined (a zero or non-finite end)
+    factor: float  # the per-step factor: fraction ** (1 / (T - 1))
+    regime: str  # "vanishing", "carried", "exploding", or "undefined"
+    path: str  # which gradient: "h" (dL/dh_t), "c" (dL/dc_t, the LSTM's cell state) or "J" (||dh_T/dh_t||)
+
+
+def survival(norms: np.ndarray, path: str = "h") -> Survival:
+    """The fraction of a gradient that survives from the last step (norms[-1]) back to the first (norms[0]).
+
+    Carried if between 1e-2 and 1e2 of it arrives (CARRIED), vanishing below, exploding above: the
+    name says what reaches the start of the sequence, which is what decides whether a network can
+    learn from it, whatever happens on the way.
+    """
+    norms = np.asarray(norms, dtype=float)
+    first, last = (float(norms[0]), float(norms[-1])) if norms.size else (np.nan, np.nan)
+    if norms.size < 2 or not (np.isfinite(last) and last > 0) or np.isnan(first):
+        return Survival(float("nan"), float("nan"), "undefined", path)
+    with np.errstate(over="ignore", divide="ignore"):
+        fraction = first / last
+        factor = float(fraction ** (1.0 / (norms.size - 1))) if fraction > 0 else 0.0
+    low, high = CARRIED
+    regime = "vanishing" if fraction < low else "exploding" if fraction > high else "carried"
+    return Survival(float(fraction), factor, regime, path)
+
+
 def steps_until_below(norms: np.ndarray, fraction: float = 1e-6) -> int | None:
     """Fewest steps k back from T after which ||dL/dh_{T-k}|| < fraction * ||dL/dh_T||, or None."""
     norms = np.asarray(norms, dtype=float)

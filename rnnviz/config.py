@@ -10,8 +10,11 @@ Nothing here imports Streamlit.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import unicodedata
 from dataclasses import dataclass
+from decimal import Decimal
 
 from .cells import CELLS, CellChoice
 from .tasks import SOURCES, TASKS
@@ -37,7 +40,7 @@ class Config(CellChoice):
     init: str = "default"  # a key of INITS
     radius: float = 1.0  # spectral radius of each W_hh block when init == "radius"
     input_scale: float = 1.0  # every input is multiplied by this (large: tanh saturates)
-    forget_bias: str = "default"  # LSTM: a key of FORGET_BIASES
+    forget_bias: str = "1"  # LSTM: a key of FORGET_BIASES; 1 is the usual choice (Jozefowicz et al. 2015)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,20 @@ class Param:
     low: float | None = None  # numeric range, inclusive
     high: float | None = None
     kind: str = "choice"  # "choice", "int", "float", "bool", "text"
+    step: float | None = None  # a number's grid from `low` (a slider's step): a value between is reported
+
+
+@dataclass(frozen=True)
+class Note:
+    """What rnnviz did with a URL value it could not use as given: "cell=foo is not one of …; using lstm."."""
+
+    name: str  # the URL parameter
+    given: str | None  # the value as given, made visible and shortened (see shown): user text, to be shown
+    #                    literally, never as Markdown; None when the note does not quote it
+    said: str  # rnnviz's own words after it: "is not one of rnn-tanh, …; using lstm."
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.given} {self.said}" if self.given is not None else f"{self.name} {self.said}"
 
 
 DEFAULT = Config()
@@ -68,21 +85,34 @@ PARAMS: dict[str, Param] = {
     "task": Param(DEFAULT.task, {key: task.label for key, task in TASKS.items() if task.in_scenario}),
     "seed": Param(DEFAULT.seed, low=0, high=99_999, kind="int"),
     "init": Param(DEFAULT.init, INITS),
-    "radius": Param(DEFAULT.radius, low=0.1, high=2.0, kind="float"),
-    "input_scale": Param(DEFAULT.input_scale, low=0.1, high=10.0, kind="float"),
+    "radius": Param(DEFAULT.radius, low=0.1, high=2.0, kind="float", step=0.05),
+    "input_scale": Param(DEFAULT.input_scale, low=0.1, high=10.0, kind="float", step=0.1),
     "forget_bias": Param(DEFAULT.forget_bias, FORGET_BIASES),
     "present": Param(Display().present, kind="bool"),
 }
 
 
+def config_from(values: dict) -> Config:
+    """The Config that control values (name -> value, as parse_param returns them) describe."""
+    v = {name: values.get(name, param.default) for name, param in PARAMS.items()}
+    return Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
+                  length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
+                  radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"])
+
+
 def slug(cfg: Config) -> str:
     """A short name of the scenario for file names: the cell, H, the input and every non-default setting.
 
-    "lstm-h8-text-hello_world-s0", "rnn-relu-h16-noise-T60-radius0.8-s0".
+    "lstm-h8-text-hello_world-s0", "lstm-h8-text-hello_world-6d1a31-s0" (the text "hello_world": more
+    than letters, digits and spaces, so a hash of it), "rnn-relu-h16-noise-T60-radius0.8-s0".
     """
     if cfg.source == "text":
         words = "".join(ch if ch.isalnum() else "_" for ch in cfg.text[:16]).strip("_") or "text"
-        source = f"text-{words}"
+        # letters, digits and inner single spaces read back from the words; any other text (cut, or
+        # with "_", "." or a newline) adds a hash of the whole text, so two texts never share a name
+        exact = len(cfg.text) <= 16 and words.replace("_", " ") == cfg.text
+        digest = hashlib.blake2b(cfg.text.encode(), digest_size=3).hexdigest()
+        source = f"text-{words}" + ("" if exact else f"-{digest}")
     elif cfg.source == "task":
         source = f"{cfg.task}-T{cfg.length}"
     else:
@@ -99,45 +129,117 @@ def slug(cfg: Config) -> str:
 
 
 def parse_param(name: str, raw: str, param: Param | None = None) -> tuple[object, str | None]:
-    """(value, note): a valid value for `name` from a raw string, and a note if it was changed.
+    """(value, note): a valid value for `name` from a raw string, and a note (plain text) if it was changed."""
+    value, note = check_param(name, raw, param)
+    return value, None if note is None else str(note)
 
-    A choice is read from its key ("gru") or its label ("GRU"). Numbers are clamped into range;
-    anything unreadable falls back to the default.
+
+def check_param(name: str, raw: str, param: Param | None = None) -> tuple[object, Note | None]:
+    """(value, note): a valid value for `name` from a raw URL string, and a Note if it was changed.
+
+    A choice is read from its key ("gru") or its label ("GRU"). A number outside its range is
+    clamped into it, one between the steps of its grid goes to the nearest step (an int's grid is
+    the whole numbers), and anything unreadable falls back to the default; each says so. A text
+    of invisible characters only (spaces, zero-width or direction marks) counts as empty.
     """
     param = param or PARAMS[name]
     raw = str(raw)
+    if param.kind != "text" and is_blank(raw):
+        return param.default, Note(name, None, f"was empty; using {url_value(param, param.default)}.")
     if param.kind == "choice":
-        by_label = {label.lower(): key for key, label in param.choices.items()}
-        if raw in param.choices or raw.lower() in by_label:
-            return (raw if raw in param.choices else by_label[raw.lower()]), None
-        return param.default, f"{name}={_short(raw)} is not one of {', '.join(param.choices)}; using {param.default}."
+        key = _choice_key(param.choices, raw)
+        if key is not None:
+            return key, None
+        options = ", ".join(str(k) for k in param.choices)
+        return param.default, _note(name, raw, f"is not one of {options}; using {param.default}.")
     if param.kind == "bool":
-        if raw.lower() in ("true", "1", "yes", "on"):
+        word = raw.strip().lower()
+        if word in ("true", "1", "yes", "on"):
             return True, None
-        if raw.lower() in ("false", "0", "no", "off"):
+        if word in ("false", "0", "no", "off"):
             return False, None
-        return param.default, f"{name}={_short(raw)} is not true or false; using {param.default}."
+        return param.default, _note(name, raw, f"is not true or false; using {url_value(param, param.default)}.")
     if param.kind == "text":
-        if len(raw) > param.high:
-            return raw[: int(param.high)], f"{name} had {len(raw):,} characters; kept the first {int(param.high)}."
-        if not raw.strip():
-            return param.default, f"{name} was empty; using {param.default!r}."
+        kept = raw[: int(param.high)]
+        if is_blank(kept):
+            return param.default, Note(name, None, f"was empty (or only invisible characters); using "
+                                                   f"{param.default!r}.")
+        if kept != raw:
+            return kept, Note(name, None, f"had {len(raw):,} characters; kept the first {len(kept)}.")
         return raw, None
     try:
-        number = float(raw)
+        number = float(raw.strip())
     except ValueError:
-        return param.default, f"{name}={_short(raw)} is not a number; using {param.default}."
+        return param.default, _note(name, raw, f"is not a number; using {param.default}.")
     if not math.isfinite(number):
-        return param.default, f"{name}={_short(raw)} is not a finite number; using {param.default}."
-    if param.kind == "int":
-        if number != int(number):
-            number = round(number)
-        value = int(min(max(number, param.low), param.high))
-    else:
-        value = float(min(max(number, param.low), param.high))
+        return param.default, _note(name, raw, f"is not a finite number; using {param.default}.")
+    return snap(name, number, param, given=raw)
+
+
+def snap(name: str, number: float, param: Param, given: str | None = None) -> tuple[float | int, Note | None]:
+    """(value, note): `number` clamped into the param's range and put on its grid, and what was done.
+
+    `given` is how the number was written (a raw URL value), quoted in the note; without it the
+    number itself is.
+    """
+    given = _fmt(number) if given is None else given
+    value = min(max(number, param.low), param.high)
+    note = None
     if value != number:
-        return value, f"{name}={_short(raw)} is outside {_fmt(param.low)}–{_fmt(param.high)}; using {_fmt(value)}."
-    return value, None
+        used = _fmt(_typed(value, param))
+        note = _note(name, given, f"is outside {_fmt(param.low)}–{_fmt(param.high)}; using {used}.")
+    step = param.step or (1 if param.kind == "int" else None)
+    if step:
+        k = (value - param.low) / step  # steps from the low end: a whole number on the grid
+        on_grid = abs(k - round(k)) <= 1e-9 * max(1.0, abs(k))
+        value = min(_round_to(param.low + (round(k) if on_grid else math.floor(k + 0.5 + 1e-9)) * step, step),
+                    param.high)  # exactly the grid's number: 0.85, not 0.8500000000000001
+        if not on_grid and note is None:
+            note = _note(name, given, f"is not {_grid_words(param, step)}; using {_fmt(_typed(value, param))}.")
+    return _typed(value, param), note
+
+
+def _grid_words(param: Param, step: float) -> str:
+    if param.kind == "int" and step == 1:
+        return "a whole number"
+    low, second, high = (_fmt(_typed(x, param)) for x in (param.low, _round_to(param.low + step, step), param.high))
+    return f"one of the steps {low}, {second}, … {high}"
+
+
+def is_blank(text: str) -> bool:
+    """Is the text empty to the eye: nothing but whitespace, control, format (zero-width, direction
+    marks) or combining characters, or blank-looking letters (Hangul fillers, the blank Braille cell)?"""
+    return all(unicodedata.category(ch)[0] in "CZM" or ch in BLANK_LOOKING for ch in text)
+
+
+BLANK_LOOKING = set("\u115f\u1160\u2800\u3164\uffa0")
+
+
+def shown(raw: str, limit: int = 24) -> str:
+    """A raw value as a note quotes it: at most `limit` characters, then "…"; every character one
+    cannot see (controls, zero-width and direction marks, unusual spaces) written as \\uXXXX, so the
+    note can neither hide nor reorder text."""
+    out, length = [], 0
+    for ch in raw:
+        piece = ch if ch == " " or not (unicodedata.category(ch)[0] in "CZ" or ch in BLANK_LOOKING) \
+            else _escape(ch)
+        if length + len(piece) > limit:
+            return "".join(out) + "…"
+        out.append(piece)
+        length += len(piece)
+    return "".join(out)
+
+
+def from_query(query: dict[str, str]) -> tuple[Config, list[str]]:
+    """The Config a link's query describes (parse_param for every shared control), and the notes on
+    the values it had to change. Controls the query does not name take their defaults."""
+    values, notes = {}, []
+    for name, param in PARAMS.items():
+        if name in query and name in Config.__dataclass_fields__:
+            values[name], note = parse_param(name, query[name], param)
+            if note:
+                notes.append(note)
+    return Config(**values), notes
 
 
 def url_value(param: Param, value) -> str:
@@ -149,8 +251,31 @@ def url_value(param: Param, value) -> str:
     return str(value)
 
 
-def _short(raw: str, limit: int = 24) -> str:
-    return raw if len(raw) <= limit else raw[:limit] + "…"
+def _choice_key(choices: dict, raw: str):
+    """The key of `choices` that `raw` names, by key or by label (any case), else None."""
+    word = raw.strip().lower()
+    for key, label in choices.items():
+        if raw == str(key) or word == str(key).lower() or word == str(label).lower():
+            return key
+    return None
+
+
+def _note(name: str, raw: str, said: str) -> Note:
+    return Note(name, shown(raw), said)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _typed(value: float, param: Param):
+    return int(value) if param.kind == "int" else float(value)
+
+
+def _round_to(x: float, step: float) -> float:
+    """x rounded to the decimals of `step` (0.85, not 0.8500000000000001): the grid's own numbers."""
+    return round(x, max(0, -Decimal(repr(float(step))).as_tuple().exponent))
 
 
 def _fmt(x) -> str:

@@ -203,3 +203,92 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+# Every text of every Plotly chart on a page, with what it is, its box and its font size; then the pairs
+# that overlap and the texts that leave their chart. Tick labels of one axis are one group (Plotly spaces
+# them itself); the modebar's buttons count as one box, so a title running under them is found too.
+CHART_TEXTS_JS = r"""() => {
+  const out = [];
+  document.querySelectorAll('.js-plotly-plot').forEach((gd, k) => {
+    const svg = gd.querySelector('.main-svg');
+    if (!svg) return;
+    const frame = svg.getBoundingClientRect();
+    const add = (el, kind, group) => {
+      if (!kind.startsWith('colorbar') && el.closest('.colorbar')) return;  // counted as the colorbar's
+      const r = el.getBoundingClientRect();
+      if (r.width < 1 || r.height < 1 || !el.textContent.trim()) return;
+      const size = parseFloat(getComputedStyle(el).fontSize);
+      out.push({chart: k, kind, group, text: el.textContent.trim().slice(0, 40), size,
+                box: [r.left, r.top, r.right, r.bottom], frame: [frame.left, frame.top, frame.right, frame.bottom]});
+    };
+    gd.querySelectorAll('.gtitle').forEach(el => add(el, 'title', 'title'));
+    gd.querySelectorAll('text[class$="title"]:not(.gtitle):not(.cbtitle)').forEach(el => add(el, 'axis title', el.getAttribute('class')));
+    gd.querySelectorAll('g[class$="tick"] > text, g[class$="tick2"] > text').forEach(el => add(el, 'tick', el.parentNode.getAttribute('class')));
+    gd.querySelectorAll('.legendtext').forEach((el, i) => add(el, 'legend', 'legend' + i));
+    gd.querySelectorAll('.annotation-text').forEach((el, i) => add(el, 'annotation', 'annotation' + i));
+    gd.querySelectorAll('.colorbar').forEach((bar, i) => {
+      bar.querySelectorAll('text[class$="title"]').forEach(el => add(el, 'colorbar title', 'cbtitle' + i));
+      bar.querySelectorAll('g[class$="tick"] > text').forEach(el => add(el, 'colorbar tick', 'cbtick' + i));
+    });
+    const bar = gd.querySelector('.modebar');
+    if (bar) {
+      const r = bar.getBoundingClientRect();
+      if (r.width > 1) out.push({chart: k, kind: 'modebar', group: 'modebar', text: 'modebar', size: 99,
+                                 box: [r.left, r.top, r.right, r.bottom], frame: [frame.left, frame.top, frame.right, frame.bottom]});
+    }
+  });
+  return out;
+}"""
+
+
+def chart_text_problems(page, min_tick_px: float = 0.0, min_text_px: float = 0.0, slack: float = 1.5) -> list[str]:
+    """Overlapping chart texts, texts that leave their chart, and texts below the given sizes."""
+    texts = page.evaluate(CHART_TEXTS_JS)
+    problems = []
+    for a in texts:
+        if a["kind"] == "modebar":
+            continue
+        l, t, r, b = a["box"]
+        fl, ft, fr, fb = a["frame"]
+        if l < fl - slack or r > fr + slack or t < ft - slack or b > fb + slack:
+            problems.append(f"chart {a['chart']}: {a['kind']} '{a['text']}' leaves its chart")
+        floor = min_tick_px if "tick" in a["kind"] else min_text_px
+        if a["size"] < floor - 0.01:
+            problems.append(f"chart {a['chart']}: {a['kind']} '{a['text']}' is {a['size']:.0f} px")
+    for i, a in enumerate(texts):
+        for b in texts[i + 1:]:
+            if a["chart"] != b["chart"] or a["group"] == b["group"]:
+                continue
+            if {a["kind"], b["kind"]} <= {"annotation"}:  # a figure's own labels, placed on purpose
+                continue
+            ax0, ay0, ax1, ay1 = a["box"]
+            bx0, by0, bx1, by1 = b["box"]
+            if min(ax1, bx1) - max(ax0, bx0) > slack and min(ay1, by1) - max(ay0, by0) > slack:
+                problems.append(f"chart {a['chart']}: {a['kind']} '{a['text']}' overlaps {b['kind']} '{b['text']}'")
+    return problems
+
+
+# The page's own texts (not the sidebar's, not inside Plotly's SVG): each with its font size in px.
+PAGE_TEXTS_JS = r"""() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const out = [];
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el || el.closest('svg') || el.closest('.modebar')) continue;
+    if (el.closest('[data-testid="stIconMaterial"]')) continue;  // an icon's ligature name, drawn as a glyph
+    const r = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (r.width < 1 || r.height < 1 || style.visibility === 'hidden' || style.display === 'none') continue;
+    out.push({text: node.textContent.trim().slice(0, 50), size: parseFloat(style.fontSize), tag: el.tagName});
+  }
+  return out;
+}"""
+
+
+def small_page_texts(page, min_px: float) -> list[str]:
+    """The page's texts smaller than min_px (outside charts): "14 px: 'caption text…'"."""
+    return [f"{t['size']:.0f} px <{t['tag'].lower()}>: {t['text']!r}" for t in page.evaluate(PAGE_TEXTS_JS)
+            if t["size"] < min_px - 0.01]

@@ -11,6 +11,10 @@ import rnnviz
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Tests see every exception as AppTest's exception elements (at.exception), under rnnviz's own message:
+# a developer's setting. .streamlit/config.toml sets "none" for everyone else (ui._guard_errors).
+st.config.set_option("client.showErrorDetails", "full")
+
 CASES = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 
 
@@ -34,10 +38,11 @@ def random_problem(kind, T=6, I=3, H=4, seed=0, batch=None, scale=1.0):
 
 
 def open_app(page: str | None = None, **query) -> AppTest:
-    """A new session opening `page` (as a link would, through app.py) with these URL parameters."""
+    """A new session opening `page` (as a link would, through app.py) with these URL parameters (a list: the
+    parameter repeated)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     for key, value in query.items():
-        at.query_params[key] = str(value)
+        at.query_params[key] = [str(v) for v in value] if isinstance(value, list) else str(value)
     if page:
         at.switch_page(page)
     return at.run()
@@ -45,8 +50,11 @@ def open_app(page: str | None = None, **query) -> AppTest:
 
 @pytest.fixture
 def fresh_cache():
-    """Page tests start from an empty st.cache_data, like a fresh server."""
+    """Page tests start from empty caches (st.cache_data and rnnviz's studies), like a fresh server."""
+    from rnnviz import ui
+
     st.cache_data.clear()
+    ui.clear_caches()
     yield
 
 

@@ -28,6 +28,10 @@ def open_page(**query):
     return open_app(PAGE, **query)
 
 
+def regime_metric(at) -> str:
+    return next(m.value for m in at.metric if m.label == "Regime")
+
+
 def stepped_graph(study, mode):
     """The unrolled graph of a study's main cell, as the page sends it (every step)."""
     main = study.main
@@ -42,7 +46,7 @@ def graph(study, mode, t):
 
 def norms(study):
     """The gradient-norm plot of a study, as the page draws it."""
-    return fig.grad_norms(study.h_norms, study.c_norms, study.main.cell, study.main.fit, study.bound,
+    return fig.grad_norms(study.h_norms, study.c_norms, study.main.cell, study.reach, study.bound,
                           study.main.exploded_at)
 
 
@@ -82,10 +86,18 @@ def test_the_loss_applies_where_asked(loss_on, nonzero):
 
 
 def test_pascanu_bound_holds_for_the_rnn_on_a_last_step_loss():
-    study = gradient_study(RELU.with_(cell="rnn-tanh", radius=0.8))
-    assert study.bound is not None
+    study = gradient_study(RELU.with_(cell="rnn-tanh", radius=0.5))
+    assert study.gamma_sigma < 1 and study.bound is not None
     assert np.all(study.main.h_norms <= study.bound * (1 + 1e-9))
     assert gradient_study(RELU.with_(cell="lstm")).bound is None  # no such bound drawn for gated cells
+
+
+def test_pascanu_bound_is_drawn_only_where_it_bounds():
+    # At radius 0.8 sigma_max is about 1.35: (gamma sigma_max)^(T-t) grows going back and says nothing
+    study = gradient_study(RELU.with_(radius=0.8))
+    assert study.gamma_sigma > 1 and study.bound is None
+    assert study.reach.regime == "vanishing"  # the gradient vanishes all the same ...
+    assert 0.3 < study.dead_units < 0.7  # ... because about half the ReLU units are off at each step
 
 
 def test_overflow_is_reported_with_its_step_and_never_raises():
@@ -106,8 +118,10 @@ def test_plotted_norms_are_the_engines():
                                rtol=1e-6)
     names = [tr.name for tr in figure.data]
     assert "LSTM: ||dL/dc<sub>t</sub>||" in names and "GRU: ||dL/dh<sub>t</sub>||" in names
-    assert any(name.startswith("bound") for name in names)
-    assert figure.layout.yaxis.type == "log" and figure.layout.xaxis.title.text == "step t"
+    assert not any(name.startswith("bound") for name in names)  # sigma_max > 1 here: it would not bound
+    assert any(name.startswith("bound") for name in (tr.name for tr in norms(gradient_study(
+        RELU.with_(radius=0.5))).data))
+    assert figure.layout.yaxis.type == "log" and figure.layout.xaxis.title.text.startswith("step t")
     assert "vanishing" in figure.layout.title.text
 
 
@@ -208,7 +222,7 @@ def test_page_runs_for_every_cell_with_every_figure(cell):
     at = open_page(cell=cell, hidden=6)
     assert not at.exception, [e.value for e in at.exception]
     assert len(charts(at)) == 7
-    assert at.metric[1].value in ("vanishing", "stable", "exploding")
+    assert regime_metric(at) in ("vanishing", "carried", "exploding")
 
 
 @pytest.mark.parametrize("query", [
@@ -225,9 +239,9 @@ def test_page_runs_for_every_control(query):
 def test_changing_the_radius_live_flips_the_regime():
     at = open_page(**{k: str(v) for k, v in {"cell": "rnn-relu", "source": "noise", "length": 60, "hidden": 16,
                                              "init": "radius", "radius": 0.8}.items()})
-    assert at.metric[1].value == "vanishing"
+    assert regime_metric(at) == "vanishing"
     at.slider(key="radius").set_value(1.2).run()
-    assert at.metric[1].value == "exploding"
+    assert regime_metric(at) == "exploding"
 
 
 def test_overflow_says_exploded_at_step_k_and_keeps_drawing():

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from .browser_helpers import CHROMIUM, MUTATION_CLOCK, ROOT, launch_chromium, start_server, stop_server
+from .browser_helpers import (
+    CHROMIUM,
+    MUTATION_CLOCK,
+    ROOT,
+    chart_text_problems,
+    launch_chromium,
+    small_page_texts,
+    start_server,
+    stop_server,
+)
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 
@@ -73,6 +82,7 @@ def wait_idle(page, timeout: float = 60.0) -> None:
 
 def assert_no_error(page) -> None:
     assert page.locator("[data-testid='stException']").count() == 0, page.inner_text("body")[:2000]
+    assert page.locator(".st-key-rnnviz-error").count() == 0, page.inner_text("body")[:2000]  # ui._on_script_error
     assert page.locator(".rv-error").count() == 0, page.inner_text("body")[:2000]
 
 
@@ -84,10 +94,13 @@ def shot(page, name: str, full_page: bool = True) -> Path:
 
 
 def titles(page) -> list[str]:
-    return [t or "" for t in page.locator(".js-plotly-plot .gtitle").all_text_contents()]
+    return [t or "" for t in page.locator(".rv-title").all_text_contents()]
 
 
 def cell_title(page) -> str:
+    """The cell diagram's title, once it is drawn (figures are drawn when plotly.js has loaded)."""
+    page.wait_for_function("() => [...document.querySelectorAll('.rv-title')].some(e => "
+                           "e.textContent.includes('cell at step'))", timeout=30_000)
     return next((t for t in titles(page) if "cell at step" in t), "")
 
 
@@ -126,14 +139,14 @@ def test_moving_t_repaints_every_figure_without_a_server_round_trip(server, brow
     assert page.socket.sent == before  # nothing went to the server for any of it
     for item in page.locator(".rv-item").all():  # figures below the fold are drawn at t as they come into view
         item.scroll_into_view_if_needed()
-    page.wait_for_function("() => [...document.querySelectorAll('.gtitle')].some(e => "
+    page.wait_for_function("() => [...document.querySelectorAll('.rv-title')].some(e => "
                            "e.textContent.includes('The vectors at step t = 5'))")
     assert page.locator(".rv-cursor").last.is_visible()  # the heatmaps' cursor, on step 5's column
     page.locator(".rv-item").first.scroll_into_view_if_needed()
     slider = page.get_by_role("slider", name="Step t")
     slider.focus()
     slider.press("ArrowRight")  # the keyboard moves it as well
-    page.wait_for_function("() => [...document.querySelectorAll('.gtitle')].some(e => "
+    page.wait_for_function("() => [...document.querySelectorAll('.rv-title')].some(e => "
                            "e.textContent.includes('step t = 6 of 11'))")
     time.sleep(1.0)  # the URL follows at once; the server hears after a pause, in one small message
     assert "t=6" in page.url
@@ -203,11 +216,11 @@ def test_backprop_forward_mode_keeps_the_current_step_in_view(server, browser):
 def test_backprop_page_flips_from_vanishing_to_exploding(server, browser):
     query = "cell=rnn-relu&source=noise&length=60&hidden=16&init=radius&forget_bias=3"
     page = open_page(browser, f"{server}/Backprop_through_time?{query}&radius=0.8", height=1400)
-    assert "vanishing" in page.locator("[data-testid='stMetricValue']").nth(1).inner_text()
+    assert "vanishing" in page.locator("[data-testid='stMetricValue']").nth(2).inner_text()
     page.goto(f"{server}/Backprop_through_time?{query}&radius=1.2")
     wait_idle(page)
     assert_no_error(page)
-    assert "exploding" in page.locator("[data-testid='stMetricValue']").nth(1).inner_text()
+    assert "exploding" in page.locator("[data-testid='stMetricValue']").nth(2).inner_text()
     shot(page, "bptt-exploding", full_page=False)
     page.close()
 
@@ -242,4 +255,101 @@ def test_a_training_run_can_be_stopped_and_keeps_what_it_did(server, browser):
     assert page.get_by_text("stopped after").count() == 1
     assert "Train" not in " ".join(b.inner_text() for b in page.get_by_role("button").all())
     shot(page, "clipping-stopped-run", full_page=False)
+    page.close()
+
+
+def metric(page, label: str) -> str:
+    box = page.locator("[data-testid='stMetric']", has_text=label).first
+    return box.locator("[data-testid='stMetricValue']").inner_text()
+
+
+def test_every_scenario_link_on_home_opens_exactly_its_scenario(server, browser):
+    # One tab, as a class would use it: Home, a card, back to Home by the sidebar, the next card, ...
+    from rnnviz.config import PARAMS, parse_param
+    from rnnviz.lessons import SCENARIOS, facts, render
+
+    page = open_page(browser, server, height=1200)
+    for card in SCENARIOS:
+        page.get_by_role("link", name="Home").first.click()
+        wait_idle(page)
+        f = facts(card.step)
+        title = render(card.step.title, f)
+        card_link(page, title, "Open in").click()
+        wait_idle(page, timeout=120)
+        assert_no_error(page)
+        for name, raw in card.step.params.items():  # the URL keeps every value that is not a default
+            if name in PARAMS and parse_param(name, raw, PARAMS[name])[0] != PARAMS[name].default:
+                assert f"{name}={raw}" in page.url, (title, page.url)
+        if card.step.page == "step":
+            assert f"of {f['T']}" in cell_title(page), title
+        elif card.step.page == "bptt":
+            assert metric(page, "Reaches t = 1") == f["fraction_text"], title  # the card's number is the page's
+            assert f["fraction_text"] in render(card.step.say, f)
+    page.close()
+
+
+def test_a_lesson_is_followed_by_clicks_and_asks_before_it_tells(server, browser):
+    page = open_page(browser, server, height=1200)
+    card_link(page, "Why gradients vanish", "Start the lesson").click()
+    wait_idle(page)
+    assert_no_error(page)
+    assert page.get_by_text("step 1 of 5").count() == 1
+    page.get_by_role("link", name="Next: How much arrives?").click()
+    wait_idle(page)
+    assert page.get_by_text("step 2 of 5").count() == 1
+    assert page.get_by_text("Make your prediction").count() == 1  # the plot that answers it is held back
+    assert page.locator("[data-testid='stMetric']").count() == 0
+    shot(page, "lesson-vanishing-ask", full_page=False)
+    page.get_by_text("Less", exact=True).click()
+    page.get_by_role("button", name="Reveal").click()
+    wait_idle(page)
+    assert page.get_by_text("Right.").count() == 1
+    assert metric(page, "Regime") == "vanishing"  # revealed with the answer
+    shot(page, "lesson-vanishing-reveal", full_page=False)
+    page.get_by_role("link", name="Next: Stretch and loss").click()
+    wait_idle(page)
+    assert "radius=0.8" in page.url and "cell=rnn-relu" in page.url  # the step's own scenario
+    page.close()
+
+
+PRESENTED = ["Step_through", "Step_through?cell=gru&source=noise&length=200&hidden=64",
+             "Step_through?cell=rnn-relu&source=sine", "Backprop_through_time",
+             "Backprop_through_time?cell=rnn-relu&source=noise&length=60&hidden=16&init=radius&radius=0.8",
+             "Backprop_through_time?mode=forward&source=noise&length=200", ""]
+
+
+def draw_every_figure(page) -> None:
+    """Scroll through the page so every figure is drawn (they are drawn as they come into view)."""
+    for item in page.locator(".rv-item").all():
+        item.scroll_into_view_if_needed()
+        time.sleep(0.3)
+    time.sleep(1.0)
+
+
+@pytest.mark.parametrize("path", PRESENTED)
+def test_presentation_mode_fits_a_1280x720_projector(server, browser, path):
+    joiner = "&" if "?" in path else "?"
+    page = open_page(browser, f"{server}/{path}{joiner}present=true", width=1280, height=720)
+    assert_no_error(page)
+    assert page.locator("[data-testid='stSidebar']").get_attribute("data-collapsed") == "true"  # reopened by its arrow
+    draw_every_figure(page)
+    assert small_page_texts(page, 20) == []  # body, captions, metrics, widget labels, equations: >= 20 px
+    assert chart_text_problems(page, min_tick_px=18, min_text_px=20) == []  # no overlap, nothing cut, big enough
+    bar = page.evaluate("() => document.querySelector('.rv-bar')?.getBoundingClientRect().height || 0")
+    header = 60  # Streamlit's header row
+    for title, height in page.evaluate("() => [...document.querySelectorAll('.rv-item')].filter(e => "
+                                       "e.querySelector('.js-plotly-plot')).map(e => [e.querySelector('.rv-title')"
+                                       "?.textContent, e.querySelector('.rv-title').getBoundingClientRect().height + "
+                                       "e.querySelector('.js-plotly-plot').getBoundingClientRect().height])"):
+        assert header + bar + height <= 720, f"{title!r}: {height:.0f} px does not fit under the step control"
+    shot(page, "present-" + (path.split("?")[0] or "home").lower() + ("-" + str(abs(hash(path)) % 1000) if "?" in path
+                                                                      else ""), full_page=False)
+    page.close()
+
+
+@pytest.mark.parametrize("path", PRESENTED[:6])
+def test_normal_mode_charts_have_no_overlapping_or_cut_text(server, browser, path):
+    page = open_page(browser, f"{server}/{path}", width=1440, height=900)
+    draw_every_figure(page)
+    assert chart_text_problems(page) == []
     page.close()

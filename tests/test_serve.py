@@ -117,7 +117,7 @@ def test_each_browser_keeps_its_worker_across_reruns_and_the_websocket_works(ser
             before, t0 = runs.finished, page_now(page)
             option.click()
             settle_run_ms(page, runs, before, t0)
-            assert page.locator("[data-testid='stException']").count() == 0
+            assert page.locator("[data-testid='stException'], .st-key-rnnviz-error").count() == 0
         assert page.get_by_role("combobox", name="Cell").input_value() == "LSTM"
         assert len(sockets) == 1 and not sockets[0].is_closed(), "one websocket, never reconnected"
         assert {c["name"]: c["value"] for c in context.cookies()}[COOKIE] == worker

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ..analysis import GrowthFit, JacobianNorms, Spectrum
+from ..analysis import JacobianNorms, Spectrum, Survival
 from ..cells import CELLS
 from ..numerics import row_norms
 from . import theme
@@ -26,9 +26,11 @@ GRAPH_HOW_TO_READ = (
     "travel back from t = T to 1, fading as it goes. Hover a node for its value and its gradient."
 )
 NORMS_HOW_TO_READ = (
-    "The size of the gradient reaching each h_t, on a log axis. A straight falling line is "
-    "geometric vanishing: each step back multiplies it by the same factor below 1. A rising line "
-    "going back is explosion. The faint lines are the other cells on the same input and seed."
+    "The size of the gradient reaching each h_t, on a log axis. Read it from the right, where the loss "
+    "is (t = T), to the left: each step back multiplies it by about the same factor, so a vanishing "
+    "gradient is a straight line that falls going left, an exploding one a line that climbs going left. "
+    "Dashed: the LSTM's cell state c_t, its highway. The faint lines are the other cells on the same "
+    "input and seed."
 )
 SPECTRUM_HOW_TO_READ = (
     "Left: the singular values of W_hh, largest first; above 1 (dashed) a direction can grow. "
@@ -41,7 +43,8 @@ JACOBIAN_HOW_TO_READ = (
 )
 SATURATION_HOW_TO_READ = (
     "The fraction of units whose activation is flat (derivative below a tenth of its maximum) at "
-    "each step. Saturated units pass almost no gradient: a high meter means a fast-fading signal."
+    "each step: tanh near ±1, a gate near 0 or 1, a ReLU unit that is off. Such units pass almost no "
+    "gradient: a high meter means a fast-fading signal."
 )
 CONTRIB_HOW_TO_READ = (
     "dL/dW_hh is a sum over steps. Each bar is the size of one step's term, by how far back from "
@@ -248,12 +251,13 @@ def _fmt(value: float) -> str:
 # --- gradient norms ---------------------------------------------------------------------------
 
 
-def grad_norms(h_norms: dict[str, np.ndarray], c_norms: dict[str, np.ndarray], main: str, fit: GrowthFit,
+def grad_norms(h_norms: dict[str, np.ndarray], c_norms: dict[str, np.ndarray], main: str, reach: Survival,
                bound: np.ndarray | None = None, exploded_at: int | None = None, present: bool = False) -> go.Figure:
     """||dL/dh_t|| against t (log axis) for every cell, with ||dL/dc_t||, the bound and the explosion.
 
     h_norms, c_norms: cell key -> (T,), the main cell's among them (c_norms for the cells with a
-    cell state); fit: the main cell's growth fit; bound (T,): Pascanu et al.'s bound, if drawn.
+    cell state); reach: what of the main cell's gradient reaches t = 1 (its regime); bound (T,):
+    Pascanu et al.'s bound, where it bounds.
     """
     s = theme.sizes(present)
     T = len(h_norms[main])
@@ -282,9 +286,9 @@ def grad_norms(h_norms: dict[str, np.ndarray], c_norms: dict[str, np.ndarray], m
                        "yref": "paper", "line": {"color": theme.ALARM, "width": s.line, "dash": "dash"}})
         notes.append({"x": exploded_at, "y": 1, "yref": "paper", "text": f"exploded at step {exploded_at}",
                       "showarrow": False, "yanchor": "bottom", "font": {"color": theme.ALARM, "size": s.font}})
-    regime = "—" if fit.regime == "undefined" else f"{fit.regime} (×{fit.factor:.3g} per step back)"
+    regime = "—" if reach.regime == "undefined" else reach.regime
     layout = {
-        "xaxis": {"title": {"text": "step t"}, "range": [0.5, T + 0.5]},
+        "xaxis": {"title": {"text": "step t   (◀ going back from the loss at t = T)"}, "range": [0.5, T + 0.5]},
         "yaxis": {"title": {"text": "||dL/dh<sub>t</sub>||"}, "type": "log", "exponentformat": "power"},
         "legend": theme.legend(present, x=0.0),
         "shapes": shapes, "annotations": notes, "hovermode": "x unified",
@@ -357,8 +361,10 @@ def jacobian_norms(jn: JacobianNorms, present: bool = False) -> go.Figure:
                         present=present, height=380)
 
 
-def saturation_meter(saturation: dict[str, np.ndarray], present: bool = False) -> go.Figure:
-    """Fraction of saturated units per step (T,), per activation and overall ("all")."""
+def saturation_meter(saturation: dict[str, np.ndarray], present: bool = False, dead: bool = False) -> go.Figure:
+    """Fraction of saturated units per step (T,), per activation and overall ("all").
+
+    dead: a ReLU network, whose flat units are not saturated but off (a <= 0, slope 0): named so."""
     s = theme.sizes(present)
     steps = np.arange(1, len(saturation["all"]) + 1)
     data = []
@@ -370,11 +376,13 @@ def saturation_meter(saturation: dict[str, np.ndarray], present: bool = False) -
                          "opacity": 0.7, "hovertemplate": f"{block}: " + "%{y:.0%}<extra></extra>"})
     data.append({"type": "scatter", "x": steps, "y": theme.f32(saturation["all"]), "mode": "lines",
                  "name": "all units", "fill": "tozeroy", "line": {"color": theme.INK, "width": s.line},
-                 "hovertemplate": "all: %{y:.0%}<extra></extra>"})
+                 "hovertemplate": ("off" if dead else "saturated") + ": %{y:.0%}<extra></extra>"})
+    what = "dead units (ReLU off)" if dead else "saturated units"
     layout = {"xaxis": {"title": {"text": "step t"}},
-              "yaxis": {"title": {"text": "saturated units"}, "range": [0, 1.02], "tickformat": ".0%"},
+              "yaxis": {"title": {"text": what}, "range": [0, 1.02], "tickformat": ".0%"},
               "legend": theme.legend(present, y=-0.25)}
-    return theme.figure(data, layout, title="Saturation meter", present=present, height=380)
+    title = "Dead-unit meter: ReLU units that are off" if dead else "Saturation meter"
+    return theme.figure(data, layout, title=title, present=present, height=380)
 
 
 def contributions(terms: dict[str, np.ndarray], present: bool = False, max_bars: int = 100) -> go.Figure:

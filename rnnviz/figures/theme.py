@@ -68,8 +68,9 @@ def line_colour(k: int) -> str:
 
 
 def legend(present: bool, y: float = -0.22, **extra) -> dict:
-    """A horizontal legend under the plot, in the tick font size."""
-    return {"orientation": "h", "y": y, "font": {"size": sizes(present).tick}, **extra}
+    """A horizontal legend under the plot: tick-sized text, the body size in presentation mode (>= 20 px)."""
+    s = sizes(present)
+    return {"orientation": "h", "y": y, "font": {"size": s.font if present else s.tick}, **extra}
 
 
 def sizes(present: bool) -> Sizes:
@@ -109,14 +110,21 @@ def house_layout(layout: dict, title, present: bool, height: int | None = None) 
     axis_style = {"tickfont": {"size": s.tick}, "title": {"font": {"size": s.font}, "standoff": 6}, "linecolor": MUTED,
                   "gridcolor": GRID, "zeroline": False, "automargin": True}
     axes = [k for k in layout if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]
+    # log axes label whole decades only: Plotly's labels between them (2, 5) are small and crowd the axis
+    log_axes = {k: {"dtick": 1} for k in axes if isinstance(layout.get(k), dict) and layout[k].get("type") == "log"
+                and "dtick" not in layout[k]}
     style = {
-        "title": {"text": title, "font": {"size": s.title, "color": INK}, "x": 0.0, "xanchor": "left"},
+        # the title stands on the plot area and pushes the top margin up as it needs: a title that
+        # wraps (client.js breaks one that runs past its chart) gets the room for its lines
+        "title": {"text": title, "font": {"size": s.title, "color": INK}, "x": 0.0, "xanchor": "left",
+                  "xref": "paper", "y": 1.0, "yref": "paper", "yanchor": "bottom", "pad": {"b": 12},
+                  "automargin": True},
         "font": {"family": FONT_FAMILY, "size": s.font, "color": INK},
         "paper_bgcolor": PAPER,
         "plot_bgcolor": PAPER,
-        "margin": {"l": 70, "r": 30, "t": 60 + (12 if present else 0), "b": 50},
+        "margin": {"l": 70, "r": 30, "t": 30, "b": 50},
         "hoverlabel": {"font": {"size": s.font, "family": FONT_FAMILY}},
-        **{axis: axis_style for axis in axes},
+        **{axis: axis_style | log_axes.get(axis, {}) for axis in axes},
     }
     if height is not None:
         style["height"] = int(min(height * 1.25, PRESENT_MAX_HEIGHT)) if present else int(height)
@@ -159,8 +167,9 @@ def axis_ref(k: int) -> tuple[str, str]:
 
 
 def colorbar(title: str, present: bool, **extra) -> dict:
+    """A colour bar, its title written along its right side (clear of its top tick label)."""
     s = sizes(present)
-    return {"title": {"text": title, "font": {"size": s.font}}, "tickfont": {"size": s.tick},
+    return {"title": {"text": title, "font": {"size": s.font}, "side": "right"}, "tickfont": {"size": s.tick},
             "thickness": 18 if present else 14, **extra}
 
 

@@ -44,6 +44,15 @@ class CellGradients:
         return self.scenario.config.cell
 
     @property
+    def reach(self) -> analysis.Survival:
+        """What reaches t = 1 of the gradient at T: along h, or along the cell state c when that carries more."""
+        h = analysis.survival(self.h_norms, "h")
+        if self.c_norms is None:
+            return h
+        c = analysis.survival(self.c_norms, "c")
+        return c if np.isnan(h.fraction) or (c.fraction > h.fraction) else h
+
+    @property
     def loss_steps(self) -> np.ndarray:
         """(T,) bool: the steps where the loss applies (a gradient enters from the readout)."""
         dL_dh = self.readout.dL_dh
@@ -83,7 +92,8 @@ class BpttStudy:
     contributions: dict[str, np.ndarray]  # block -> (T,) norm of step t's term of dL/dW_hh
     saturation: dict[str, np.ndarray]  # activation -> (T,) fraction of saturated units
     spectrum: dict[str, analysis.Spectrum]  # block -> singular values and eigenvalues of W_hh
-    bound: np.ndarray | None  # (T,) Pascanu et al.'s bound on ||dL/dh_t|| (RNN, last-step loss)
+    bound: np.ndarray | None  # (T,) Pascanu et al.'s bound on ||dL/dh_t||, where it bounds (gamma sigma_max < 1)
+    gamma_sigma: float | None  # gamma * sigma_max(W_hh) for the RNN (Pascanu's per-step factor), else None
     saliency: np.ndarray  # (T,) ||dL/dx_t||
 
     @property
@@ -100,6 +110,22 @@ class BpttStudy:
     @property
     def loss_on_label(self) -> str:
         return LOSS_ON[self.loss_on]
+
+    @property
+    def reach(self) -> analysis.Survival:
+        """What reaches t = 1 of the main cell's gradient at T. With a loss on every step fresh gradient
+        enters everywhere, so the ratio of the gradients says nothing: then it is ||dh_T/dh_1||, the most
+        of a gradient at T that can arrive at t = 1 (path "J")."""
+        if self.loss_on == "last":
+            return self.main.reach
+        return analysis.survival(self.jacobians.to_last, "J")
+
+    @property
+    def dead_units(self) -> float | None:
+        """For a ReLU RNN, the mean fraction of units that are off (slope 0) at a step, else None."""
+        if self.main.scenario.trace.nonlinearity != "relu" or KINDS[self.main.scenario.trace.kind].gates:
+            return None
+        return float(np.mean(self.saturation["all"]))
 
 
 def loss_mask(sample, loss_on: str) -> np.ndarray:
@@ -139,20 +165,23 @@ def build(cfg: Config, loss_on: str = "last", others: dict[str, CellGradients] |
     sc = main.scenario
     kind = CELLS[cfg.cell].kind
     gamma = KINDS[kind].gamma
-    bound = None
-    if gamma is not None and loss_on == "last":
+    bound, gamma_sigma = None, None
+    if gamma is not None:
         # Pascanu, Mikolov & Bengio (2013): ||dh_T/dh_t|| <= (gamma * sigma_max(W_hh))^(T-t), with
         # gamma bounding |phi'| (1 for tanh and relu); so ||dL/dh_t|| <= ||dL/dh_T|| (gamma sigma_max)^(T-t).
+        # Above 1 the bound grows going back and says nothing about vanishing: it is drawn only below 1.
         (spectrum,) = analysis.weight_spectrum(kind, sc.params).values()  # the one block of W_hh
-        steps_back = np.arange(sc.T)[::-1]
-        with np.errstate(over="ignore"):
-            bound = main.h_norms[-1] * (gamma * float(spectrum.singular_values[0])) ** steps_back.astype(float)
+        gamma_sigma = gamma * float(spectrum.singular_values[0])
+        if loss_on == "last" and gamma_sigma < 1.0:
+            steps_back = np.arange(sc.T)[::-1]
+            with np.errstate(over="ignore", under="ignore"):
+                bound = main.h_norms[-1] * gamma_sigma ** steps_back.astype(float)
     return BpttStudy(
         main=main, others=others, loss_on=loss_on,
         jacobians=analysis.jacobian_norms(kind, sc.params, sc.trace, max_points=64),
         contributions=analysis.weight_hh_contributions(sc.trace, main.backward),
         saturation=analysis.saturation(sc.trace),
         spectrum=analysis.weight_spectrum(kind, sc.params),
-        bound=bound,
+        bound=bound, gamma_sigma=gamma_sigma,
         saliency=row_norms(main.backward.dxs),
     )

@@ -121,6 +121,26 @@ def request_seconds(configs: list[RunConfig]) -> float:
     return float(sum(estimated_seconds(c) for c in configs))
 
 
+def runs_slug(configs: list[RunConfig]) -> str:
+    """A short name of the runs for file names: their shared settings, then each run's clipping.
+
+    "rnn-tanh-h32-adding-T50-b32-sgd-lr0.1-u200-radius1.3-s0-none-norm1".
+    """
+    if not configs:
+        return "no-runs"
+    c = configs[0]
+    parts = [c.cell, f"h{c.hidden}", f"{c.task}-T{c.length}", f"b{c.batch}", c.optimizer, f"lr{c.lr:g}",
+             f"u{c.updates}", *([f"radius{c.radius:g}"] if c.radius is not None else []), f"s{c.seed}"]
+    return "-".join(parts + [run.clip if run.clip == "none" else f"{run.clip}{run.threshold:g}" for run in configs])
+
+
+def cliff_slug(values: dict) -> str:
+    """A short name of the cliff's controls (control name -> value) for file names: "b-4-wall-lr0.1-n20-tau1"."""
+    start = "wall" if values["cl_snap"] else f"w{float(values['cl_w']):g}"
+    return (f"b{float(values['cl_b']):g}-{start}-lr{float(values['cl_lr']):g}-n{int(values['cl_steps'])}"
+            f"-tau{float(values['cl_tau']):g}")
+
+
 # --- the cliff -----------------------------------------------------------------------------------
 
 T_CLIFF = 50

@@ -23,38 +23,64 @@ tells the server after a pause, through a small fragment, so no figure is sent a
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from .. import config as cfgmod
 from ..cells import overlay_cells
-from ..config import PARAMS, Config, Display, Param, parse_param, url_value
+from ..config import PARAMS, Config, Display, Note, Param, check_param, is_blank, snap, url_value
 from ..studies.bptt import BpttStudy, CellGradients, cell_gradients
 from ..studies.bptt import build as build_bptt_study
 from ..studies.step import StepStudy
 from ..studies.step import build as build_step_study
 from ..views import Stepping, View
-from . import client
+from . import client, present
+from .cache import STUDIES, memo
 from .pages import PAGES
 
-NOTES_KEY = "_url_notes"
+NOTES_KEY = "_url_notes"  # control name -> config.Note: what the page did with the link's values
+NOTES_PAGE_KEY = "_url_notes_page"  # the page those notes belong to
+NOTES_BOX_KEY = "_url_notes_box"  # [placeholder, the Markdown it shows]: the page's one note box, this run
+REPEATS_KEY = "_url_repeats"  # name -> how many times the link gave it (only names given more than once)
 VALUES_KEY = "_values"  # control name -> value: the session's truth, across pages
 WRITTEN_KEY = "_url_written"  # the query parameters this session last wrote
 STEP_VERSION_KEY = "_step_version"  # bumped whenever the server moves t (a followed link)
 PRESENT_FONT = "21px"  # rnnviz's own text in presentation mode (Streamlit's: see present_css)
+MAX_NOTES = 5  # lines in the note box; past that, the other names in one line
 
 
 def page(key: str, scenario_controls: bool = True) -> tuple[Config, Display]:
-    """Set up the page `key` of ui.pages.PAGES: title, the shared sidebar, URL notes.
+    """Set up the page `key` of ui.pages.PAGES: title, the shared sidebar, the note on the link's values.
 
     Returns the scenario's Config (what to compute) and the Display (how to draw it).
     scenario_controls=False keeps only navigation and presentation mode in the sidebar, for a
     page that does not draw the shared scenario (its other values stay stored and in the URL).
     """
     st.set_page_config(page_title=f"{PAGES[key].label} · rnnviz", page_icon="🔁", layout="wide")
+    _guard_errors()
+    st.session_state[REPEATS_KEY] = _single_values()
     _follow_link(PAGES[key].params)
-    controls = sidebar(scenario_controls)
+    if stored("present", PARAMS["present"]):  # a hall: the sidebar starts closed (its arrow reopens it)
+        st.set_page_config(initial_sidebar_state="collapsed")
+    if st.session_state.get(NOTES_PAGE_KEY) != key:  # notes belong to the page the link opened
+        st.session_state[NOTES_KEY] = {}
+        st.session_state[NOTES_PAGE_KEY] = key
+    st.session_state[NOTES_BOX_KEY] = [st.empty(), ""]  # the page's one note box, kept up to date by _note
+    cfg, display = sidebar(scenario_controls)
+    present.apply(display.present)
     show_notes()
-    return controls
+    return cfg, display
+
+
+MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>$~:"})
+
+
+def plain(text: str) -> str:
+    """Text for st.markdown and friends shown as it is: every Markdown, HTML and LaTeX sign escaped."""
+    return str(text).translate(MARKDOWN)
 
 
 def _values() -> dict:
@@ -70,6 +96,15 @@ def _written() -> None:
     st.session_state[WRITTEN_KEY] = _query()
 
 
+def _single_values() -> dict[str, int]:
+    """A parameter given more than once (?cell=gru&cell=lstm) keeps its last value, the one
+    st.query_params reads, and the URL is rewritten with that one. Returns name -> times given."""
+    repeats = {name: len(values) for name in st.query_params if len(values := st.query_params.get_all(name)) > 1}
+    if repeats:
+        st.query_params.update({name: st.query_params.get_all(name)[-1] for name in repeats})
+    return repeats
+
+
 def _follow_link(page_params: tuple[str, ...]) -> None:
     """A URL the session did not write, naming a control of this page, is a followed link: it wins.
 
@@ -81,7 +116,7 @@ def _follow_link(page_params: tuple[str, ...]) -> None:
     names = (*PARAMS, *page_params)
     if written is None or query == written or not any(name in query for name in names):
         return
-    values, notes = _values(), st.session_state.setdefault(NOTES_KEY, {})
+    values, notes = _values(), _notes()
     for name in names:
         values.pop(name, None)
         notes.pop(name, None)
@@ -89,14 +124,19 @@ def _follow_link(page_params: tuple[str, ...]) -> None:
 
 
 def stored(name: str, param: Param):
-    """The stored value of a control, read from the URL (checked) on its first use."""
+    """The stored value of a control, read from the URL (checked, with a note) on its first use."""
     values = _values()
     if name not in values:
         raw = st.query_params.get(name)
-        value, note = (param.default, None) if raw is None else parse_param(name, raw, param)
+        value, note = (param.default, None) if raw is None else check_param(name, raw, param)
+        times = st.session_state.get(REPEATS_KEY, {}).get(name, 1)
+        if times > 1:  # say which of the values counted
+            note = (replace(note, said=f"(the last of its {times} values) {note.said}") if note is not None
+                    else Note(name, cfgmod.shown(raw), f"was the last of its {times} values in the link; using it."))
         values[name] = value
         if note is not None:
-            st.session_state.setdefault(NOTES_KEY, {})[name] = note
+            _note(note)
+            to_url({name: param})  # the link's value is replaced in the URL too, even for a control not drawn
     return values[name]
 
 
@@ -106,24 +146,38 @@ def from_url(name: str, param: Param) -> None:
 
 
 def _remember(name: str) -> None:
-    """on_change: keep the user's new value."""
+    """on_change: keep the user's new value (and drop the note on the link's value it replaces)."""
     _values()[name] = st.session_state[name]
+    if _notes().pop(name, None) is not None:
+        show_notes()
 
 
 def control(widget, label: str, name: str, *args, param: Param | None = None, **kwargs):
-    """A widget whose value lives in the session's store and the URL; returns its value."""
+    """A widget whose value lives in the session's store and the URL; returns its value.
+
+    The stored value is fitted to the widget before it is drawn: into its range (silently: a range
+    that shrank since, like unit j after H drops), onto its options or its step (with a note: a
+    link's value between two stops).
+    """
     param = param or PARAMS[name]
     from_url(name, param)
-    if param.kind in ("int", "float"):  # a range that shrank since (unit 7 after H drops to 4)
-        st.session_state[name] = _values()[name] = min(max(_values()[name], param.low), param.high)
+    values = _values()
+    if param.kind in ("int", "float"):
+        values[name] = min(max(values[name], param.low), param.high)
+        grid = kwargs.get("step") or param.step
+        if grid and not (param.kind == "int" and grid == 1):  # an int's whole numbers: checked by check_param
+            values[name], note = snap(name, values[name], replace(param, step=grid))
+            if note is not None:
+                _note(note)
     options = args[0] if args and isinstance(args[0], list) else None
-    if options is not None and _values()[name] not in options:  # e.g. a URL value between two stops
-        value = _values()[name]
+    if options is not None and values[name] not in options:  # e.g. a URL value between two stops
+        value = values[name]
         nearest = min(options, key=lambda o: abs(o - value)) if param.kind in ("int", "float") else options[0]
-        st.session_state.setdefault(NOTES_KEY, {})[name] = f"{name}={value} is not one of the choices; using {nearest}."
-        st.session_state[name] = _values()[name] = nearest
+        _note(Note(name, cfgmod.shown(url_value(param, value)), f"is not one of the choices; using {nearest}."))
+        values[name] = nearest
+    st.session_state[name] = values[name]
     widget(label, *args, key=name, on_change=_remember, args=(name,), **kwargs)
-    return _values()[name]
+    return values[name]
 
 
 def choice(widget, label: str, name: str, *, param: Param | None = None, **kwargs):
@@ -148,18 +202,114 @@ def to_url(params: dict[str, Param]) -> None:
                 del st.query_params[name]
         else:
             text = url_value(param, value)
-            if st.query_params.get(name) != text:
+            if st.query_params.get_all(name) != [text]:
                 st.query_params[name] = text
     _written()
 
 
+# --- the note on a link's values: one box per page, user text shown literally ---------------------
+
+
+def _notes() -> dict[str, Note]:
+    return st.session_state.setdefault(NOTES_KEY, {})
+
+
+def _note(note: Note) -> None:
+    """Keep a note on a control's URL value (one per control: a later one keeps the value first quoted)."""
+    notes = _notes()
+    old = notes.get(note.name)
+    notes[note.name] = replace(note, given=old.given) if old is not None and old.given is not None else note
+    show_notes()
+
+
 def show_notes(names=None) -> None:
-    """A short note on the URL values that were changed (the shared ones, or `names`)."""
-    notes = st.session_state.get(NOTES_KEY, {})
-    shown = [note for name, note in notes.items() if (name in PARAMS if names is None else name in names)]
-    if shown:
-        st.info("**This link had values rnnviz could not use as they were:** " + " ".join(shown),
-                icon=":material/build:")
+    """Draw the page's note box with every note this page has made so far (`names` is ignored: the
+    box is the page's, one for all its controls, and follows every new note by itself)."""
+    box = st.session_state.get(NOTES_BOX_KEY)
+    ctx = get_script_run_ctx()
+    if box is None or (ctx is not None and ctx.fragment_ids_this_run):  # a fragment may not draw outside itself
+        return
+    markdown = notes_markdown(list(_notes().values()))
+    if markdown != box[1]:
+        if markdown:
+            box[0].info(markdown, icon=":material/build:")
+        else:
+            box[0].empty()
+        box[1] = markdown
+
+
+def notes_markdown(notes: list[Note]) -> str:
+    """The note box's Markdown: rnnviz's words around each value as given, which is shown literally."""
+    if not notes:
+        return ""
+    lines = [note_markdown(n) for n in notes[:MAX_NOTES]]
+    if len(notes) > MAX_NOTES:
+        lines.append(f"and {', '.join(n.name for n in notes[MAX_NOTES:])}: each replaced the same way.")
+    head = "**This link had values rnnviz could not use as they were:**"
+    return f"{head} {lines[0]}" if len(lines) == 1 else head + "\n\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def note_markdown(note: Note) -> str:
+    """One note as Markdown: "cell=`<the value>` is not one of …"; the words are rnnviz's own."""
+    if note.given is None:
+        return f"{note.name} {note.said}"
+    return f"{note.name}={literal_markdown(note.given)} {note.said}"
+
+
+PLAIN = re.compile(r"[A-Za-z0-9.+-]+")  # text that no Markdown, nor Streamlit's additions to it, reads as markup
+ICON_PREFIX = re.compile(r"(?<=:material)(?=/)")  # Streamlit rewrites ":material/" everywhere, code spans too
+
+
+def literal_markdown(text: str) -> str:
+    """Markdown that shows `text` exactly as it is, never as markup (no link, image, HTML, LaTeX, emoji).
+
+    Plain words and numbers stay as they are; anything else becomes inline code, which Markdown
+    shows character for character and which Streamlit's shortcodes, colours, LaTeX and autolinks
+    never look into: each span fenced by more backticks than the text holds in a row (and spaced
+    from a backtick at either end), the whole
+    wrapped in Unicode isolates (U+2068 ... U+2069) so right-to-left text cannot reorder the note
+    around it. Streamlit rewrites ":material/" even inside code, so the text is cut there into two
+    spans (joined by isolates: nothing visible). The text must hold no line breaks (config.shown
+    writes them as \\u000a).
+    """
+    if not text or (PLAIN.fullmatch(text) and "www" not in text.lower()):
+        return text
+    spans = []
+    for part in ICON_PREFIX.split(text):
+        fence = "`" * (max((len(run) for run in re.findall("`+", part)), default=0) + 1)
+        pad = " " if part[0] == "`" or part[-1] == "`" or (part[0] == part[-1] == " " and part.strip()) else ""
+        spans.append(f"{fence}{pad}{part}{pad}{fence}")  # Markdown takes one space off each end
+    return "\u2068" + "\u2069\u2068".join(spans) + "\u2069"
+
+
+# --- unexpected errors: a plain message, never a traceback, unless a developer asked for them -----
+
+ERROR_KEY = "rnnviz-error"
+ERROR_MESSAGE = ("**rnnviz ran into an unexpected problem and could not finish this page.** Nothing you set is lost: "
+                 "change a setting, or open the Home page from the sidebar and start again. (The details went to "
+                 "the server's log.)")
+
+
+def _guard_errors() -> None:
+    """Show an unexpected exception of this session's scripts as rnnviz's own short message.
+
+    Streamlit calls the session's on_script_error handler with every uncaught exception of a run
+    or a fragment, after logging it with its traceback. Under client.showErrorDetails = "full"
+    (a developer's setting; the tests') Streamlit's own exception element follows the message.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is not None and hasattr(ctx, "on_script_error"):
+        ctx.on_script_error = _on_script_error
+
+
+def _on_script_error(_error: Exception) -> bool:
+    """Draw rnnviz's message (its container's class, .st-key-rnnviz-error, lets tests and benchmarks find it);
+    True (Streamlit draws nothing more) unless a developer asked for full error details."""
+    try:
+        st._main.container(key=ERROR_KEY).error(ERROR_MESSAGE, icon=":material/error:")
+    except st.errors.StreamlitAPIException:  # a second error in the same run: the message is there already
+        pass
+    return st.get_option("client.showErrorDetails") not in ("full", "True", True)
 
 
 def sidebar(scenario_controls: bool = True) -> tuple[Config, Display]:
@@ -208,19 +358,20 @@ def _scenario_controls(sb) -> None:
 
 
 # --- the studies, cached: keyed by the Config (and page controls), never by the Display ----------
+# One byte budget for them all, idle expiry, shared read-only (ui/cache.py).
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@memo
 def cached_step_study(cfg: Config) -> StepStudy:
     return build_step_study(cfg)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@memo
 def cached_cell_gradients(cfg: Config, loss_on: str) -> CellGradients:
     return cell_gradients(cfg, loss_on)
 
 
-@st.cache_data(max_entries=32, show_spinner="Backpropagating through time…")
+@memo
 def cached_bptt_study(cfg: Config, loss_on: str) -> BpttStudy:
     """The study; the overlay cells come from their own cache, so switching cells reuses them."""
     others = {c: cached_cell_gradients(cfg.with_(cell=c), loss_on) for c in overlay_cells(cfg.cell)}
@@ -234,19 +385,28 @@ def step_study(cfg: Config) -> StepStudy:
 
 def bptt_study(cfg: Config, loss_on: str) -> BpttStudy:
     """The Backprop-through-time study, cached; bad input stops the page with a clear message."""
-    return _guarded(cached_bptt_study, cfg, loss_on)
+    if cached_bptt_study.holds(cfg, loss_on):
+        return _guarded(cached_bptt_study, cfg, loss_on)
+    with st.spinner("Backpropagating through time…"):
+        return _guarded(cached_bptt_study, cfg, loss_on)
 
 
 def _guarded(study, cfg: Config, *args, empty: str = ""):
     """study(cfg, *args), or a clear message and st.stop() for an empty text or input rnnviz rejects."""
-    if cfg.source == "text" and not cfg.text.strip():
-        st.warning("The text is empty. Type at least one character in the sidebar" + (f" {empty}." if empty else "."))
+    if cfg.source == "text" and is_blank(cfg.text):
+        st.warning("The text is empty (or only invisible characters). Type at least one character in the sidebar"
+                   + (f" {empty}." if empty else "."))
         st.stop()
     try:
         return study(cfg, *args)
     except ValueError as err:
-        st.error(f"rnnviz cannot run this input: {err}")
+        st.error(f"rnnviz cannot run this input: {literal_markdown(cfgmod.shown(str(err), 300))}")
         st.stop()
+
+
+def clear_caches() -> None:
+    """Empty the studies' cache (tests start from a fresh server's)."""
+    STUDIES.clear()
 
 
 def page_control(widget, label: str, name: str, param: Param, *args, **kwargs):
@@ -263,14 +423,22 @@ def set_values(values: dict) -> None:
 
 
 def cached(fn):
-    """st.cache_data for a pure rnnviz function (e.g. a loss surface)."""
-    return st.cache_data(show_spinner=False, max_entries=16)(fn)
+    """fn, a pure rnnviz function (e.g. a loss surface), its results kept in the studies' cache."""
+    return memo(fn)
 
 
 def show(view: View, section: str, display: Display, *, key: str, step: client.Step | None = None) -> None:
-    """One section of a view (views/): its figures and text blocks in rnnviz's element, exports named by the view."""
+    """One section of a view (views/): its figures and text blocks in rnnviz's element, exports named by the view.
+
+    Items a lesson's open question holds back (ui.lessons.held) are left out until it is answered.
+    """
+    from .lessons import is_held
+
+    shown = [item for item in view.sections[section] if not is_held(item.name)]
+    if not shown:
+        return
     items = [client.Item(figure=item.figure, block=item.block, title=item.title, caption=item.caption,
-                         half=item.half, filename=view.filename(item)) for item in view.sections[section]]
+                         half=item.half, filename=view.filename(item)) for item in shown]
     client.figures(items, step, key=key, font=PRESENT_FONT if display.present else None)
 
 
@@ -315,9 +483,12 @@ def sync_step(view: str, T: int, key: str = "t") -> None:
     param = Param(1, low=1, high=T, kind="int")
 
     def heard() -> None:
-        value = (st.session_state.get(f"_sync_{key}") or {}).get("t")
-        if value is not None:
-            _values()[key] = min(max(int(value), 1), T)
-            to_url({key: param})
+        try:  # the browser's own value: an int, unless a tampered client sent something else
+            t = int((st.session_state.get(f"_sync_{key}") or {}).get("t"))
+        except (TypeError, ValueError, OverflowError, AttributeError):
+            return
+        _values()[key] = min(max(t, 1), T)
+        _notes().pop(key, None)
+        to_url({key: param})
 
     client.step_sync(view, int(_values().get(key, 1)), param=key, key=f"_sync_{key}", on_change=heard)

@@ -179,6 +179,43 @@ function num(x) {
   return x < 0 ? `(−${text})` : text;
 }
 
+// --- long titles wrap --------------------------------------------------------------------------------
+
+const measure = document.createElement("canvas").getContext("2d");
+
+// A title that would run past the exported image is broken into lines at spaces, never inside a tag.
+// The figure of step t as exported: everything in it (the title, wrapped to the width, and the cursors).
+function exportFigure(spec, t, ctx, width) {
+  const layout = wrapTitle(materialise(spec.layout, t, ctx), width);
+  const lines = (layout.title?.text ?? "").split("<br>").length;
+  const size = layout.title?.font?.size ?? 18;
+  layout.title = { ...layout.title, y: undefined, yref: "container", yanchor: "auto", automargin: false };
+  layout.margin = { ...(layout.margin ?? {}), t: Math.round(24 + lines * size * 1.35) };
+  return { data: materialise(spec.data, t, ctx), layout };
+}
+
+function wrapTitle(layout, width) {
+  const title = layout.title;
+  const text = title?.text;
+  if (typeof text !== "string" || text.includes("<br>") || !width) return layout;
+  const font = title.font ?? {};
+  measure.font = `${font.size ?? 18}px ${font.family ?? layout.font?.family ?? "sans-serif"}`;
+  const room = width - 40;
+  const textWidth = (s) => measure.measureText(s.replace(/<[^>]+>/g, "")).width;
+  if (textWidth(text) <= room) return layout;
+  const lines = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    const candidate = line ? line + " " + word : word;
+    if (line && textWidth(candidate) > room) {
+      lines.push(line);
+      line = word;
+    } else line = candidate;
+  }
+  lines.push(line);
+  return { ...layout, title: { ...title, text: lines.join("<br>") } };
+}
+
 function renderBlock(el, block, t, ctx) {
   el.replaceChildren();
   for (const line of block.lines) {
@@ -278,11 +315,12 @@ function exportButtons(Plotly, item, figureNow, ctx, gdNow) {
   const name = () => fill(item.filename ?? "rnnviz-figure", bus.t, ctx);
   const save = (format) => {
     const gd = gdNow();
-    const figure = figureNow();
-    figure.layout = { ...figure.layout, width: gd._fullLayout.width, height: gd._fullLayout.height };
+    const figure = figureNow(gd._fullLayout.width);
+    const extra = figure.layout.margin.t - gd._fullLayout.margin.t; // the title's room, on top of the plot's
+    figure.layout = { ...figure.layout, width: gd._fullLayout.width, height: gd._fullLayout.height + extra };
     return Plotly.downloadImage(figure, {
       format, filename: name(), scale: format === "png" ? 3 : 1,
-      width: gd._fullLayout.width, height: gd._fullLayout.height,
+      width: figure.layout.width, height: figure.layout.height,
     });
   };
   return [
@@ -308,12 +346,16 @@ const CSS = `
 .rv-item { grid-column: span 2; min-width: 0; }
 .rv-item.rv-half { grid-column: span 1; }
 .rv-item h4 { font-size: 1.15em; font-weight: 600; margin: 0.9em 0 0.3em; }
-.rv-caption { color: #555; font-size: 0.9em; line-height: 1.45; margin: 0.15em 0 1.1em; }
+.rv-caption { color: #555; font-size: max(0.9em, var(--rv-min, 0px)); line-height: 1.45; margin: 0.15em 0 1.1em; }
 .rv-line { font-size: 1.1em; margin: 0.45em 0 0.8em; line-height: 1.35; }
 .rv-num { display: inline-flex; flex-direction: column; align-items: center; vertical-align: top; margin: 0 0.12em; }
-.rv-under { font-size: 0.68em; color: #555; border-top: 1px solid #999; padding-top: 0.1em; white-space: nowrap; }
+.rv-under { font-size: max(0.68em, var(--rv-min, 0px)); color: #555; border-top: 1px solid #999; padding-top: 0.1em;
+  white-space: nowrap; }
+.rv-root sub, .rv-root sup { font-size: max(0.72em, var(--rv-min, 0px)); }
 .rv-error { color: #b00020; }
 .rv-plot { position: relative; }
+.rv-title { color: #1a1a1a; line-height: 1.25; margin: 0.6em 0 0.1em; font-family: Inter, "Source Sans Pro", sans-serif; }
+
 .rv-cursor { position: absolute; pointer-events: none; box-sizing: border-box; z-index: 2; }
 @media (max-width: 900px) { .rv-item.rv-half { grid-column: span 2; } }
 `;
@@ -341,7 +383,10 @@ function mountView(parentElement, header, arrays) {
       return this.cache.get(key);
     },
   };
-  if (header.font) state.root.style.setProperty("--rv-font", header.font);
+  if (header.font) {  // presentation mode: the body size, and no text under 20 px
+    state.root.style.setProperty("--rv-font", header.font);
+    state.root.style.setProperty("--rv-min", "20px");
+  }
   state.ready = loadPlotly()
     .then((Plotly) => header.items.forEach((item, k) => drawItem(Plotly, state, item, k)))
     .catch((err) => {
@@ -417,30 +462,47 @@ function drawItem(Plotly, state, item, k) {
   const entry = { hash: item.hash };
   if (item.figure) {
     const gd = previous?.gd ?? document.createElement("div");
+    const heading = previous?.heading ?? document.createElement("div");
     if (!previous?.gd) {
+      heading.className = "rv-title";
       const box = document.createElement("div");
       box.className = "rv-plot";
       box.append(gd);
-      slot.body.replaceChildren(box);
+      slot.body.replaceChildren(heading, box);
     }
-    // Cursors (shapes named "cursor…") are drawn over the plot in HTML: moving one is a style change,
-    // not a Plotly redraw of a figure full of heatmaps. Exports draw them as the shapes they are.
+    // On screen the title is HTML above the plot: it wraps like text, never runs under the export
+    // buttons, and follows t without a Plotly redraw. Exports carry it inside the figure.
+    // Cursors (shapes named "cursor…") are drawn over the plot in HTML too: moving one is a style
+    // change, not a Plotly redraw of a figure full of heatmaps. Exports draw them as shapes.
     const spec = item.figure;
+    const titleRef = spec.layout.title?.text ?? "";
+    const titleFont = spec.layout.title?.font?.size ?? 18;
+    heading.style.fontSize = `${titleFont}px`;
     const shapes = spec.layout.shapes ?? [];
     const cursors = shapes.filter((sh) => String(sh.name ?? "").startsWith("cursor"));
-    const drawn = { data: spec.data, layout: { ...spec.layout, shapes: shapes.filter((sh) => !cursors.includes(sh)) } };
+    const drawn = {
+      data: spec.data,
+      layout: { ...spec.layout, title: { text: "" }, margin: { ...(spec.layout.margin ?? {}), t: 42 },
+                shapes: shapes.filter((sh) => !cursors.includes(sh)) },
+    };
     const paths = stepPaths(drawn);
     const config = {
       responsive: true, displaylogo: false, displayModeBar: true,
-      modeBarButtonsToRemove: ["toImage", "lasso2d", "select2d", "sendDataToCloud"],
-      modeBarButtonsToAdd: exportButtons(Plotly, item, () => ({
-        data: materialise(spec.data, bus.t, ctx), layout: materialise(spec.layout, bus.t, ctx),
-      }), ctx, () => gd),
+      // Only the exports: zooming still works by dragging (double-click resets).
+      modeBarButtonsToRemove: ["toImage", "lasso2d", "select2d", "sendDataToCloud", "zoom2d", "pan2d", "zoomIn2d",
+                               "zoomOut2d", "autoScale2d", "resetScale2d", "hoverClosestCartesian",
+                               "hoverCompareCartesian", "toggleSpikelines"],
+      modeBarButtonsToAdd: exportButtons(Plotly, item, (width) => exportFigure(spec, bus.t, ctx, width), ctx, () => gd),
+    };
+    const showTitle = (t) => {
+      const text = isRef(titleRef) ? evaluate(titleRef, t, ctx) : titleRef;
+      if (heading.__text !== text) heading.innerHTML = heading.__text = text; // builders' markup; labels escaped
     };
     gd.parentElement?.querySelectorAll(":scope > .rv-cursor").forEach((el) => el.remove());
     const overlay = (gd.__rvOverlay = cursorOverlay(gd, cursors, ctx));
     let plotted = Boolean(previous?.gd && gd.data);
     const draw = () => {
+      showTitle(bus.t);
       (plotted ? Plotly.react : Plotly.newPlot)(gd, materialise(drawn.data, bus.t, ctx),
         materialise(drawn.layout, bus.t, ctx), config).then(() => overlay.place(bus.t));
       if (!gd.__rvListening) {
@@ -451,6 +513,7 @@ function drawItem(Plotly, state, item, k) {
       entry.drawnAt = bus.t;
     };
     entry.gd = gd;
+    entry.heading = heading;
     slot.body.style.minHeight = `${spec.layout.height ?? 450}px`; // its place is kept before it is drawn
     // Drawn now if in view, else when it comes into view; moved through t only while in view.
     slot.wake = () => {
@@ -465,6 +528,7 @@ function drawItem(Plotly, state, item, k) {
     entry.move = (t) => {
       entry.drawnAt = t;
       overlay.place(t);
+      showTitle(t);
       if (!paths.traces.length && !paths.layout.length) return;
       const byTrace = new Map();
       for (const [i, p, ref] of paths.traces) {
@@ -539,6 +603,7 @@ function controlBar(header, state) {
     speed.append(option);
   }
   speed.value = String(header.speed ?? 400);
+  if (!speed.value) speed.value = "400"; // not one of the options: never a 0 ms interval
   speed.addEventListener("change", () => { if (state.timer) { stop(); start(); } });
   function start() {
     const last = backward ? 1 : bus.T;

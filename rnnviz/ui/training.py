@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -264,6 +265,21 @@ def _ask(configs: list[RunConfig], missing: list[RunConfig], runs: dict, display
     shown = [runs[c] or partial.get(c) for c in configs]
     if any(r is not None for r in shown):
         draw([r for r in shown if r is not None], display)
+
+
+def kept_runs() -> Callable[[list[RunConfig]], list[TrainingRun]]:
+    """runs(configs) -> the runs as the page shows them (this session's stopped ones, else the
+    server's kept ones), never trained; ValueError if one is missing. Made in the script thread,
+    callable from another (an export's download)."""
+    stopped, store = dict(st.session_state.get(STOPPED_KEY, {})), server().store
+
+    def runs(configs: list[RunConfig]) -> list[TrainingRun]:
+        out = [stopped.get(c) or store.get(c) for c in configs]
+        if any(run is None for run in out):
+            raise ValueError("these runs are not trained on this server yet: train them on the page first.")
+        return out
+
+    return runs
 
 
 def _preset_configs() -> set[RunConfig]:

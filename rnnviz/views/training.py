@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from ..config import Display
 from ..figures import training as fig
-from ..studies.training import B_RANGE, W_RANGE, CliffStudy
+from ..studies.training import B_RANGE, W_RANGE, CliffStudy, runs_slug
 from ..training import TrainingRun
 from . import Item, View
 
 
 def runs_view(runs: list[TrainingRun], display: Display, scenario: str = "") -> View:
     """Loss, gradient norms, the raw/clipped cosine (only when a run clips by value: otherwise it is
-    1 throughout) and ||dL/dh_t|| before and after, for these runs."""
+    1 throughout) and ||dL/dh_t|| before and after, for these runs; file names say the runs'
+    settings unless `scenario` is given."""
     present = display.present
     items = [
         Item("train-loss", fig.loss_curves(runs, present), caption=fig.LOSS_HOW_TO_READ, half=True),
@@ -21,7 +22,7 @@ def runs_view(runs: list[TrainingRun], display: Display, scenario: str = "") -> 
         items.append(Item("train-cosine", fig.cosines(runs, present), caption=fig.COSINE_HOW_TO_READ, half=True))
     items.append(Item("train-profiles", fig.gradient_profiles(runs, present), caption=fig.PROFILE_HOW_TO_READ,
                       half=True))
-    return View("training", {"runs": items}, scenario=scenario)
+    return View("training", {"runs": items}, scenario=scenario or runs_slug([run.config for run in runs]))
 
 
 def cliff_view(cliff: CliffStudy, surface, display: Display, scenario: str = "") -> View:

@@ -1,0 +1,417 @@
+"""Guided lessons: short walks through the pages that ask the learner to predict before they reveal.
+
+A lesson is a list of steps. Each step opens a page on a scenario (its URL parameters: so every step
+has a link), says in a sentence or two what to look at, and may ask a question — a choice — whose
+answer is revealed with the reason. Every number a step states is a *fact*: computed by the engine
+for that step's scenario when the step is shown, never written into the text (the text has no
+digits; tests check it). So a lesson, a home card and the page they open can never disagree.
+
+Nothing here imports Streamlit: rnnviz.ui.lessons plays the lessons.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import from_query, parse_param
+from .numerics import sigmoid
+from .registry import Registry
+
+Facts = dict[str, object]  # name -> number (or text) for the step's templates
+
+
+@dataclass(frozen=True)
+class Question:
+    """A prediction the learner makes before the step reveals the answer."""
+
+    prompt: str  # template: {fact} placeholders
+    choices: tuple[str, ...]  # templates
+    answer: Callable[[Facts], int]  # index of the right choice, from the facts
+    why: str  # template: the reveal's explanation
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a lesson: a view of a page, what to look at, and maybe a question first."""
+
+    page: str  # a key of ui.pages.PAGES
+    params: dict[str, str]  # the view's URL parameters (controls not named take their defaults)
+    title: str  # template
+    say: str  # template: one or two sentences, {fact} placeholders; Markdown without links or images
+    ask: Question | None = None
+    facts: Callable[[dict[str, str]], Facts] | None = None  # the engine's numbers for this scenario
+    hide: tuple[str, ...] = ()  # what shows the answer (views' item names or their prefixes, e.g. "bptt-"):
+    #                             held back until the learner has answered
+
+
+@dataclass(frozen=True)
+class Lesson:
+    key: str  # in the URL: lesson=<key>
+    title: str
+    summary: str  # one sentence for the home page
+    steps: tuple[Step, ...]
+
+    @property
+    def label(self) -> str:
+        return self.title
+
+
+# --- facts: the engine's numbers for a scenario --------------------------------------------------------
+
+
+def fraction_text(x: float) -> str:
+    """A fraction as the pages print it (views.bptt.fraction_text)."""
+    from .views.bptt import fraction_text as text
+
+    return text(x)
+
+
+def _step_facts(params: dict[str, str]) -> Facts:
+    from .studies.step import build
+
+    cfg, _ = from_query(params)
+    study = build(cfg)
+    tr = study.trace
+    t = int(params.get("t", 1))
+    k = t - 1
+    facts: Facts = {"T": study.T, "t": t, "H": tr.H, "steps": study.T - 1, "n_values": tr.h.size,
+                    "max_abs_h": float(np.max(np.abs(tr.h))), "char": study.step_labels[k]}
+    facts |= {f"pre_h_{b}": float(v[k, 0]) for b, v in tr.pre_h.items()}
+    facts |= {f"pre_x_{b}": float(v[k, 0]) for b, v in tr.pre_x.items()}
+    facts |= {f"{g}0": float(v[k, 0]) for g, v in tr.gates.items()}
+    facts |= {"h0": float(tr.h[k, 0]), "b_hh0": float(study.params["bias_hh"][0])}
+    if tr.c is not None:
+        f = tr.gates["f"]
+        facts |= {"c0": float(tr.c[k, 0]), "c_prev0": float(tr.c_prev[k, 0]), "mean_f": float(np.mean(f)),
+                  "kept": float(np.prod(f[1:, 0])), "kept_text": fraction_text(float(np.prod(f[1:, 0]))),
+                  "fb": cfg.forget_bias, "sigma_fb": float(sigmoid(float(cfg.forget_bias)))}
+    return facts
+
+
+def _bptt_facts(params: dict[str, str]) -> Facts:
+    from .studies.bptt import build
+
+    cfg, _ = from_query(params)
+    study = build(cfg, params.get("loss", "last"))
+    reach, main = study.reach, study.main
+    facts: Facts = {
+        "T": main.scenario.T, "steps": main.scenario.T - 1, "regime": reach.regime,
+        "fraction": reach.fraction, "fraction_text": fraction_text(reach.fraction), "factor": reach.factor,
+        "tiny": 1e-6, "tiny_text": "10⁻⁶", "radius": cfg.radius, "fb": cfg.forget_bias, "scale": cfg.input_scale,
+        "sat": float(np.mean(study.saturation["all"])),
+        "saliency_first": float(study.saliency[0] / study.saliency[-1]) if study.saliency[-1] > 0 else math.nan,
+    }
+    facts["saliency_first_text"] = fraction_text(facts["saliency_first"])
+    facts["power"] = cfg.radius ** (main.scenario.T - 1)
+    facts["power_text"] = fraction_text(facts["power"])
+    if study.gamma_sigma is not None:
+        facts |= {"gamma_sigma": study.gamma_sigma, "dead": study.dead_units}
+    for cell, other in study.others.items():
+        facts[f"{cell.replace('-', '_')}_fraction_text"] = fraction_text(other.reach.fraction)
+        facts[f"{cell.replace('-', '_')}_regime"] = other.reach.regime
+    tr = main.scenario.trace
+    if tr.kind == "rnn" and tr.nonlinearity == "tanh":
+        facts["mean_slope"] = float(np.mean(1.0 - tr.h**2))  # tanh' = 1 - h^2, averaged over units and steps
+    if main.c_norms is not None:
+        f = tr.gates["f"]
+        best = float(np.max(np.prod(f[1:], axis=0)))  # the unit whose forget gates keep the most
+        facts |= {"mean_f": float(np.mean(f)), "f_best_text": fraction_text(best)}
+    return facts
+
+
+def _training_facts(params: dict[str, str]) -> Facts:
+    from .studies import training as page
+    from .training import train
+
+    values = {name: param.default for name, param in page.PARAMS.items()}
+    values |= {name: parse_param(name, raw, page.PARAMS[name])[0] for name, raw in params.items()
+               if name in page.PARAMS}
+    facts: Facts = {}
+    if values.get("part") == "cliff":
+        start = page.wall_point(float(values["cl_b"])) if values["cl_snap"] else (float(values["cl_w"]),
+                                                                                  float(values["cl_b"]))
+        cliff = page.cliff_study(start, float(values["cl_lr"]), int(values["cl_steps"]), float(values["cl_tau"]))
+        return {"grad": cliff.start_grad_norm, "raw_step": cliff.first_steps["no clipping"],
+                "clipped_step": cliff.first_steps["clipped"], "tau": float(values["cl_tau"])}
+    runs = [train(cfg) for cfg in page.run_configs(values)]
+    for k, run in enumerate(runs, start=1):
+        first, last = float(run.loss[0]), float(np.mean(run.loss[-10:]))
+        facts |= {f"run{k}_clip": run.config.clip, f"run{k}_diverged": run.diverged_at,
+                  f"run{k}_cos": float(np.nanmin(run.cosine)) if run.updates_done else math.nan,
+                  f"run{k}_first": first, f"run{k}_last": last, f"run{k}_tau": run.config.threshold,
+                  f"run{k}_learned": run.diverged_at is None and last < 0.9 * first}
+    return facts
+
+
+FACTS = {"step": _step_facts, "bptt": _bptt_facts, "training": _training_facts}
+
+
+def facts(step: Step) -> Facts:
+    """The engine's numbers for a step's scenario (the page's own facts, and the step's)."""
+    own = FACTS[step.page](step.params) if step.page in FACTS else {}
+    own |= step.facts(step.params) if step.facts else {}
+    if "run1_first" in own:
+        own["run1_fate"] = _run1_fate(own)
+    return own
+
+
+def render(template: str, facts_: Facts) -> str:
+    """A template with its facts filled in ({name} or {name:format})."""
+    return template.format(**facts_)
+
+
+# --- the lessons ---------------------------------------------------------------------------------------
+
+TEXT = "hello"
+PANGRAM = "the quick brown fox jumps over the lazy dog"
+RNN = {"cell": "rnn-tanh", "source": "text", "text": TEXT, "hidden": "4"}
+LSTM = {"cell": "lstm", "source": "text", "text": "hello world", "hidden": "8"}
+NOISE_RNN = {"cell": "rnn-tanh", "source": "noise", "length": "60", "hidden": "16"}
+RELU = {"cell": "rnn-relu", "source": "noise", "length": "60", "hidden": "16", "init": "radius"}
+ADDING = {"source": "task", "task": "adding", "length": "80", "hidden": "16"}
+EXPLODE_RUNS = {"part": "train", "r1_clip": "none", "r2_clip": "norm", "r3_clip": "off"}
+
+
+def _scale_one(params: dict[str, str]) -> Facts:
+    """The same scenario at input scale one, for comparison."""
+    one = _bptt_facts({**params, "input_scale": "1"})
+    return {"fraction_one": one["fraction_text"], "fraction_one_value": one["fraction"], "slope_one": one["mean_slope"]}
+
+
+def _pick(value: float, edges: tuple[float, ...]) -> int:
+    """The index of the interval of `value` between edges (choices ordered low to high)."""
+    return int(np.searchsorted(edges, value, side="right"))
+
+
+LESSONS: Registry[Lesson] = Registry("lesson", [
+    Lesson("cell", "What a recurrent cell computes",
+           "The same small network at every step, a state that carries the past: read one RNN step by step.", (
+        Step("step", {**RNN, "t": "1"}, "One character at a time",
+             "A vanilla RNN reads “{word}” one character at a time. At each step t it combines the character "
+             "x_t with its previous state h_t−1 into a new state h_t = tanh(W_ih x_t + b_ih + W_hh h_t−1 + b_hh). "
+             "In the cell diagram x_t enters from below and h_t−1 from the left.",
+             facts=lambda p: {"word": TEXT}),
+        Step("step", {**RNN, "t": "1"}, "No past yet",
+             "Look at the equations under the diagram, unit j = {zero}.",
+             ask=Question("At t = {t} there is no past: h_0 is all zeros. What is unit {zero}'s recurrent part "
+                          "W_hh h_0 + b_hh?",
+                          ("Zero", "Just the bias b_hh[{zero}]", "The same as its input part"),
+                          lambda f: 1,
+                          "W_hh times a vector of zeros is zero, so only the bias is left: the recurrent part is "
+                          "{pre_h_h:.3g}, and b_hh[{zero}] is {b_hh0:.3g}."),
+             facts=lambda p: {"zero": 0}, hide=("step-equations",)),
+        Step("step", {**RNN, "t": "2"}, "The past arrives",
+             "Now at t = {t} the state h_1 is no longer zero: the recurrent part of unit {zero} is {pre_h_h:.3g}, "
+             "carrying what the cell computed at t = {one} into this step. Press ▶ or the → key to read on.",
+             facts=lambda p: {"zero": 0, "one": 1}),
+        Step("step", {**RNN, "t": "3"}, "Squashed",
+             "Every unit of h_t is a tanh of its sum.",
+             ask=Question("Over the whole text, can any unit of h_t be larger than one in size?",
+                          ("Yes, when the inputs are large", "No, never"), lambda f: 1,
+                          "tanh maps every number into the range from minus one to one. Here the largest |h_t| over "
+                          "all {n_values} numbers is {max_abs_h:.3f}."),
+             hide=("step-vectors", "step-equations", "step-heatmaps")),
+        Step("step", {**RNN, "t": "5"}, "Random weights",
+             "The same weights are used at every step: that is what makes the network recurrent. These weights "
+             "are random, so no unit means anything yet; open the heatmaps below to see every state over time.",
+             facts=lambda p: {}),
+    )),
+    Lesson("lstm", "The LSTM's gates and cell state",
+           "Three gates between zero and one decide what the cell state forgets, writes and shows.", (
+        Step("step", {**LSTM, "t": "1"}, "A second memory",
+             "The LSTM keeps a second memory, the cell state c_t, running along the top of the diagram. Three gates, "
+             "each a vector of numbers between zero and one, decide what happens to it: f (forget) multiplies the old "
+             "c, i (input) lets the candidate g in, o (output) decides how much of tanh(c) becomes h."),
+        Step("step", {**LSTM, "forget_bias": "3", "t": "4"}, "The forget gate's bias",
+             "Look at the f strip in the diagram and at f's row in the heatmaps.",
+             ask=Question("The forget gate's bias is {fb}. Before you look: where will the forget gate's values sit?",
+                          ("Near zero: it forgets", "Near one half", "Near one: it keeps"),
+                          lambda f: _pick(f["mean_f"], (0.35, 0.65)),
+                          "σ({fb}) = {sigma_fb:.2f}: the bias is added inside the sigmoid, so f sits at {mean_f:.2f} "
+                          "on average here, and the cell keeps most of its memory from step to step."),
+             hide=("step-cell", "step-vectors", "step-equations", "step-heatmaps")),
+        Step("step", {**LSTM, "forget_bias": "3", "t": "4"}, "Writing into the cell state",
+             "Read unit {zero}'s line for c in the equations at t = {t}: c_t = f·c_t−1 + i·g = {f0:.3g} × "
+             "{c_prev0:.3g} + {i0:.3g} × {g0:.3g} = {c0:.3g}. Move t and watch which term wins.",
+             facts=lambda p: {"zero": 0}),
+        Step("step", {**LSTM, "forget_bias": "0", "t": "11"}, "Forgetting adds up",
+             "Step through with ▶ and watch f at every step.",
+             ask=Question("With the forget bias at {fb}, how much of unit {zero}'s c_1 survives in c_T after {steps} "
+                          "steps of forgetting (the product of its forget gates)?",
+                          ("Almost none: less than a tenth of a percent", "A few percent", "Most of it: over half"),
+                          lambda f: _pick(f["kept"], (1e-3, 0.5)),
+                          "The forget gates multiply: their product over the {steps} steps is {kept_text}. With the "
+                          "bias at {fb}, f hovers near one half, and halves add up fast."),
+             facts=lambda p: {"zero": 0}, hide=("step-equations", "step-heatmaps")),
+    )),
+    Lesson("vanishing", "Why gradients vanish",
+           "Backprop through time multiplies the gradient at every step back: watch it shrink to nothing.", (
+        Step("bptt", {**NOISE_RNN, "mode": "backward"}, "Carrying the gradient back",
+             "To learn, the network needs the gradient of the loss with respect to every earlier state. Backprop "
+             "through time carries it back from the loss at the last step, one step at a time: press ◁ Play "
+             "backward and watch the edges fade."),
+        Step("bptt", {**NOISE_RNN, "mode": "backward"}, "How much arrives?",
+             "Look at the plot of ||dL/dh_t|| under the graph, then at the numbers beside it.",
+             ask=Question("Of the gradient at the last step, will more or less than {tiny_text} reach t = 1, "
+                          "{steps} steps back?", ("More", "Less"), lambda f: int(f["fraction"] < f["tiny"]),
+                          "{fraction_text} of it arrives: each step back multiplies it by about {factor:.3g}. "
+                          "On the log axis that is a straight line falling towards t = 1."),
+             hide=("bptt-",)),
+        Step("bptt", {**RELU, "radius": "0.8", "mode": "backward"}, "Stretch and loss",
+             "A ReLU RNN whose W_hh is scaled to spectral radius {radius}. Look at W_hh's singular values in "
+             "“Why it happens”: the largest, σ_max, is the most one step can stretch the gradient.",
+             ask=Question("Here γσ_max = {gamma_sigma:.3g}, above one: a step back may stretch the gradient. Will it "
+                          "still vanish on its way to t = 1?",
+                          ("No: it can grow at every step", "Yes, it still vanishes"),
+                          lambda f: int(f["regime"] == "vanishing"),
+                          "{fraction_text} arrives, × {factor:.3g} a step back. σ_max only bounds the stretch in "
+                          "W_hh's best direction. {dead:.0%} of the ReLU units are off at a step (slope zero), so the "
+                          "gradient loses those directions at every step, and the product shrinks: Pascanu's bound "
+                          "holds, but it does not bind."),
+             hide=("bptt-graph", "bptt-grad-norms", "bptt-jacobians", "bptt-saturation", "bptt-contributions",
+                   "bptt-saliency")),
+        Step("bptt", {**NOISE_RNN, "input_scale": "5", "mode": "backward"}, "Saturation",
+             "The inputs are now multiplied by {scale:g}, the same tanh RNN otherwise.",
+             ask=Question("At scale one, {fraction_one} of the gradient reached t = 1. With bigger inputs, will "
+                          "more or less reach it?", ("More", "Less"),
+                          lambda f: int(f["fraction"] < f["fraction_one_value"]),
+                          "{fraction_text}. Bigger inputs push the tanh units towards ±1, where its slope is small: "
+                          "the average slope falls from {slope_one:.2f} to {mean_slope:.2f}, and the gradient is "
+                          "multiplied by that slope at every step back."),
+             facts=lambda p: _scale_one(p), hide=("bptt-",)),
+        Step("bptt", {**NOISE_RNN, "mode": "backward"}, "What the network cannot learn",
+             "Scroll to the saliency plot: ||dL/dx_t|| says how much each input can still change the loss. The "
+             "first input's is {saliency_first_text} of the last one's: whatever it held, the network cannot "
+             "learn that it mattered."),
+    )),
+    Lesson("exploding", "Why gradients explode, and what clipping does",
+           "Above one the gradient grows at every step back; clipping keeps one huge step from wrecking training.", (
+        Step("bptt", {**RELU, "radius": "1.2", "mode": "backward"}, "A radius above one",
+             "The same network with W_hh scaled to spectral radius {radius}.",
+             ask=Question("Which way will the gradient go as it travels back to t = 1?",
+                          ("It vanishes", "It is carried", "It explodes"),
+                          lambda f: ("vanishing", "carried", "exploding").index(f["regime"]),
+                          "It is {regime}: {fraction_text} of the gradient at t = T arrives at t = 1, × {factor:.3g} "
+                          "a step back. Each step back stretches it a little; {steps} steps compound."),
+             hide=("bptt-",)),
+        Step("training", EXPLODE_RUNS, "Exploding gradients in training",
+             "Two runs of the same tanh RNN on the same data: run one without clipping, run two with the "
+             "gradient's norm clipped at τ = {run2_tau:g}.",
+             ask=Question("Which run learns the task?", ("Only the unclipped run", "Only the clipped run", "Both"),
+                          lambda f: 2 if f["run1_learned"] and f["run2_learned"] else (1 if f["run2_learned"] else 0),
+                          "The clipped run's loss goes from {run2_first:.3g} to {run2_last:.3g}; the unclipped run "
+                          "{run1_fate}."),
+             hide=("train-",)),
+        Step("training", {"part": "train", "r1_clip": "norm", "r1_th": "1", "r2_clip": "value", "r2_th": "0.05",
+                          "r3_clip": "none"}, "Norm or value?",
+             "Norm clipping scales the whole gradient down to length τ = {run1_tau:g}: its direction is kept (the "
+             "cosine between the raw and the clipped gradient is {run1_cos:.3g} at its lowest). Value clipping cuts "
+             "every entry into [−v, v] with v = {run2_tau:g}: the direction turns, down to a cosine of {run2_cos:.2f}. "
+             "Both tame the explosion: compare the loss curves with the unclipped run's."),
+        Step("training", {"part": "cliff"}, "The cliff",
+             "A one-unit recurrent net whose loss has a wall (Pascanu, Mikolov and Bengio). The descent starts right "
+             "next to the wall, where the gradient's norm is {grad:.3g}.",
+             ask=Question("How far will one plain gradient step move the weights?",
+                          ("Less than one", "Between one and a thousand", "More than a thousand"),
+                          lambda f: _pick(f["raw_step"], (1.0, 1e3)),
+                          "It moves them {raw_step:.3g}: far off the map. Clipped at τ = {tau:g}, the same step "
+                          "moves them {clipped_step:.3g}."),
+             hide=("cliff",)),
+    )),
+    Lesson("highway", "The LSTM's gradient highway",
+           "Along its cell state the LSTM multiplies the gradient only by the forget gate: it can carry it far.", (
+        Step("bptt", {**ADDING, "cell": "rnn-tanh", "mode": "backward"}, "The adding problem",
+             "In the adding problem the answer depends on two numbers far back in a sequence of {T} steps. A tanh "
+             "RNN is {regime}: {fraction_text} of its gradient reaches t = 1."),
+        Step("bptt", {**ADDING, "cell": "lstm", "forget_bias": "0", "mode": "backward"}, "An LSTM, forget bias {fb}",
+             "The same input, an LSTM whose forget bias is {fb}.",
+             ask=Question("The tanh RNN kept {rnn_tanh_fraction_text}. What will this LSTM carry back to t = 1?",
+                          ("Much more: it is carried", "A little more, but it still vanishes", "Less"),
+                          lambda f: 0 if f["regime"] == "carried" else (1 if f["fraction"] > f["rnn_tanh_fraction"]
+                                                                         else 2),
+                          "{fraction_text} reaches t = 1: with its forget gates near one half the cell state forgets "
+                          "at every step, and so does its gradient."),
+             facts=lambda p: {"rnn_tanh_fraction": _bptt_facts({**p, "cell": "rnn-tanh"})["fraction"]},
+             hide=("bptt-",)),
+        Step("bptt", {**ADDING, "cell": "lstm", "forget_bias": "3", "mode": "backward"}, "Forget bias {fb}",
+             "Now the forget bias is {fb}: the gate starts almost open.",
+             ask=Question("What fraction of the gradient at t = T reaches t = 1 along the cell state?",
+                          ("Less than a tenth of a percent", "Between a tenth of a percent and ten percent",
+                           "More than ten percent"),
+                          lambda f: _pick(f["fraction"], (1e-3, 0.1)),
+                          "{fraction_text}, × {factor:.3g} a step back. Along the cell state the gradient is "
+                          "multiplied only by the forget gate, unit by unit, with no squashing function in the way: "
+                          "the best-kept unit's forget gates multiply to {f_best_text} over the {steps} steps, and the "
+                          "gates that write into c add more on top. The dashed line on the plot is this highway."),
+             hide=("bptt-",)),
+        Step("bptt", {**ADDING, "cell": "gru", "mode": "backward"}, "The GRU's update gate",
+             "The GRU has no separate cell state: its update gate z mixes h_t = (1 − z)·n + z·h_t−1, so where z is "
+             "near one the old state, and its gradient, pass through unchanged. Here it is {regime}: "
+             "{fraction_text} reaches t = 1."),
+    )),
+])
+
+
+def _run1_fate(f: Facts) -> str:
+    if f.get("run1_diverged"):
+        return f"diverged at update {f['run1_diverged']}"
+    if f["run1_last"] > 100 * f["run1_first"]:
+        return "blew up"
+    return f"went from {f['run1_first']:.3g} to {f['run1_last']:.3g}"
+
+
+def step_facts(lesson: Lesson, k: int) -> Facts:
+    """The facts of step k (0-based) of a lesson."""
+    return facts(lesson.steps[k])
+
+
+# --- prepared scenarios: the home page's cards, one step each -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scenario:
+    step: Step  # its page, link, title and sentence (facts from the engine, like a lesson step's)
+
+
+SCENARIOS = (
+    Scenario(Step("step", {"cell": "lstm", "source": "text", "text": "hello world", "hidden": "8"},
+                  "Step through an LSTM reading text",
+                  "Watch the gates and the cell state, one character at a time; the forget gate averages "
+                  "{mean_f:.2f} over this text.")),
+    Scenario(Step("step", {"cell": "rnn-tanh", "source": "sine", "length": "40", "hidden": "6"},
+                  "A vanilla RNN on a sine wave",
+                  "The simplest recurrence, a tanh of the input part plus the recurrent part, over {T} steps of a "
+                  "noisy sine wave.")),
+    Scenario(Step("step", {"cell": "gru", "source": "task", "task": "adding", "length": "30", "hidden": "8"},
+                  "A GRU on the adding problem",
+                  "Two marked numbers far apart in {T} steps: see which units react to the markers.")),
+    Scenario(Step("step", {"cell": "rnn-tanh", "source": "noise", "length": "40", "init": "radius", "radius": "1.8",
+                           "hidden": "16"},
+                  "An RNN that saturates",
+                  "W_hh at spectral radius {radius:g} drives the tanh units towards ±1: the largest |h_t| is "
+                  "{max_abs_h:.2f}.",
+                  facts=lambda p: {"radius": float(p["radius"])})),
+    Scenario(Step("bptt", {**RELU, "radius": "0.8"}, "Vanishing: a ReLU RNN at spectral radius {radius:g}",
+                  "Every step back multiplies the gradient by about {factor:.2g}: {fraction_text} of it reaches t = 1, "
+                  "{steps} steps back.")),
+    Scenario(Step("bptt", {**RELU, "radius": "1.2"}, "Exploding: the same RNN at {radius:g}",
+                  "Now each step back multiplies the gradient by about {factor:.3g}: {fraction_text} of it arrives at "
+                  "t = 1, and it grows without bound.")),
+    Scenario(Step("bptt", {**ADDING, "cell": "lstm", "forget_bias": "3"}, "The LSTM's gradient highway",
+                  "With its forget gate open, the LSTM carries {fraction_text} of the gradient back along its cell "
+                  "state, {steps} steps; the tanh RNN keeps {rnn_tanh_fraction_text}.")),
+    Scenario(Step("bptt", {**NOISE_RNN, "input_scale": "5"}, "Saturation stops a tanh RNN",
+                  "Inputs multiplied by {scale:g} push tanh units towards ±1, where the slope is small: the average "
+                  "slope is {mean_slope:.2f} and {fraction_text} of the gradient reaches t = 1.")),
+    Scenario(Step("training", {}, "Clipping tames an explosion",
+                  "Two runs on the same data: without clipping the loss {run1_fate}; with the gradient's norm clipped "
+                  "at τ = {run2_tau:g} it goes from {run2_first:.3g} to {run2_last:.3g}.",
+                  facts=lambda p: {})),
+    Scenario(Step("training", {"part": "cliff"}, "The cliff",
+                  "A one-unit recurrent net whose loss has a wall: one plain gradient step from next to it moves the "
+                  "weights {raw_step:.3g}, a clipped one {clipped_step:.3g}.")),
+)

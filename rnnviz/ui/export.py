@@ -1,0 +1,54 @@
+"""A page's export panel: "Export this view" (one zip) and "Export the numbers" (CSV).
+
+Both files are made only when their button is clicked: Streamlit's deferred download data runs the
+callable on the server, in a thread, while the button shows a spinner, and nothing is computed on
+the page's reruns. They are made by rnnviz.export from the view's link at that moment, exactly as
+`python -m rnnviz.export` makes them: the session's control values, the step t as the browser last
+told the server (t moves in the session's store without a rerun of this panel), the training page's
+runs as the page shows them (the server's kept runs, or the session's stopped ones), never trained again.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import export
+from . import VALUES_KEY
+from .training import kept_runs
+
+ZIP_HELP = ("Every figure as PNG (3×, white background) and SVG at the current step, the equations, an "
+            "interactive HTML page of the whole view that opens offline, the numbers (CSV) and the view's link. "
+            "Takes a few seconds: a browser draws the images on the server.")
+CSV_HELP = ("Every number of the view for a spreadsheet: one row per step t and unit j with the input, the "
+            "pre-activations split into their input and recurrent parts, every gate, c, h, dL/dh and dL/dc.")
+CSV_HELP_TRAINING = "The per-update history of every run (loss, gradient norms, clipping, update norm, cosine)."
+
+
+def export_panel(page: str) -> None:
+    """The export buttons of the page `page` (a key of PAGES), for the view its controls describe."""
+    values = st.session_state.setdefault(VALUES_KEY, {})  # the live store: read again when a button is clicked
+    runs = kept_runs()  # read in the download's thread, where the session is out of reach
+    link = export.link_from_values(page, values)
+    scenario = export.scenario_name(link)
+    main_table = export.main_table(link)
+
+    def current() -> export.Export:
+        return export.build(export.link_from_values(page, dict(values)),
+                            runs=runs)
+
+    def zipped() -> bytes:
+        return export.zip_bytes(current())
+
+    def numbers() -> bytes:
+        return export.numbers_csv(current(), main_table)
+
+    st.subheader("Export", anchor=False)
+    row = st.container(horizontal=True)
+    row.download_button("Export this view (zip)", data=zipped, file_name=f"rnnviz-{page}-{scenario}.zip",
+                            mime="application/zip", on_click="ignore", icon=":material/folder_zip:",
+                            key=f"export-zip-{page}", help=ZIP_HELP)
+    row.download_button("Export the numbers (CSV)", data=numbers, file_name=f"rnnviz-{main_table}-{scenario}.csv",
+                            mime="text/csv", on_click="ignore", icon=":material/table_view:",
+                            key=f"export-csv-{page}", help=CSV_HELP_TRAINING if page == "training" else CSV_HELP)
+    st.caption("For slides in bulk, from a terminal: python -m rnnviz.export \"PAGE?QUERY\" --out DIR, with the "
+               "page and query of any rnnviz link (see the README).")
