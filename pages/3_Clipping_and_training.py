@@ -45,5 +45,5 @@ configs = controls.run_configs()
 if not configs:
     st.info("Every run is switched off: choose a clipping setting for at least one run.")
     st.stop()
-controls.show_runs(configs, display)
-export_panel("training")
+if controls.show_runs(configs, display):
+    export_panel("training")

@@ -246,7 +246,9 @@ def _run_backward(spec: CellKind, params, xs, h0, c0, nonlinearity, run: Run, dL
 
 def _rows(run: Run, a: int, b: int) -> Run:
     """The forward loop's records of steps a..b-1 (0-based rows): what one window's backward reads."""
-    cut = (lambda v: None if v is None else v[a:b])
+    def cut(v):
+        return None if v is None else v[a:b]
+
     return Run(h=run.h[a:b], act=run.act[a:b], c=cut(run.c), h_proj=cut(run.h_proj),
                saved={name: v[a:b] for name, v in run.saved.items()})
 
@@ -254,8 +256,9 @@ def _rows(run: Run, a: int, b: int) -> Run:
 def _joined(parts: list[BackRun]) -> BackRun:
     """The windows' backward records (in time order) as one; the state gradients into step 1 are
     the first window's (the others' are the cut, dropped)."""
-    cat = (lambda name: None if getattr(parts[0], name) is None
-           else np.concatenate([getattr(p, name) for p in parts]))
+    def cat(name):
+        return None if getattr(parts[0], name) is None else np.concatenate([getattr(p, name) for p in parts])
+
     return BackRun(dh=cat("dh"), dx_proj=cat("dx_proj"), dh_proj=cat("dh_proj"), dh0=parts[0].dh0, dc=cat("dc"),
                    dc0=parts[0].dc0)
 

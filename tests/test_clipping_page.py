@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import numpy as np
 import plotly.graph_objects as go
@@ -18,7 +17,7 @@ from rnnviz.training import RunConfig, estimated_seconds, train
 from rnnviz.ui import training as ui_training
 from rnnviz.ui.pages import PAGES
 
-from .conftest import charts, open_app, title_of
+from .conftest import charts, open_app, settle, title_of
 from .test_runstore import Gate
 
 PAGE = PAGES["training"].file
@@ -190,18 +189,6 @@ def texts(at) -> str:
     return " ".join(e.value for kind in ("info", "warning", "error", "caption", "markdown") for e in getattr(at, kind))
 
 
-@pytest.fixture(scope="module")
-def preset_files(tmp_path_factory):
-    """The default and preset runs, trained once, as a server's run folder would hold them."""
-    folder = tmp_path_factory.mktemp("preset-runs")
-    store = RunStore(folder)
-    for configs in cliff.preset_runs().values():
-        for cfg in configs:
-            if store.get(cfg) is None:
-                store.put(train(cfg))
-    return folder
-
-
 def make_server(folder, **trainer_options):
     store = RunStore(folder)
     return ui_training.use_server(store, Trainer(store, estimated_seconds, cpu_limit=2 * cliff.CAP_SECONDS,
@@ -209,27 +196,17 @@ def make_server(folder, **trainer_options):
 
 
 @pytest.fixture
-def warm(tmp_path, preset_files):
+def warm(tmp_path, preset_runs_folder):
     folder = tmp_path / "runs"
-    shutil.copytree(preset_files, folder)
+    shutil.copytree(preset_runs_folder, folder)
     yield make_server(folder)
-    ui_training.use_server(RunStore(None), Trainer(RunStore(None), estimated_seconds))
+    ui_training.use_server(None, None)
 
 
 @pytest.fixture
 def cold(tmp_path):
     yield make_server(tmp_path / "runs")
-    ui_training.use_server(RunStore(None), Trainer(RunStore(None), estimated_seconds))
-
-
-def settle(at, timeout: float = 120.0):
-    """Wait until the server has no training under way, then run the page again."""
-    trainer = ui_training.server().trainer
-    deadline = time.monotonic() + timeout
-    while any(j.active for j in trainer._jobs.values()):
-        assert time.monotonic() < deadline, "training did not finish"
-        time.sleep(0.05)
-    return at.run()
+    ui_training.use_server(None, None)
 
 
 def chart_titles(at) -> list[str]:

@@ -66,11 +66,12 @@ def server() -> Server:
         return _server
 
 
-def use_server(store: RunStore, trainer: Trainer) -> Server:
-    """Replace the process's Server (tests, benchmarks); the old trainer is closed."""
+def use_server(store: RunStore | None, trainer: Trainer | None) -> Server | None:
+    """Replace the process's Server (tests, benchmarks; None, None: the default one, made on next
+    use); the old trainer is closed."""
     global _server
     with _server_lock:
-        old, _server = _server, Server(store, trainer)
+        old, _server = _server, (None if store is None else Server(store, trainer))
     if old is not None:
         old.trainer.close()
     return _server
@@ -201,9 +202,10 @@ def _seconds(s: float) -> str:
 # --- the runs: kept, trained on request, streamed -------------------------------------------------
 
 
-def show_runs(configs: list[RunConfig], display: Display) -> None:
+def show_runs(configs: list[RunConfig], display: Display) -> bool:
     """The runs for `configs`: at once if the server keeps them; the default runs and the presets'
-    are joined (or started) without asking; any other is trained on request, its curves growing."""
+    are joined (or started) without asking; any other is trained on request, its curves growing.
+    True when every run is shown as it ended (finished or stopped): there is a view to export."""
     srv = server()
     note = st.session_state.pop(NOTE_KEY, None)
     if note:
@@ -216,28 +218,29 @@ def show_runs(configs: list[RunConfig], display: Display) -> None:
         job = None
     if job is not None and job.configs == tuple(configs):
         _follow(job.id, display.present)
-        return
+        return False
     stopped = st.session_state.setdefault(STOPPED_KEY, {})
-    runs = {c: stopped.get(c) or _finished(srv.store.get(c)) for c in configs}
+    runs = {c: _finished(srv.store.get(c)) or stopped.get(c) for c in configs}  # finished over stopped
     missing = [c for c in configs if runs[c] is None]
     if not missing:
         draw(list(runs.values()), display)
-        return
+        return True
     if job is not None:
         st.info(f"Your training of other settings is still running ({_progress_text(job, srv.trainer)}): wait for "
                 "it to finish, or stop it, to train these. Its results are kept for its settings.")
         st.button("Stop", key="stop-other", on_click=_stop, args=(job.id,),
                   help="Stops your training; what it did so far is kept.")
-        return
+        return False
     if all(c in _preset_configs() for c in missing):  # the page's own runs: trained ahead, never asked for
         _start(configs)
         job = srv.trainer.watching(_owner())
         if job is not None:
             _follow(job.id, display.present)
-            return
+            return False
         st.warning(st.session_state.pop(NOTE_KEY, "The server could not start these runs."))
-        return
+        return False
     _ask(configs, missing, runs, display)
+    return False
 
 
 def _ask(configs: list[RunConfig], missing: list[RunConfig], runs: dict, display: Display) -> None:
@@ -268,13 +271,13 @@ def _ask(configs: list[RunConfig], missing: list[RunConfig], runs: dict, display
 
 
 def kept_runs() -> Callable[[list[RunConfig]], list[TrainingRun]]:
-    """runs(configs) -> the runs as the page shows them (this session's stopped ones, else the
-    server's kept ones), never trained; ValueError if one is missing. Made in the script thread,
+    """runs(configs) -> the runs as the page shows them (the server's finished ones, else this
+    session's stopped ones), never trained; ValueError if one is missing. Made in the script thread,
     callable from another (an export's download)."""
     stopped, store = dict(st.session_state.get(STOPPED_KEY, {})), server().store
 
     def runs(configs: list[RunConfig]) -> list[TrainingRun]:
-        out = [stopped.get(c) or store.get(c) for c in configs]
+        out = [_finished(store.get(c)) or stopped.get(c) for c in configs]
         if any(run is None for run in out):
             raise ValueError("these runs are not trained on this server yet: train them on the page first.")
         return out
