@@ -198,8 +198,9 @@ def loss_and_bptt(kind, params, xs, loss_of_h, h0=None, c0=None, nonlinearity="t
     return loss, back, extra, nonfinite_step(run.h, run.c)
 
 
-def backward_from_trace(params, trace: Trace, dL_dh) -> Backward:
-    """bptt for a forward pass already run: the same gradients, without repeating the forward."""
+def backward_from_trace(params, trace: Trace, dL_dh, window: int | None = None) -> Backward:
+    """bptt for a forward pass already run: the same gradients, without repeating the forward.
+    window: truncated BPTT's (bptt_truncated); None is full BPTT."""
     check_params(trace.kind, params)
     params = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
     dL_dh = _as_float_array("dL_dh", dL_dh)
@@ -207,7 +208,7 @@ def backward_from_trace(params, trace: Trace, dL_dh) -> Backward:
         raise ValueError(f"dL_dh must have shape {trace.h.shape} (like h), got {dL_dh.shape}")
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         return _run_backward(KINDS[trace.kind], params, trace.xs, trace.h0, trace.c0, trace.nonlinearity,
-                             trace.run, dL_dh)
+                             trace.run, dL_dh, window=window)
 
 
 # --- the two passes, on (T, I) or (T, B, I) alike --------------------------------------------------------

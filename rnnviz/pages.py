@@ -41,7 +41,7 @@ PAGES: Registry[Page] = Registry("page", [
          "The forward pass, step by step", params=("t", "unit", "play", "speed", *LESSON_PARAMS), terms=STEP_TERMS),
     Page("bptt", "pages/2_Backprop_through_time.py", "Backprop through time", ":material/undo:",
          "Backprop through time: vanishing and exploding gradients",
-         params=("t", "reached", "loss", "mode", *LESSON_PARAMS), terms=BPTT_TERMS),
+         params=("t", "reached", "loss", "mode", "window", *LESSON_PARAMS), terms=BPTT_TERMS),
     Page("training", "pages/3_Clipping_and_training.py", "Clipping and training", ":material/content_cut:",
          "Clipping and training: exploding gradients in real runs, and the cliff",
          params=(*TRAINING_PARAMS, *LESSON_PARAMS), terms=TRAINING_TERMS),

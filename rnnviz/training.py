@@ -5,7 +5,8 @@ come from autograd. Optimisers follow PyTorch's update rules (torch.optim.SGD wi
 momentum, torch.optim.Adam with its defaults), clipping follows torch.nn.utils (one norm over
 every parameter, cell and readout). OPTIMIZERS and CLIPS are their registries; the cell and the
 task come from cells.CELLS and tasks.TASKS. Everything is seeded: the same RunConfig gives the
-same run. A run whose loss or weights stop being finite ends there and says at which update.
+same run. BPTT is full, or truncated to a window of cfg.window steps (engine.bptt_truncated). A
+run whose loss or weights stop being finite ends there and says at which update.
 train() returns the run's records and its trained weights, for a notebook or a page to reuse;
 save_run() and load_run() keep a run in a small .npz file (no pickle), named by run_key(cfg).
 """
@@ -107,6 +108,7 @@ class RunConfig(CellChoice):
     seed: int = 0
     radius: float | None = None  # spectral radius of each W_hh block; None: PyTorch default
     forget_bias: float | None = None  # LSTM forget-gate bias
+    window: int | None = None  # truncated BPTT's window k (engine.bptt_truncated); None: full BPTT
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,8 @@ class TrainingRun:
     cosine: np.ndarray  # (U,) cosine between the raw and the clipped gradient
     diverged_at: int | None  # 1-based update whose loss or weights were not finite, else None
     stopped_at: int | None  # updates done when a caller stopped the run early, else None
-    h_norms_start: np.ndarray  # (T,) ||dL/dh_t|| on a fixed probe batch before training
+    h_norms_start: np.ndarray  # (T,) ||dL/dh_t|| on a fixed probe batch before training, by the BPTT
+    #                            the run trains with (zero beyond config.window steps back, if it has one)
     h_norms_end: np.ndarray  # (T,) the same after training (or at divergence)
     params: dict[str, np.ndarray]  # the cell's weights after the last update (the engine's keys);
     #                                for a diverged run the last finite ones, before the update that broke them
@@ -148,6 +151,8 @@ def _check(cfg: RunConfig) -> None:
         (isinstance(cfg.updates, int) and 1 <= cfg.updates <= 5000, "updates", "an integer in 1..5000"),
         (np.isfinite(cfg.lr) and cfg.lr > 0, "lr", "a positive number"),
         (np.isfinite(cfg.threshold) and cfg.threshold > 0, "threshold", "a positive number"),
+        (cfg.window is None or (isinstance(cfg.window, int) and cfg.window >= 1), "window",
+         "None (full BPTT) or an integer >= 1"),
     ]
     for ok, name, expected in checks:
         if not ok:
@@ -163,7 +168,8 @@ def make_batch(cfg: RunConfig, index: int) -> tasks.Sample:
 
 
 def _loss_and_grads(cfg, params, readout, sample):
-    """(loss, grads for cell and readout, ||dL/dh_t|| per step) for one batch."""
+    """(loss, grads for cell and readout, ||dL/dh_t|| per step) for one batch, by BPTT truncated to
+    cfg.window (None: full): the gradient the update uses."""
 
     def readout_on(h):
         with np.errstate(over="ignore", invalid="ignore"):
@@ -172,7 +178,7 @@ def _loss_and_grads(cfg, params, readout, sample):
         return result.loss, result.dL_dh, result.grads
 
     loss, back, readout_grads, nonfinite_step = loss_and_bptt(
-        cfg.kind, params, sample.xs, readout_on, nonlinearity=cfg.nonlinearity
+        cfg.kind, params, sample.xs, readout_on, nonlinearity=cfg.nonlinearity, window=cfg.window
     )
     grads = dict(back.params) | dict(readout_grads)
     return (loss if nonfinite_step is None else float("nan")), grads, hidden_grad_norms(back)

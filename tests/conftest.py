@@ -86,12 +86,13 @@ def preset_runs_folder():
 
 
 def settle(at: AppTest, timeout: float = 120.0) -> AppTest:
-    """Wait until the training page's server has no training under way, then run the page again."""
+    """Wait until no training a session follows is under way on the training page's server (the server's
+    own warming of its preset runs may go on), then run the page again."""
     from rnnviz.ui import training
 
     trainer = training.server().trainer
     deadline = time.monotonic() + timeout
-    while any(j.active for j in trainer._jobs.values()):
+    while any(j.active and j.watchers for j in trainer._jobs.values()):
         assert time.monotonic() < deadline, "training did not finish"
         time.sleep(0.05)
     return at.run()

@@ -90,7 +90,7 @@ def test_every_setting_changes_the_key_and_equal_settings_share_it():
     base = RunConfig()
     changed = {"cell": "lstm", "hidden": 33, "task": "text", "length": 51, "batch": 31, "updates": 201,
                "optimizer": "adam", "lr": 0.11, "clip": "norm", "threshold": 2.0, "seed": 1, "radius": 1.3,
-               "forget_bias": 1.0}
+               "forget_bias": 1.0, "window": 5}
     assert set(changed) == {f.name for f in fields(RunConfig)}
     keys = {run_key(base.with_(**{name: value})) for name, value in changed.items()}
     assert len(keys) == len(changed) and run_key(base) not in keys

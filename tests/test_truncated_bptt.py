@@ -10,8 +10,11 @@ from autograd import grad
 import rnnviz
 from rnnviz.cells import KINDS
 from rnnviz.reference import plain_step
+from rnnviz.studies import training as study
+from rnnviz.training import RunConfig, train
+from rnnviz.ui.pages import PAGES
 
-from .conftest import CASES, random_problem
+from .conftest import CASES, charts, open_app, random_problem, title_of
 
 
 def detached_gradients(kind, params, xs, dL_dh, window, h0, c0, nonlinearity):
@@ -116,3 +119,55 @@ def test_windows_are_counted_back_from_the_end():
     for bad in (0, -2, 2.5):
         with pytest.raises(ValueError, match="window"):
             rnnviz.truncation_windows(10, bad)
+
+
+# --- in training ---------------------------------------------------------------------------------
+
+
+def test_a_run_trains_with_the_truncated_gradient():
+    cfg = RunConfig(cell="lstm", length=12, hidden=4, batch=4, updates=3, window=4)
+    run, full = train(cfg), train(cfg.with_(window=None))
+    assert not run.h_norms_start[:-4].any() and run.h_norms_start[-4:].all()  # the profile it trained with
+    np.testing.assert_array_equal(run.h_norms_start[-4:], full.h_norms_start[-4:])
+    assert run.loss[0] == full.loss[0] and run.loss[1] != full.loss[1]  # the same start, other updates
+    with pytest.raises(ValueError, match="window"):
+        train(cfg.with_(window=0))
+
+
+def test_a_window_as_long_as_the_sequence_is_the_full_run():
+    values = {**study.defaults(), "tr_length": 20, "r1_window": "20", "r2_window": "5"}
+    full, cut = study.run_configs(values)
+    assert full.window is None and cut.window == 5
+
+
+# --- on the Backprop through time page -----------------------------------------------------------
+
+
+def truncated_figure(at):
+    return next(c for c in charts(at) if title_of(c).startswith("Truncated BPTT"))
+
+
+@pytest.mark.usefixtures("fresh_cache")
+def test_the_backprop_page_shows_the_gradient_cut_after_k_steps():
+    at = open_app(PAGES["bptt"].file, window="5")
+    assert not at.exception, [e.value for e in at.exception]
+    figure = truncated_figure(at)
+    full, cut = (np.asarray(trace["y"], dtype=float) for trace in figure["data"][:2])
+    T = len(full)
+    assert np.isnan(cut[: T - 5]).all()  # beyond k steps back: zero, nothing drawn
+    np.testing.assert_allclose(cut[T - 5:], full[T - 5:], rtol=1e-6)  # within: the full gradient
+    assert np.isfinite(full).all()
+    assert at.query_params["window"] == "5"
+    assert any(f"reaches back to t = {T - 4} and no further" in c.value for c in at.caption)
+
+
+@pytest.mark.usefixtures("fresh_cache")
+def test_the_window_control_cuts_and_full_bptt_cuts_nothing():
+    at = open_app(PAGES["bptt"].file)
+    assert "no cut" in title_of(truncated_figure(at))
+    full, cut = (np.asarray(trace["y"], dtype=float) for trace in truncated_figure(at)["data"][:2])
+    np.testing.assert_array_equal(full, cut)
+    at.segmented_control(key="window").set_value("2").run()
+    assert not at.exception
+    cut = np.asarray(truncated_figure(at)["data"][1]["y"], dtype=float)
+    assert np.isnan(cut[:-2]).all() and np.isfinite(cut[-2:]).all()

@@ -62,11 +62,26 @@ TOP_FACTOR = {"loss": 10.0, "grad": 1e3}  # the axis stops at this many times th
 
 def run_label(run: TrainingRun) -> str:
     cfg = run.config
+    window = "" if cfg.window is None else f", BPTT window k = {cfg.window}"
     if cfg.clip == "none":
-        return "no clipping"
+        return "no clipping" + window
     if cfg.clip == "norm":
-        return f"norm clipping at τ = {cfg.threshold:g}"
-    return f"value clipping at v = {cfg.threshold:g}"
+        return f"norm clipping at τ = {cfg.threshold:g}" + window
+    return f"value clipping at v = {cfg.threshold:g}" + window
+
+
+def window_note(runs: list[TrainingRun]) -> str | None:
+    """What truncated BPTT withholds from the runs that use it (None if every run is full BPTT)."""
+    windows = sorted({run.config.window for run in runs if run.config.window is not None})
+    if not windows:
+        return None
+    T = len(runs[0].h_norms_start)
+    reach = "; ".join(f"with k = {k}, the loss at step {T} reaches back only to step {T - k + 1}" for k in windows)
+    return (f"Truncated BPTT: the sequence is cut every k steps, counted back from its last step T = {T}, and no "
+            f"gradient crosses a cut: {reach} (the profile of ||dL/dh_t|| stops there). Whatever the answer needs "
+            "from before the cut cannot shape the weights: on a task whose dependency is longer than k, the "
+            "truncated run learns only what the last k steps tell it; a full-BPTT run beside it shows what it "
+            "misses.")
 
 
 def run_styles(runs: list[TrainingRun]) -> list[tuple[str, str]]:

@@ -170,6 +170,11 @@ def run_configs() -> list[RunConfig]:
             if clip in ("norm", "value"):
                 control(st.number_input, "τ (global norm)" if clip == "norm" else "v (per entry)", f"r{k}_th",
                         1e-4, 1e3, format="%g")
+            if clip != "off":
+                page_choice(st.selectbox, "Backprop through time", f"r{k}_window",
+                            help="Truncated BPTT: the gradient of the loss reaches back only this many steps (the "
+                                 "sequence is cut into windows of k steps, counted back from the end, and no gradient "
+                                 "crosses a cut). A window as long as the sequence is full BPTT.")
             if clip in styles:  # the run's line, as every chart and summary draws it
                 st.html(_swatch(fig.CLIP_COLOURS[clip], fig.DASHES[styles[clip] % len(fig.DASHES)]))
                 styles[clip] += 1
@@ -357,6 +362,8 @@ def draw(runs: list[TrainingRun], display: Display) -> None:
         col.caption(detail)
     if not fig.shows_cosines(runs):
         st.caption(fig.COSINE_HIDDEN)
+    if (note := fig.window_note(runs)) is not None:
+        st.caption(note)
     show(view.runs_view(runs, display), "runs", display, key="train-runs")
 
 
