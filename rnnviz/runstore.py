@@ -128,6 +128,15 @@ class RunStore:
         except OSError:
             pass  # a full or read-only disk: the run stays in memory
 
+    def finished(self, cfg: RunConfig) -> TrainingRun:
+        """The finished run of cfg: kept, or trained here and now (in the caller's thread) and kept.
+        For small fixed configurations only (a lesson's facts): it bypasses the Trainer's limits."""
+        run = self.get(cfg)
+        if run is None or run.stopped_at is not None:
+            run = train(cfg)
+            self.put(run)
+        return run
+
     def forget_memory(self) -> None:
         """Empty the memory (as a restarted server starts): runs come back from disk."""
         with self._lock:

@@ -24,6 +24,7 @@ import streamlit as st
 
 from ..config import Display
 from ..figures import training as fig
+from ..lessons import use_runs
 from ..runstore import RunStore, Trainer, TrainerBusy
 from ..studies import training as study
 from ..training import RunConfig, TrainingRun, estimated_seconds
@@ -63,6 +64,7 @@ def server() -> Server:
             store = RunStore(RUNS_DIR)
             _server = Server(store, Trainer(store, estimated_seconds, workers=WORKERS,
                                             cpu_limit=2 * study.CAP_SECONDS))
+            use_runs(store.finished)  # a lesson quotes the runs the page shows
         return _server
 
 
@@ -72,6 +74,7 @@ def use_server(store: RunStore | None, trainer: Trainer | None) -> Server | None
     global _server
     with _server_lock:
         old, _server = _server, (None if store is None else Server(store, trainer))
+        use_runs(None if store is None else store.finished)
     if old is not None:
         old.trainer.close()
     return _server
@@ -353,7 +356,12 @@ def _follow(job_id: int, present: bool) -> None:
 
 
 def draw(runs: list[TrainingRun], display: Display) -> None:
-    """Each run's summary in its colour, then the figures."""
+    """Each run's summary in its colour, then the figures (both held back while a lesson's open
+    question asks what the runs do)."""
+    from .lessons import is_held
+
+    if is_held("train-summary"):
+        return  # the figures: ui.show leaves them out too
     styles = fig.run_styles(runs)
     for col, run, (colour, dash) in zip(st.columns(len(runs)), runs, styles, strict=True):
         headline, detail = fig.run_summary(run)
