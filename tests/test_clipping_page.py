@@ -233,13 +233,30 @@ def test_arrival_on_a_new_server_trains_the_default_runs_itself(cold):
 
 
 @pytest.mark.parametrize("preset,runs", [("Exploding without clipping", 2), ("Norm vs value clipping", 3),
-                                         ("LSTM on the adding problem", 2)])
+                                         ("LSTM on the adding problem", 2), ("Truncated BPTT", 2)])
 def test_a_preset_click_shows_its_results_at_once(warm, preset, runs):
     at = open_page()
     button(at, preset).click().run()
     assert not at.exception
     assert len(at.metric) == runs and not any(label.startswith("Train") for label in labels(at))
     assert ("Does clipping turn the gradient?" in chart_titles(at)) == (preset == "Norm vs value clipping")
+
+
+def test_the_truncated_bptt_preset_shows_what_training_loses(warm):
+    at = open_page()
+    button(at, "Truncated BPTT").click().run()
+    assert not at.exception
+    assert [m.label for m in at.metric] == ["norm clipping at τ = 1", "norm clipping at τ = 1, BPTT window k = 5"]
+    full, cut = (warm.store.get(c) for c in cliff.run_configs({**cliff.defaults(), **cliff.PRESETS["truncated"][1]}))
+    assert cut.config.window == 5 and full.config.window is None
+    last = [float(np.mean(r.loss[-10:])) for r in (full, cut)]
+    assert last[1] > 10 * last[0]  # the markers sit beyond k steps back: the truncated run cannot learn them
+    note = next(c.value for c in at.caption if c.value.startswith("Truncated BPTT"))
+    assert "reaches back only to step 6" in note and f"{last[0]:.3g}" in note and f"{last[1]:.3g}" in note
+    profiles = next(c for c in charts(at) if title_of(c).startswith("Gradient reaching each step"))
+    cut_start = next(t for t in profiles["data"] if t["name"] == "norm clipping at τ = 1, BPTT window k = 5, start")
+    y = np.asarray(cut_start["y"], dtype=float)
+    assert np.isnan(y[:5]).all() and np.isfinite(y[5:]).all()  # no gradient beyond 5 steps back
 
 
 def test_a_preset_runs_at_once_on_a_new_server_too(cold):

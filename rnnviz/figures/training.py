@@ -71,17 +71,24 @@ def run_label(run: TrainingRun) -> str:
 
 
 def window_note(runs: list[TrainingRun]) -> str | None:
-    """What truncated BPTT withholds from the runs that use it (None if every run is full BPTT)."""
+    """What truncated BPTT withholds from the runs that use it (None if every run is full BPTT),
+    with the final losses of a truncated and a full run side by side when both are here."""
     windows = sorted({run.config.window for run in runs if run.config.window is not None})
     if not windows:
         return None
     T = len(runs[0].h_norms_start)
     reach = "; ".join(f"with k = {k}, the loss at step {T} reaches back only to step {T - k + 1}" for k in windows)
-    return (f"Truncated BPTT: the sequence is cut every k steps, counted back from its last step T = {T}, and no "
+    text = (f"Truncated BPTT: the sequence is cut every k steps, counted back from its last step T = {T}, and no "
             f"gradient crosses a cut: {reach} (the profile of ||dL/dh_t|| stops there). Whatever the answer needs "
             "from before the cut cannot shape the weights: on a task whose dependency is longer than k, the "
-            "truncated run learns only what the last k steps tell it; a full-BPTT run beside it shows what it "
-            "misses.")
+            "truncated run learns only what the last k steps tell it.")
+    full = [r for r in runs if r.config.window is None and r.diverged_at is None and r.updates_done]
+    cut = [r for r in runs if r.config.window is not None and r.diverged_at is None and r.updates_done]
+    if full and cut:
+        a, b = (float(np.mean(r.loss[-min(10, r.updates_done):])) for r in (full[0], cut[0]))
+        text += (f" Here full BPTT ends at a loss of {a:.3g} and k = {cut[0].config.window} at {b:.3g}"
+                 f"{f' ({b / a:.3g} times higher)' if a > 0 and b > a else ''} (means of the last updates).")
+    return text
 
 
 def run_styles(runs: list[TrainingRun]) -> list[tuple[str, str]]:
