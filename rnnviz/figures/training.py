@@ -169,10 +169,12 @@ def loss_curves(runs: list[TrainingRun], present: bool = False) -> go.Figure:
             extra.append(marks)
             first = int(updates[np.argmax(np.isfinite(loss) & (loss > top))])
             peak = float(np.nanmax(np.where(np.isfinite(loss), loss, np.nan)))
-            above += 1  # one line each, stacked over the plot's top edge
-            notes.append({"x": 0, "xref": "paper", "y": 1, "yref": "paper", "yanchor": "bottom", "xanchor": "left",
-                          "yshift": 4 + 20 * (above - 1), "showarrow": False,
-                          "text": f"▲ {name}: above the chart from update {first} (up to {peak:.1e})",
+            above += 1  # one line each, stacked down from the top edge, inside the plot (clear of the
+            #              title and the export buttons above it); the learning runs sit far below
+            left = first <= 0.5 * max(r.config.updates for r in runs)  # the text runs into the plot
+            notes.append({"x": first, "y": np.log10(top), "yanchor": "top", "xanchor": "left" if left else "right",
+                          "yshift": -8 - (s.tick + 8) * (above - 1), "xshift": 4 if left else -4, "showarrow": False,
+                          "text": f"▲ {name}: above the chart from update {first} (up to {peak:.2g})",
                           "font": {"color": colour, "size": s.tick}, "bgcolor": theme.LABEL_BACKGROUND})
         if run.diverged_at is not None:
             finite = loss[np.isfinite(loss)]
@@ -190,7 +192,6 @@ def loss_curves(runs: list[TrainingRun], present: bool = False) -> go.Figure:
         "yaxis": {"title": {"text": "training loss"}, **_log_axis(bottom, top)},
         "annotations": notes,
         "legend": theme.legend(present),
-        "margin": {"t": 64 + (12 if present else 0) + 20 * above},
     }
     return theme.figure(data + extra, layout, title="Training loss, with and without clipping", present=present,
                         height=420)

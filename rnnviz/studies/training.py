@@ -105,6 +105,14 @@ def run_configs(values: dict) -> list[RunConfig]:
     return configs
 
 
+def settings_text(values: dict) -> str:
+    """The runs' shared settings in one line (control name -> value): "RNN (tanh) on the adding
+    problem: T = 50, H = 32, batch 32, 200 updates of SGD at lr 0.1"."""
+    return (f"{CELLS.labels()[values['tr_cell']]} on the {TASKS.labels()[values['tr_task']].lower()}: "
+            f"T = {int(values['tr_length'])}, H = {int(values['tr_hidden'])}, batch {values['tr_batch']}, "
+            f"{int(values['tr_updates'])} updates of {OPTIMIZERS.labels()[values['tr_opt']]} at lr {values['tr_lr']}")
+
+
 def defaults() -> dict:
     """Every control's default value (control name -> value)."""
     return {name: param.default for name, param in PARAMS.items()}

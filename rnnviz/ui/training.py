@@ -152,8 +152,20 @@ def cliff_start() -> tuple[tuple[float, float], float, int, float]:
 
 
 def run_configs() -> list[RunConfig]:
-    """The shared settings of the runs, then each run's clipping, then what they cost; the runs
-    not switched off."""
+    """The runs' settings in a line, their controls in an expander (so the runs' results sit right
+    under the presets; its label stays the same, so it stays open while they change), then what
+    they cost; the runs not switched off."""
+    now = {name: stored(name, param) for name, param in study.PARAMS.items()}
+    st.markdown(f"**These runs:** {study.settings_text(now)}.")
+    with st.expander("Change the settings: cell, task, sizes, optimiser, each run's clipping and BPTT window",
+                     icon=":material/tune:"):
+        _controls()
+    configs = study.run_configs({name: stored(name, param) for name, param in study.PARAMS.items()})
+    _cost_note(configs)
+    return configs
+
+
+def _controls() -> None:
     a, b, c, d, e = st.columns(5)
     page_choice(a.selectbox, "Cell", "tr_cell")
     page_choice(b.selectbox, "Task", "tr_task")
@@ -181,9 +193,6 @@ def run_configs() -> list[RunConfig]:
             if clip in styles:  # the run's line, as every chart and summary draws it
                 st.html(_swatch(fig.CLIP_COLOURS[clip], fig.DASHES[styles[clip] % len(fig.DASHES)]))
                 styles[clip] += 1
-    configs = study.run_configs({name: stored(name, param) for name, param in study.PARAMS.items()})
-    _cost_note(configs)
-    return configs
 
 
 def _swatch(colour: str, dash: str, width: int = 44) -> str:
