@@ -279,6 +279,26 @@ def train(cfg: RunConfig, keep_going: Callable[[TrainingRun], bool] | None = Non
     return run
 
 
+# --- what a run is measured against ------------------------------------------------------------
+
+
+@cache
+def constant_loss(task: str, length: int) -> float:
+    """The loss of the best constant answer on a task (one output for every step and sequence,
+    ignoring the input): the targets' variance for "mse", their classes' entropy for "xent", on
+    a 512-sequence sample. A run whose loss ends near it has learned no more than the average."""
+    sample = tasks.task_sample(task, max(length, TASKS[task].min_length), seed=12345, batch=512)
+    mask = np.asarray(sample.loss_mask, dtype=bool)
+    if sample.has_target is not None:
+        mask = mask & np.asarray(sample.has_target, dtype=bool)
+    targets = np.asarray(sample.targets)[mask]  # (steps * B, O) for "mse", (steps * B,) for "xent"
+    if sample.loss == "mse":
+        return float(np.mean(np.var(targets.reshape(-1, targets.shape[-1]), axis=0)))
+    p = np.bincount(targets.ravel().astype(int), minlength=sample.n_out) / targets.size
+    p = p[p > 0]
+    return float(-np.sum(p * np.log(p)))
+
+
 # --- what a run costs --------------------------------------------------------------------------
 
 # CPU seconds per update ~ T * (a + b B H + c B H^2 + d B O [per-step outputs]) + e, per kind of

@@ -488,3 +488,26 @@ def test_every_start_next_to_the_wall_the_page_offers_is_steep():
 def test_a_start_next_to_the_wall_reaches_the_sought_gradient_where_float64_allows():
     for b in (-5.0, -4.0, -3.5):
         assert np.linalg.norm(cliff.cliff_grad(np.array(cliff.wall_point(b)))) >= cliff.STEEP
+
+
+@pytest.mark.parametrize("task", ["adding", "temporal_order"])
+def test_a_constant_answer_scores_what_the_page_says(task):
+    # The readout with zero weights and the best bias (the targets' mean, or their classes' log-frequencies)
+    # on the same sample: its loss is the constant answer's.
+    from rnnviz import tasks
+    from rnnviz.readout import readout_loss
+    from rnnviz.training import constant_loss
+
+    sample = tasks.task_sample(task, 20, seed=12345, batch=512)
+    targets = np.asarray(sample.targets)[np.asarray(sample.loss_mask)]
+    if sample.loss == "mse":
+        bias = targets.reshape(-1, sample.n_out).mean(axis=0)
+    else:
+        counts = np.bincount(targets.ravel(), minlength=sample.n_out).astype(float)
+        bias = np.log(np.maximum(counts, 1e-300) / counts.sum())
+    readout = {"weight_out": np.zeros((sample.n_out, 3)), "bias_out": bias}
+    h = np.zeros((*np.asarray(sample.xs).shape[:2], 3))
+    best = readout_loss(readout, h, sample.targets, sample.loss_mask, sample.loss).loss
+    assert constant_loss(task, 20) == pytest.approx(best, rel=1e-9)
+    assert fig.run_summary(train(RunConfig(task=task, length=20, hidden=4, batch=4, updates=3)),
+                           constant_loss(task, 20))[1].endswith(f"a constant answer scores {best:.3g})")

@@ -70,9 +70,10 @@ def run_label(run: TrainingRun) -> str:
     return f"value clipping at v = {cfg.threshold:g}" + window
 
 
-def window_note(runs: list[TrainingRun]) -> str | None:
+def window_note(runs: list[TrainingRun], constant: float | None = None) -> str | None:
     """What truncated BPTT withholds from the runs that use it (None if every run is full BPTT),
-    with the final losses of a truncated and a full run side by side when both are here."""
+    with the final losses of a truncated and a full run side by side when both are here (and the
+    loss of the best constant answer, training.constant_loss, if given)."""
     windows = sorted({run.config.window for run in runs if run.config.window is not None})
     if not windows:
         return None
@@ -87,7 +88,9 @@ def window_note(runs: list[TrainingRun]) -> str | None:
     if full and cut:
         a, b = (float(np.mean(r.loss[-min(10, r.updates_done):])) for r in (full[0], cut[0]))
         text += (f" Here full BPTT ends at a loss of {a:.3g} and k = {cut[0].config.window} at {b:.3g}"
-                 f"{f' ({b / a:.3g} times higher)' if a > 0 and b > a else ''} (means of the last updates).")
+                 f"{f' ({b / a:.3g} times higher)' if a > 0 and b > a else ''} (means of the last updates)")
+        text += (f"; a constant answer, ignoring the input, scores {constant:.3g}." if constant is not None
+                 else ".")
     return text
 
 
@@ -109,8 +112,9 @@ def _line(x, y, name: str, colour: str, width: float, hover: str, **extra) -> di
             "hovertemplate": hover + "<extra>" + name + "</extra>", **extra}
 
 
-def run_summary(run: TrainingRun) -> tuple[str, str]:
-    """(headline, detail) for one run: its loss at the start and the end, or where it failed."""
+def run_summary(run: TrainingRun, constant: float | None = None) -> tuple[str, str]:
+    """(headline, detail) for one run: its loss at the start and the end, or where it failed; with
+    `constant`, the loss of the best constant answer on its task (training.constant_loss) beside it."""
     first = float(run.loss[0]) if run.updates_done else float("nan")
     tail = run.loss[-min(10, run.updates_done):]
     stopped = (f", stopped after {run.stopped_at} of {run.config.updates} updates"
@@ -119,7 +123,8 @@ def run_summary(run: TrainingRun) -> tuple[str, str]:
         return "diverged", f"at update {run.diverged_at} (loss {first:.3g} at the start)"
     last = float(np.mean(tail))
     verb = "blew up" if last > 100 * first else ("learned" if last < 0.9 * first else "barely moved")
-    return verb, f"loss {first:.3g} → {last:.3g} (mean of the last {len(tail)} updates){stopped}"
+    scale = "" if constant is None else f"; a constant answer scores {constant:.3g}"
+    return verb, f"loss {first:.3g} → {last:.3g} (mean of the last {len(tail)} updates{scale}){stopped}"
 
 
 def _log_window(series: list[np.ndarray], factor: float) -> tuple[float, float]:

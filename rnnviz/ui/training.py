@@ -27,7 +27,7 @@ from ..figures import training as fig
 from ..lessons import use_runs
 from ..runstore import RunStore, Trainer, TrainerBusy
 from ..studies import training as study
-from ..training import RunConfig, TrainingRun, estimated_seconds
+from ..training import RunConfig, TrainingRun, constant_loss, estimated_seconds
 from ..views import training as view
 from . import cached, choice, page_control, set_values, show, stored
 
@@ -196,10 +196,11 @@ def _controls() -> None:
 
 
 def _swatch(colour: str, dash: str, width: int = 44) -> str:
-    """A short line in a run's colour and dash (rnnviz's own markup: no user text)."""
-    pattern = {"solid": "", "dash": "9 5", "dot": "2 4"}[dash]
-    return (f'<svg width="{width}" height="10" role="img" aria-label="line style"><line x1="0" y1="5" '
-            f'x2="{width}" y2="5" stroke="{colour}" stroke-width="4" stroke-dasharray="{pattern}"/></svg>')
+    """A short line in a run's colour and dash (rnnviz's own markup: no user text). A styled div:
+    st.html's sanitiser drops inline SVG."""
+    style = {"solid": "solid", "dash": "dashed", "dot": "dotted"}[dash]
+    return (f'<div role="img" aria-label="{style} line" style="width:{width}px;height:0;margin:6px 0;'
+            f'border-top:4px {style} {colour}"></div>')
 
 
 def _cost_note(configs: list[RunConfig]) -> None:
@@ -372,14 +373,15 @@ def draw(runs: list[TrainingRun], display: Display) -> None:
     if is_held("train-summary"):
         return  # the figures: ui.show leaves them out too
     styles = fig.run_styles(runs)
+    constant = constant_loss(runs[0].config.task, runs[0].config.length)  # the runs share their task
     for col, run, (colour, dash) in zip(st.columns(len(runs)), runs, styles, strict=True):
-        headline, detail = fig.run_summary(run)
+        headline, detail = fig.run_summary(run, constant)
         col.html(_swatch(colour, dash))
         col.metric(fig.run_label(run), headline)
         col.caption(detail)
     if not fig.shows_cosines(runs):
         st.caption(fig.COSINE_HIDDEN)
-    if (note := fig.window_note(runs)) is not None:
+    if (note := fig.window_note(runs, constant)) is not None:
         st.caption(note)
     show(view.runs_view(runs, display), "runs", display, key="train-runs")
 
