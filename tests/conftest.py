@@ -85,7 +85,7 @@ def preset_runs_folder():
     return TEST_PRESETS
 
 
-def settle(at: AppTest, timeout: float = 120.0) -> AppTest:
+def settle(at: AppTest, timeout: float = 300.0) -> AppTest:
     """Wait until no training a session follows is under way on the training page's server (the server's
     own warming of its preset runs may go on), then run the page again."""
     from rnnviz.ui import training

@@ -11,13 +11,15 @@ from . import bptt_study, choice, memo, show
 
 
 def section(cfg: Config, display: Display, loss_on: str) -> None:
-    """A window control (URL `window`) and ||dL/dh_t|| with the gradient cut every k steps."""
+    """A window control (URL `window`) and, for a window k shorter than the sequence, ||dL/dh_t||
+    with the gradient cut every k steps beside the full one."""
     raw = choice(st.segmented_control, "Truncated BPTT: window k", "window", param=study.PARAMS["window"],
                  help="Truncated backprop through time: the sequence is cut every k steps (counted back from "
                       "the end) and no gradient crosses a cut, as when training detaches the hidden state every "
                       "k steps. Full BPTT: no cut.") or "full"
     cut = memo(_truncation)(cfg, loss_on, study.window_value(raw))
-    show(view.build(cut, cfg.cell, display), "truncation", display, key="bptt-truncated")
+    if cut.window is not None:  # full BPTT is the figure above: nothing new to draw
+        show(view.build(cut, cfg.cell, display), "truncation", display, key="bptt-truncated")
     st.caption(view.summary(cut))
 
 

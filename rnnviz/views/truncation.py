@@ -18,8 +18,8 @@ def build(cut: Truncation, cell: str, display: Display, scenario: str = "") -> V
 def summary(cut: Truncation) -> str:
     """One sentence from the numbers: how far back the gradient reaches, cut and in full."""
     if cut.window is None:
-        return (f"A window of at least T = {cut.T} steps cuts nothing: this is full BPTT. Choose a smaller k to "
-                "see what truncation withholds.")
+        return (f"Full BPTT: the gradient above travels back through all T = {cut.T} steps. Choose a window k "
+                "to cut it after k steps, as truncated BPTT does in training, and see what the earlier steps lose.")
     return (f"With k = {cut.window}, the gradient of the loss at t = {cut.T} reaches back to t = {cut.reached} and "
             f"no further: the {cut.reached - 1} step{'s' * (cut.reached != 2)} before get nothing from it, whatever "
             f"they did (full BPTT gives t = 1 ||dL/dh_1|| = {cut.full[0]:.3g}; truncated, {cut.cut[0]:.3g}).")
