@@ -236,6 +236,7 @@ def test_clipping_preset_trains_and_shows_the_unclipped_run_blowing_up(server, b
     shot(page, "clipping-exploding-preset", full_page=False)
     page.get_by_role("button", name="The cliff").click()
     wait_idle(page)
+    page.wait_for_selector("text=thrown to", timeout=60_000)  # the map with its zoom takes a while to draw
     assert_no_error(page)
     assert page.get_by_text("thrown to").count() >= 1
     shot(page, "clipping-cliff", full_page=False)

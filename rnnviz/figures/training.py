@@ -173,13 +173,12 @@ def loss_curves(runs: list[TrainingRun], present: bool = False) -> go.Figure:
         if marks is not None:
             extra.append(marks)
             first = int(updates[np.argmax(np.isfinite(loss) & (loss > top))])
-            peak = float(np.nanmax(np.where(np.isfinite(loss), loss, np.nan)))
             above += 1  # one line each, stacked down from the top edge, inside the plot (clear of the
             #              title and the export buttons above it); the learning runs sit far below
             left = first <= 0.5 * max(r.config.updates for r in runs)  # the text runs into the plot
             notes.append({"x": first, "y": np.log10(top), "yanchor": "top", "xanchor": "left" if left else "right",
                           "yshift": -8 - (s.tick + 8) * (above - 1), "xshift": 4 if left else -4, "showarrow": False,
-                          "text": f"▲ {name}: above the chart from update {first} (up to {peak:.2g})",
+                          "text": f"▲ {name}: above the chart from update {first}",
                           "font": {"color": colour, "size": s.tick}, "bgcolor": theme.LABEL_BACKGROUND})
         if run.diverged_at is not None:
             finite = loss[np.isfinite(loss)]

@@ -333,7 +333,8 @@ def _stop(job_id: int) -> None:
 def _progress_text(job, trainer: Trainer) -> str:
     if job.state == "queued":
         ahead, wait = trainer.ahead(job)
-        return (f"waiting: {ahead} training{'s' * (ahead != 1)} ahead of yours, about {_seconds(wait)} of work; "
+        work = f"about {_seconds(wait)} of work" if wait >= 1 else "nearly done by its estimate"
+        return (f"waiting: {ahead} training{'s' * (ahead != 1)} ahead of yours, {work}; "
                 f"this server trains {trainer.workers} at a time")
     cfg = job.configs[job.index]
     run = trainer.runs(job).get(cfg)
