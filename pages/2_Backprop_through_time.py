@@ -6,7 +6,7 @@ from rnnviz import ui
 from rnnviz.cells import CELLS
 from rnnviz.studies.bptt import TINY
 from rnnviz.ui import bptt as bptt_ui
-from rnnviz.ui import lessons
+from rnnviz.ui import lessons, truncation
 from rnnviz.ui.export import export_panel
 from rnnviz.ui.pages import PAGES
 from rnnviz.views import bptt as view
@@ -55,6 +55,9 @@ if not lessons.is_held("bptt-grad-norms"):  # the numbers answer a lesson's open
             st.markdown(f"Below **{TINY:g}** of its size at t = T after **{main.steps_to_tiny} steps** back.")
         for cell, other in study.others.items():
             st.caption(view.reach_sentence(CELLS[cell].label, other.reach))
+
+st.subheader("Truncated BPTT: the gradient cut after k steps")
+truncation.section(cfg, display, loss_on or "last")
 
 st.subheader("Why it happens")
 ui.show(shown, "why", display, key="bptt-why")

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from rnnviz import ui
-from rnnviz.figures import training as fig
 from rnnviz.studies import training as study
 from rnnviz.ui import lessons
 from rnnviz.ui import training as controls
@@ -12,7 +11,8 @@ from rnnviz.ui.pages import PAGES
 from rnnviz.views import training as view
 
 _, display = ui.page("training", scenario_controls=False)
-present = display.present
+controls.warm()
+controls.connection_note()
 st.title("Clipping and training")
 st.markdown(
     "An exploding gradient in one backward pass is half the story; the other half is what it does to "
@@ -26,13 +26,17 @@ controls.preset_buttons()
 
 if controls.part() == "cliff":
     st.subheader("The cliff (Pascanu, Mikolov & Bengio 2013)")
-    cliff = study.cliff_study(*controls.cliff_start())
+    cliff = ui.cached(study.cliff_study)(*controls.cliff_start())
     surface = ui.cached(study.loss_surface)()
-    ui.show(view.cliff_view(cliff, surface, display, controls.cliff_slug()), "cliff", display, key="cliff")
+    cliff_view = view.cliff_view(cliff, surface, display, controls.cliff_slug())
+    ui.show(cliff_view, "cliff", display, key="cliff")
     m1, m2, m3 = st.columns(3)
     m1.metric("Gradient norm at the start", f"{cliff.start_grad_norm:.3g}")
     m2.metric("First step, no clipping", f"{cliff.first_steps['no clipping']:.3g}", help="How far the weights move.")
     m3.metric("First step, clipped", f"{cliff.first_steps['clipped']:.3g}")
+    for line in view.cliff_summary(cliff):
+        st.markdown(line)
+    st.table(cliff_view.tables["cliff-steps"])
     export_panel("training")
     st.stop()
 
@@ -41,11 +45,5 @@ configs = controls.run_configs()
 if not configs:
     st.info("Every run is switched off: choose a clipping setting for at least one run.")
     st.stop()
-runs = controls.trained(configs)
-for col, run in zip(st.columns(len(runs)), runs, strict=True):
-    headline, detail = fig.run_summary(run)
-    col.metric(fig.run_label(run), headline)
-    col.caption(detail)
-
-ui.show(view.runs_view(runs, display), "runs", display, key="train-runs")
-export_panel("training")
+if controls.show_runs(configs, display):
+    export_panel("training")

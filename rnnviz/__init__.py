@@ -6,10 +6,12 @@ from .engine import (
     Trace,
     backward_from_trace,
     bptt,
+    bptt_truncated,
     check_params,
     clip_grad_norm,
     clip_grad_value,
     forward,
+    truncation_windows,
 )
 from .numerics import global_norm
 from .readout import (
@@ -35,7 +37,7 @@ from .weights import LoadedWeights, load_weights
 __all__ = [
     "BLOCKS", "CELLS", "GATES", "KINDS", "NONLINEARITIES", "Backward", "LoadedWeights", "NonFinite", "ReadoutResult",
     "ReverseTrace", "StackBackward", "StackTrace", "Trace", "backward_from_trace", "bptt", "bptt_stack",
-    "check_params", "check_stack_params", "clip_grad_norm", "clip_grad_value", "every_step_mask", "forward",
-    "forward_stack", "global_norm", "init_params", "init_readout", "init_stack", "last_step_mask", "layer_params",
-    "load_weights", "readout_loss",
+    "bptt_truncated", "check_params", "check_stack_params", "clip_grad_norm", "clip_grad_value", "every_step_mask",
+    "forward", "forward_stack", "global_norm", "init_params", "init_readout", "init_stack", "last_step_mask",
+    "layer_params", "load_weights", "readout_loss", "truncation_windows",
 ]

@@ -147,23 +147,60 @@ def bptt(kind, params, xs, dL_dh, h0=None, c0=None, nonlinearity="tanh", *, dL_d
         return _run_backward(spec, params, xs, h0, c0, nonlinearity, run, dL_dh, dL_dc_last)
 
 
-def loss_and_bptt(kind, params, xs, loss_of_h, h0=None, c0=None, nonlinearity="tanh"):
+def truncation_windows(T: int, window: int | None) -> list[tuple[int, int]]:
+    """Truncated BPTT's windows over steps 1..T, as 0-based [start, stop) row ranges, in time order.
+
+    The sequence is cut into windows of `window` steps counted back from the end (the last window
+    ends at T, the first may be shorter); None, or window >= T, is one window: full BPTT.
+    """
+    if window is None or window >= T:
+        return [(0, T)]
+    if int(window) != window or window < 1:
+        raise ValueError(f"window must be a whole number of steps >= 1 (or None: full BPTT), got {window!r}")
+    stops = range(T, 0, -int(window))
+    return [(max(stop - int(window), 0), stop) for stop in reversed(stops)]
+
+
+def bptt_truncated(kind, params, xs, dL_dh, window: int | None, h0=None, c0=None, nonlinearity="tanh") -> Backward:
+    """Truncated backprop through time: bptt with the state cut between windows of `window` steps.
+
+    The forward pass is the whole sequence's; the backward pass treats the state that enters each
+    window (h, and c for the LSTM) as a constant, as `h.detach()` every `window` steps would in
+    PyTorch. So a gradient dL_dh[s] reaches back only to the first step of the window holding s:
+    with a loss on the last step, dL/dh_t is exactly the full BPTT's for t > T - window and zero
+    for t <= T - window. Windows: truncation_windows(T, window) (counted back from the end). dh0 and
+    dc0 are the first window's (zero unless it starts at t = 1, which it always does). Shapes as bptt.
+    """
+    spec, params, xs, h0, c0 = _check_inputs(kind, params, xs, h0, c0, nonlinearity)
+    dL_dh = _as_float_array("dL_dh", dL_dh)
+    expected = (*xs.shape[:-1], params["weight_hh"].shape[1])
+    if dL_dh.shape != expected:
+        raise ValueError(f"dL_dh must have shape {expected} (like h), got {dL_dh.shape}")
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        _, run = _run_forward(spec, params, xs, h0, c0, nonlinearity)
+        return _run_backward(spec, params, xs, h0, c0, nonlinearity, run, dL_dh, window=window)
+
+
+def loss_and_bptt(kind, params, xs, loss_of_h, h0=None, c0=None, nonlinearity="tanh", window: int | None = None):
     """Forward, a loss on the hidden states, and BPTT in one pass, without building a Trace.
 
     loss_of_h(h) takes h (T, [B,] H) and returns (loss, dL_dh, extra). Returns
     (loss, Backward, extra, nonfinite_step) where nonfinite_step is the forward pass's. The lean
     path for training loops, which need gradients, not every intermediate of the forward pass.
+    window: truncated BPTT's window (see bptt_truncated); None is full BPTT.
     """
     spec, params, xs, h0, c0 = _check_inputs(kind, params, xs, h0, c0, nonlinearity)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         _, run = _run_forward(spec, params, xs, h0, c0, nonlinearity)
         loss, dL_dh, extra = loss_of_h(run.h)
-        back = _run_backward(spec, params, xs, h0, c0, nonlinearity, run, np.asarray(dL_dh, dtype=np.float64))
+        back = _run_backward(spec, params, xs, h0, c0, nonlinearity, run, np.asarray(dL_dh, dtype=np.float64),
+                             window=window)
     return loss, back, extra, nonfinite_step(run.h, run.c)
 
 
-def backward_from_trace(params, trace: Trace, dL_dh) -> Backward:
-    """bptt for a forward pass already run: the same gradients, without repeating the forward."""
+def backward_from_trace(params, trace: Trace, dL_dh, window: int | None = None) -> Backward:
+    """bptt for a forward pass already run: the same gradients, without repeating the forward.
+    window: truncated BPTT's (bptt_truncated); None is full BPTT."""
     check_params(trace.kind, params)
     params = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
     dL_dh = _as_float_array("dL_dh", dL_dh)
@@ -171,7 +208,7 @@ def backward_from_trace(params, trace: Trace, dL_dh) -> Backward:
         raise ValueError(f"dL_dh must have shape {trace.h.shape} (like h), got {dL_dh.shape}")
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         return _run_backward(KINDS[trace.kind], params, trace.xs, trace.h0, trace.c0, trace.nonlinearity,
-                             trace.run, dL_dh)
+                             trace.run, dL_dh, window=window)
 
 
 # --- the two passes, on (T, I) or (T, B, I) alike --------------------------------------------------------
@@ -183,12 +220,18 @@ def _run_forward(spec: CellKind, params, xs, h0, c0, nonlinearity) -> tuple[np.n
     return x_proj, spec.forward(x_proj, params["weight_hh"], params["bias_hh"], h0, c0, nonlinearity)
 
 
-def _run_backward(spec: CellKind, params, xs, h0, c0, nonlinearity, run: Run, dL_dh, dL_dc_last=None) -> Backward:
-    """The cell's backward loop; then the parameter gradients, from the pre-activation gradients."""
+def _run_backward(spec: CellKind, params, xs, h0, c0, nonlinearity, run: Run, dL_dh, dL_dc_last=None,
+                  window: int | None = None) -> Backward:
+    """The cell's backward loop (once per truncation window, see bptt_truncated); then the parameter
+    gradients, from the pre-activation gradients."""
     I = xs.shape[-1]
     GH, H = params["weight_hh"].shape
     h_prev, c_prev = _prev(h0, run.h), _prev(c0, run.c)  # (T, [B,] H)
-    back = spec.backward(run, h_prev, c_prev, params["weight_hh"], dL_dh, nonlinearity, dL_dc_last)
+    windows = truncation_windows(len(xs), window)
+    parts = [spec.backward(_rows(run, a, b), h_prev[a:b], None if c_prev is None else c_prev[a:b],
+                           params["weight_hh"], dL_dh[a:b], nonlinearity, dL_dc_last if b == len(xs) else None)
+             for a, b in windows]  # each window starts with no gradient from the next: the cut
+    back = parts[0] if len(parts) == 1 else _joined(parts)
     # The parameter gradients are sums over steps (and sequences) of outer products:
     # dW_ih = sum_t dx_proj[t] x_t^T, dW_hh = sum_t dh_proj[t] h_{t-1}^T; one matmul each.
     flat_x, flat_h = back.dx_proj.reshape(-1, GH), back.dh_proj.reshape(-1, GH)
@@ -200,6 +243,25 @@ def _run_backward(spec: CellKind, params, xs, h0, c0, nonlinearity, run: Run, dL
     }
     dxs = back.dx_proj @ params["weight_ih"]  # (T, [B,] I)
     return _pack_backward(spec, back, dxs, grads)
+
+
+def _rows(run: Run, a: int, b: int) -> Run:
+    """The forward loop's records of steps a..b-1 (0-based rows): what one window's backward reads."""
+    def cut(v):
+        return None if v is None else v[a:b]
+
+    return Run(h=run.h[a:b], act=run.act[a:b], c=cut(run.c), h_proj=cut(run.h_proj),
+               saved={name: v[a:b] for name, v in run.saved.items()})
+
+
+def _joined(parts: list[BackRun]) -> BackRun:
+    """The windows' backward records (in time order) as one; the state gradients into step 1 are
+    the first window's (the others' are the cut, dropped)."""
+    def cat(name):
+        return None if getattr(parts[0], name) is None else np.concatenate([getattr(p, name) for p in parts])
+
+    return BackRun(dh=cat("dh"), dx_proj=cat("dx_proj"), dh_proj=cat("dh_proj"), dh0=parts[0].dh0, dc=cat("dc"),
+                   dc0=parts[0].dc0)
 
 
 def _prev(initial, states):

@@ -123,6 +123,18 @@ def _bptt_facts(params: dict[str, str]) -> Facts:
     return facts
 
 
+# Where the training facts get their runs: train() unless the app sets its server's run store
+# (rnnviz.ui.training), so a lesson quotes exactly the runs its page shows, and trains nothing the
+# store keeps. The same settings give the same run either way (training is seeded).
+_runs: Callable | None = None
+
+
+def use_runs(runs: Callable | None) -> None:
+    """runs(cfg) -> the finished TrainingRun of cfg, for the training facts (None: train them)."""
+    global _runs
+    _runs = runs
+
+
 def _training_facts(params: dict[str, str]) -> Facts:
     from .studies import training as page
     from .training import train
@@ -137,7 +149,7 @@ def _training_facts(params: dict[str, str]) -> Facts:
         cliff = page.cliff_study(start, float(values["cl_lr"]), int(values["cl_steps"]), float(values["cl_tau"]))
         return {"grad": cliff.start_grad_norm, "raw_step": cliff.first_steps["no clipping"],
                 "clipped_step": cliff.first_steps["clipped"], "tau": float(values["cl_tau"])}
-    runs = [train(cfg) for cfg in page.run_configs(values)]
+    runs = [(_runs or train)(cfg) for cfg in page.run_configs(values)]
     for k, run in enumerate(runs, start=1):
         first, last = float(run.loss[0]), float(np.mean(run.loss[-10:]))
         facts |= {f"run{k}_clip": run.config.clip, f"run{k}_diverged": run.diverged_at,

@@ -47,7 +47,7 @@ PAGES: Registry[Page] = Registry("page", [
          "The forward pass, step by step", params=("t", "unit", "play", "speed", *LESSON_PARAMS), terms=STEP_TERMS),
     Page("bptt", "pages/2_Backprop_through_time.py", "Backprop through time", ":material/undo:",
          "Backprop through time: vanishing and exploding gradients",
-         params=("t", "reached", "loss", "mode", *LESSON_PARAMS), terms=BPTT_TERMS),
+         params=("t", "reached", "loss", "mode", "window", *LESSON_PARAMS), terms=BPTT_TERMS),
     Page("setups", "pages/4_Input_and_output_setups.py", "Input and output setups", ":material/account_tree:",
          "Input and output setups: where inputs enter, where the loss is, which steps get gradient",
          params=("setup", *LESSON_PARAMS), terms=SETUPS_TERMS),

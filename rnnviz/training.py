@@ -5,14 +5,24 @@ come from autograd. Optimisers follow PyTorch's update rules (torch.optim.SGD wi
 momentum, torch.optim.Adam with its defaults), clipping follows torch.nn.utils (one norm over
 every parameter, cell and readout). OPTIMIZERS and CLIPS are their registries; the cell and the
 task come from cells.CELLS and tasks.TASKS. Everything is seeded: the same RunConfig gives the
-same run. A run whose loss or weights stop being finite ends there and says at which update.
-train() returns the run's records and its trained weights, for a notebook or a page to reuse.
+same run. BPTT is full, or truncated to a window of cfg.window steps (engine.bptt_truncated). A
+run whose loss or weights stop being finite ends there and says at which update.
+train() returns the run's records and its trained weights, for a notebook or a page to reuse;
+save_run() and load_run() keep a run in a small .npz file (no pickle), named by run_key(cfg).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -98,6 +108,7 @@ class RunConfig(CellChoice):
     seed: int = 0
     radius: float | None = None  # spectral radius of each W_hh block; None: PyTorch default
     forget_bias: float | None = None  # LSTM forget-gate bias
+    window: int | None = None  # truncated BPTT's window k (engine.bptt_truncated); None: full BPTT
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,8 @@ class TrainingRun:
     cosine: np.ndarray  # (U,) cosine between the raw and the clipped gradient
     diverged_at: int | None  # 1-based update whose loss or weights were not finite, else None
     stopped_at: int | None  # updates done when a caller stopped the run early, else None
-    h_norms_start: np.ndarray  # (T,) ||dL/dh_t|| on a fixed probe batch before training
+    h_norms_start: np.ndarray  # (T,) ||dL/dh_t|| on a fixed probe batch before training, by the BPTT
+    #                            the run trains with (zero beyond config.window steps back, if it has one)
     h_norms_end: np.ndarray  # (T,) the same after training (or at divergence)
     params: dict[str, np.ndarray]  # the cell's weights after the last update (the engine's keys);
     #                                for a diverged run the last finite ones, before the update that broke them
@@ -139,6 +151,8 @@ def _check(cfg: RunConfig) -> None:
         (isinstance(cfg.updates, int) and 1 <= cfg.updates <= 5000, "updates", "an integer in 1..5000"),
         (np.isfinite(cfg.lr) and cfg.lr > 0, "lr", "a positive number"),
         (np.isfinite(cfg.threshold) and cfg.threshold > 0, "threshold", "a positive number"),
+        (cfg.window is None or (isinstance(cfg.window, int) and cfg.window >= 1), "window",
+         "None (full BPTT) or an integer >= 1"),
     ]
     for ok, name, expected in checks:
         if not ok:
@@ -154,7 +168,8 @@ def make_batch(cfg: RunConfig, index: int) -> tasks.Sample:
 
 
 def _loss_and_grads(cfg, params, readout, sample):
-    """(loss, grads for cell and readout, ||dL/dh_t|| per step) for one batch."""
+    """(loss, grads for cell and readout, ||dL/dh_t|| per step) for one batch, by BPTT truncated to
+    cfg.window (None: full): the gradient the update uses."""
 
     def readout_on(h):
         with np.errstate(over="ignore", invalid="ignore"):
@@ -163,7 +178,7 @@ def _loss_and_grads(cfg, params, readout, sample):
         return result.loss, result.dL_dh, result.grads
 
     loss, back, readout_grads, nonfinite_step = loss_and_bptt(
-        cfg.kind, params, sample.xs, readout_on, nonlinearity=cfg.nonlinearity
+        cfg.kind, params, sample.xs, readout_on, nonlinearity=cfg.nonlinearity, window=cfg.window
     )
     grads = dict(back.params) | dict(readout_grads)
     return (loss if nonfinite_step is None else float("nan")), grads, hidden_grad_norms(back)
@@ -262,3 +277,131 @@ def train(cfg: RunConfig, keep_going: Callable[[TrainingRun], bool] | None = Non
         if keep_going is not None and not keep_going(run):
             return replace(run, stopped_at=run.updates_done)
     return run
+
+
+# --- what a run is measured against ------------------------------------------------------------
+
+
+@cache
+def constant_loss(task: str, length: int) -> float:
+    """The loss of the best constant answer on a task (one output for every step and sequence,
+    ignoring the input): the targets' variance for "mse", their classes' entropy for "xent", on
+    a 512-sequence sample. A run whose loss ends near it has learned no more than the average."""
+    sample = tasks.task_sample(task, max(length, TASKS[task].min_length), seed=12345, batch=512)
+    mask = np.asarray(sample.loss_mask, dtype=bool)
+    if sample.has_target is not None:
+        mask = mask & np.asarray(sample.has_target, dtype=bool)
+    targets = np.asarray(sample.targets)[mask]  # (steps * B, O) for "mse", (steps * B,) for "xent"
+    if sample.loss == "mse":
+        return float(np.mean(np.var(targets.reshape(-1, targets.shape[-1]), axis=0)))
+    p = np.bincount(targets.ravel().astype(int), minlength=sample.n_out) / targets.size
+    p = p[p > 0]
+    return float(-np.sum(p * np.log(p)))
+
+
+# --- what a run costs --------------------------------------------------------------------------
+
+# CPU seconds per update ~ T * (a + b B H + c B H^2 + d B O [per-step outputs]) + e, per kind of
+# cell: the per-step Python overhead, the elementwise work, the matrix products and the
+# readout's loss at every step (the text task). Fitted on this project's 2-core machine, one
+# BLAS thread, and rounded up; benchmarks/training.py --calibrate measures them again and prints
+# how far the estimate is from the measured time.
+COST = {  # kind -> (a, b, c, d, e)
+    "rnn": (7e-6, 8e-8, 2e-11, 7e-8, 1e-3),
+    "lstm": (7e-6, 1.6e-7, 2e-10, 7e-8, 1e-3),
+    "gru": (3.5e-5, 8e-8, 4.5e-10, 7e-8, 1e-3),
+}
+
+
+@cache
+def _task_sizes(task: str) -> tuple[int, int, bool]:
+    """(I, O, a loss at every step) of a task, from a one-sequence sample."""
+    sample = tasks.task_sample(task, max(10, TASKS[task].min_length), seed=0, batch=1)
+    every_step = bool(np.asarray(sample.loss_mask)[:-1].any())  # more than the last step
+    return sample.xs.shape[-1], sample.n_out, every_step
+
+
+def estimated_seconds(cfg: RunConfig) -> float:
+    """About how many CPU seconds (one core) train(cfg) takes, for all of cfg.updates (COST)."""
+    a, b, c, d, e = COST[cfg.kind]
+    _, n_out, every_step = _task_sizes(cfg.task)
+    T, B, H = max(cfg.length, TASKS[cfg.task].min_length), cfg.batch, cfg.hidden
+    per_update = T * (a + b * B * H + c * B * H * H + d * B * n_out * every_step) + e
+    return cfg.updates * per_update
+
+
+# --- keeping runs: a key per configuration, and a run as a small .npz file ------------------------
+
+# The modules whose code decides a run's numbers: a change to any of them makes new keys, so a
+# run kept on disk is never shown for code that would train it differently.
+ENGINE_MODULES = ("training", "engine", "cells", "tasks", "readout", "numerics", "analysis", "registry")
+_RECORDS = ("loss", "grad_norm", "clipped_norm", "clipped", "update_norm", "cosine", "h_norms_start", "h_norms_end")
+
+
+@cache
+def engine_version() -> str:
+    """A short hash of the training engine's source (ENGINE_MODULES)."""
+    h = hashlib.blake2b(digest_size=8)
+    for name in ENGINE_MODULES:
+        h.update(Path(__file__).with_name(f"{name}.py").read_bytes())
+    return h.hexdigest()
+
+
+def run_key(cfg: RunConfig) -> str:
+    """A file-name-safe key for the run cfg describes, with this engine: same key, same run."""
+    settings = json.dumps(asdict(cfg), sort_keys=True, allow_nan=False)
+    return hashlib.blake2b(f"{settings}|{engine_version()}".encode(), digest_size=16).hexdigest()
+
+
+def run_arrays(run: TrainingRun) -> dict[str, np.ndarray]:
+    """The run as named arrays (np.savez's input): records, weights ("params.<key>",
+    "readout.<key>"), and "meta", a JSON text of the configuration and the scalars."""
+    meta = {"config": asdict(run.config), "diverged_at": run.diverged_at, "stopped_at": run.stopped_at,
+            "final_loss": None if not np.isfinite(run.final_loss) else float(run.final_loss),
+            "engine": engine_version()}
+    out = {"meta": np.array(json.dumps(meta, sort_keys=True))}
+    out |= {name: np.asarray(getattr(run, name)) for name in _RECORDS}
+    out |= {f"params.{k}": v for k, v in run.params.items()} | {f"readout.{k}": v for k, v in run.readout.items()}
+    return out
+
+
+def run_from_arrays(arrays) -> TrainingRun:
+    """The inverse of run_arrays (a dict or an opened .npz); ValueError if it is not such a run."""
+    try:
+        meta = json.loads(str(arrays["meta"][()]))
+        known = {f.name for f in fields(RunConfig)}
+        cfg = RunConfig(**{k: v for k, v in meta["config"].items() if k in known})
+        records = {name: np.asarray(arrays[name]) for name in _RECORDS}
+        names = [str(n) for n in arrays.keys()] if hasattr(arrays, "keys") else list(arrays)
+        params = {n.split(".", 1)[1]: np.asarray(arrays[n]) for n in names if n.startswith("params.")}
+        readout = {n.split(".", 1)[1]: np.asarray(arrays[n]) for n in names if n.startswith("readout.")}
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"not a saved training run: {err}") from err
+    final = meta.get("final_loss")
+    return TrainingRun(config=cfg, **records, diverged_at=meta.get("diverged_at"), stopped_at=meta.get("stopped_at"),
+                       params=params, readout=readout, final_loss=float("nan") if final is None else float(final))
+
+
+def save_run(run: TrainingRun, path: str | Path) -> int:
+    """Write the run to `path` (.npz, written whole or not at all); returns its size in bytes."""
+    path = Path(path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **run_arrays(run))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(buffer.getvalue())
+        os.replace(tmp, path)  # atomic: a reader sees the old file or the new one, never half of one
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(buffer.getvalue())
+
+
+def load_run(path: str | Path) -> TrainingRun:
+    """A run written by save_run; ValueError if the file is not one (or is damaged)."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return run_from_arrays(arrays)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path}: {err}") from err

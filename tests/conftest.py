@@ -1,5 +1,9 @@
 """Shared helpers for the tests."""
 
+import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +14,16 @@ from streamlit.testing.v1 import AppTest
 import rnnviz
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The training page's runs in tests. TEST_PRESETS (git-ignored, like the server's folder) keeps the page's
+# default and preset runs between test sessions, so they are trained once per machine and engine version
+# (their file names carry it), not once per session. The session's server keeps its runs in a folder of its
+# own, starting with a copy of those: no run a test trains outlives the session.
+TEST_PRESETS = ROOT / "cache" / "test-preset-runs"
+SESSION_RUNS = Path(tempfile.mkdtemp(prefix="rnnviz-test-runs-"))
+for _kept in TEST_PRESETS.glob("*.npz"):
+    shutil.copy2(_kept, SESSION_RUNS)
+os.environ["RNNVIZ_RUNS_DIR"] = str(SESSION_RUNS)
 
 # Tests see every exception as AppTest's exception elements (at.exception), under rnnviz's own message:
 # a developer's setting. .streamlit/config.toml sets "none" for everyone else (ui._guard_errors).
@@ -45,6 +59,42 @@ def open_app(page: str | None = None, **query) -> AppTest:
         at.query_params[key] = [str(v) for v in value] if isinstance(value, list) else str(value)
     if page:
         at.switch_page(page)
+    return at.run()
+
+
+@pytest.fixture(scope="session")
+def preset_runs_folder():
+    """TEST_PRESETS holding the training page's default and preset runs, and nothing else (trained here
+    if missing); the session's server has them too."""
+    from rnnviz.runstore import RunStore
+    from rnnviz.studies.training import preset_runs
+    from rnnviz.training import train
+
+    store = RunStore(TEST_PRESETS)
+    wanted = {store.path(cfg) for configs in preset_runs().values() for cfg in configs}
+    for path in set(TEST_PRESETS.glob("*.npz")) - wanted:  # an older engine's, or not a preset's
+        path.unlink()
+    for configs in preset_runs().values():
+        for cfg in configs:
+            kept = store.get(cfg)
+            if kept is None or kept.stopped_at is not None:
+                store.put(train(cfg))
+    for path in wanted:
+        if not (SESSION_RUNS / path.name).exists():
+            shutil.copy2(path, SESSION_RUNS)
+    return TEST_PRESETS
+
+
+def settle(at: AppTest, timeout: float = 300.0) -> AppTest:
+    """Wait until no training a session follows is under way on the training page's server (the server's
+    own warming of its preset runs may go on), then run the page again."""
+    from rnnviz.ui import training
+
+    trainer = training.server().trainer
+    deadline = time.monotonic() + timeout
+    while any(j.active and j.watchers for j in trainer._jobs.values()):
+        assert time.monotonic() < deadline, "training did not finish"
+        time.sleep(0.05)
     return at.run()
 
 

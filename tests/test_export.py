@@ -38,7 +38,7 @@ from rnnviz.ui.pages import PAGES
 from rnnviz.views import numbers
 
 from .browser_helpers import CHROMIUM
-from .conftest import ROOT, open_app
+from .conftest import ROOT, open_app, settle
 
 SMALL = "cell={cell}&hidden=3&text=ab%3Dc&t=2"  # "ab=c": 4 steps, one of them a "="
 TRAIN_SMALL = "part=train&tr_updates=10&tr_length=10&tr_hidden=4&tr_batch=8&r3_clip=value&r3_th=0.05"
@@ -454,6 +454,7 @@ def test_the_export_panel_exports_the_sessions_trained_runs(deferred):
     at = open_app(PAGES["training"].file, **query)
     assert not any(b.proto.label.startswith("Export") for b in at.get("download_button"))  # nothing trained yet
     next(b for b in at.button if b.label == "Train 3 runs").click().run()
+    settle(at)  # the server trains them in the background
     assert not at.exception
     ex = export.build(export.parse_link("Clipping_and_training?" + TRAIN_SMALL))
     assert deferred[f"rnnviz-train-history-{ex.view.scenario}.csv"]() == export.numbers_csv(ex, "train-history")

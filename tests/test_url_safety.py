@@ -30,11 +30,11 @@ SHARED = ("cell", "hidden", "source", "text", "length", "task", "seed", "init", 
 PAGE_PARAMS = {
     "home": LESSON_PARAMS,
     "step": ("t", "unit", "play", "speed", *LESSON_PARAMS),
-    "bptt": ("t", "reached", "loss", "mode", *LESSON_PARAMS),
+    "bptt": ("t", "reached", "loss", "mode", "window", *LESSON_PARAMS),
     "setups": ("setup", *LESSON_PARAMS),
     "training": (*LESSON_PARAMS, "part", "tr_cell", "tr_task", "tr_length", "tr_hidden", "tr_batch", "tr_updates", "tr_opt", "tr_lr",
                  "tr_radius", "tr_seed", "r1_clip", "r2_clip", "r3_clip", "r1_th", "r2_th", "r3_th", "cl_b", "cl_snap",
-                 "cl_w", "cl_lr", "cl_steps", "cl_tau"),
+                 "cl_w", "cl_lr", "cl_steps", "cl_tau", "r1_window", "r2_window", "r3_window"),
     "compare": ("t", "perturb", "models", *LESSON_PARAMS),
 }
 # A valid value of each, other than its default: the link must open with it, without a note.
@@ -42,9 +42,11 @@ VALID = {"cell": "gru", "hidden": "5", "source": "noise", "text": "abc", "length
          "seed": "3", "init": "radius", "radius": "0.85", "input_scale": "2.5", "forget_bias": "0", "layers": "3",
          "direction": "bidirectional", "present": "true", "setup": "one-to-many",
          "t": "4", "unit": "2", "play": "true", "speed": "200", "reached": "3", "loss": "all", "mode": "forward",
+         "window": "5",
          "part": "train", "tr_cell": "gru", "tr_task": "memorisation", "tr_length": "20", "tr_hidden": "8",
          "tr_batch": "16", "tr_updates": "30", "tr_opt": "adam", "tr_lr": "0.01", "tr_radius": "0.8", "tr_seed": "4",
          "r1_clip": "value", "r2_clip": "none", "r3_clip": "norm", "r1_th": "0.5", "r2_th": "2", "r3_th": "3",
+         "r1_window": "5", "r2_window": "2", "r3_window": "10",
          "cl_b": "-3.5", "cl_snap": "false", "cl_w": "4.5", "cl_lr": "0.3", "cl_steps": "12", "cl_tau": "3",
          "lesson": "vanishing", "step": "2", "perturb": "5", "models": "random"}
 

@@ -26,7 +26,7 @@ from ..config import Param
 from ..engine import clip_grad_norm
 from ..numerics import global_norm, sigmoid
 from ..tasks import TASKS
-from ..training import CLIPS, OPTIMIZERS, RunConfig
+from ..training import CLIPS, OPTIMIZERS, RunConfig, estimated_seconds
 
 # --- the page's controls, presets and the runs they describe ------------------------------------
 
@@ -35,7 +35,9 @@ RADII = {"default": "PyTorch default", "0.8": "0.8", "1.0": "1.0", "1.2": "1.2",
 RATES = {str(v): str(v) for v in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)}
 BATCHES = {str(v): str(v) for v in (8, 16, 32, 64)}
 RUN_CLIPS = {**CLIPS.labels(), "off": "— (no run)"}
-RUNS = (1, 2, 3)  # up to three runs side by side, each with its own clipping
+RUNS = (1, 2, 3)  # up to three runs side by side, each with its own clipping and BPTT window
+# Truncated BPTT's window k per run (engine.bptt_truncated): the gradient reaches back k steps.
+WINDOWS = {"full": "full BPTT", **{str(k): f"truncated: {k} step{'s' * (k > 1)} back" for k in (1, 2, 5, 10, 20, 50)}}
 CLIFF_RATES = [0.001, 0.01, 0.03, 0.1, 0.3, 1.0]
 CLIFF_TAUS = [0.01, 0.1, 0.3, 1.0, 3.0, 10.0]
 
@@ -53,6 +55,7 @@ PARAMS = {  # the page's controls, kept in the URL, with their checks
     "tr_seed": Param(0, low=0, high=9999, kind="int"),
     **{f"r{k}_clip": Param(v, RUN_CLIPS) for k, v in zip(RUNS, ("none", "norm", "off"), strict=True)},
     **{f"r{k}_th": Param(v, low=1e-4, high=1e3, kind="float") for k, v in zip(RUNS, (1.0, 1.0, 0.05), strict=True)},
+    **{f"r{k}_window": Param("full", WINDOWS) for k in RUNS},
     "cl_b": Param(-4.0, low=-8.0, high=0.0, kind="float"),
     "cl_snap": Param(True, kind="bool"),
     "cl_w": Param(6.0, low=0.0, high=12.0, kind="float"),
@@ -62,37 +65,78 @@ PARAMS = {  # the page's controls, kept in the URL, with their checks
 }
 TRAIN = {"tr_cell": "rnn-tanh", "tr_task": "adding", "tr_length": 50, "tr_hidden": 32, "tr_batch": "32",
          "tr_updates": 200, "tr_opt": "sgd", "tr_lr": "0.1", "tr_radius": "1.3", "tr_seed": 0,
-         "r1_clip": "none", "r1_th": 1.0, "r2_clip": "norm", "r2_th": 1.0, "r3_clip": "off", "r3_th": 0.05}
+         "r1_clip": "none", "r1_th": 1.0, "r2_clip": "norm", "r2_th": 1.0, "r3_clip": "off", "r3_th": 0.05,
+         "r1_window": "full", "r2_window": "full", "r3_window": "full"}
+LSTM_ADDING = {**TRAIN, "part": "train", "tr_cell": "lstm", "tr_length": 10, "tr_updates": 500, "tr_opt": "adam",
+               "tr_lr": "0.01", "tr_radius": "default"}
 PRESETS = {  # key -> (button label, control values)
     "explode": ("Exploding without clipping", {**TRAIN, "part": "train"}),
     "norm_value": ("Norm vs value clipping", {**TRAIN, "part": "train", "r1_clip": "norm", "r1_th": 1.0,
                                               "r2_clip": "value", "r2_th": 0.05, "r3_clip": "none"}),
     "cliff": ("The cliff", {"part": "cliff", "cl_b": -4.0, "cl_snap": True, "cl_lr": 0.1, "cl_steps": 20,
                             "cl_tau": 1.0}),
-    "lstm_adding": ("LSTM on the adding problem", {**TRAIN, "part": "train", "tr_cell": "lstm", "tr_length": 10,
-                                                   "tr_updates": 500, "tr_opt": "adam", "tr_lr": "0.01",
-                                                   "tr_radius": "default", "r1_clip": "none", "r2_clip": "norm"}),
+    "lstm_adding": ("LSTM on the adding problem", {**LSTM_ADDING, "r1_clip": "none", "r2_clip": "norm"}),
+    # The adding problem's markers sit in the first half (tasks.adding_sample): at T = 10 at least 6 steps
+    # before the loss, beyond a window of 5; the full run is lstm_adding's second run (shared).
+    "truncated": ("Truncated BPTT", {**LSTM_ADDING, "r1_clip": "norm", "r2_clip": "norm", "r2_window": "5"}),
 }
 
 
 def run_configs(values: dict) -> list[RunConfig]:
     """The runs the controls describe (control name -> value), one per run not switched off.
 
-    A run without clipping ignores its threshold, so changing it does not make a new run.
+    A run without clipping ignores its threshold, so changing it does not make a new run; nor
+    does a window as long as the sequence (it is full BPTT).
     """
     radius = values["tr_radius"]
     base = RunConfig(cell=values["tr_cell"], task=values["tr_task"], length=int(values["tr_length"]),
                      hidden=int(values["tr_hidden"]), batch=int(values["tr_batch"]),
                      updates=int(values["tr_updates"]), optimizer=values["tr_opt"], lr=float(values["tr_lr"]),
                      seed=int(values["tr_seed"]), radius=None if radius == "default" else float(radius))
+    T = max(base.length, TASKS[base.task].min_length)  # the length the task's sequences have
     configs = []
     for k in RUNS:
-        clip = values[f"r{k}_clip"]
+        clip, window = values[f"r{k}_clip"], values.get(f"r{k}_window", "full")
+        window = None if window == "full" or int(window) >= T else int(window)
         if clip == "none":
-            configs.append(base.with_(clip="none"))
+            configs.append(base.with_(clip="none", window=window))
         elif clip != "off":
-            configs.append(base.with_(clip=clip, threshold=float(values[f"r{k}_th"])))
+            configs.append(base.with_(clip=clip, threshold=float(values[f"r{k}_th"]), window=window))
     return configs
+
+
+def settings_text(values: dict) -> str:
+    """The runs' shared settings in one line (control name -> value): "RNN (tanh) on the adding
+    problem: T = 50, H = 32, batch 32, 200 updates of SGD at lr 0.1"."""
+    return (f"{CELLS.labels()[values['tr_cell']]} on the {TASKS.labels()[values['tr_task']].lower()}: "
+            f"T = {int(values['tr_length'])}, H = {int(values['tr_hidden'])}, batch {values['tr_batch']}, "
+            f"{int(values['tr_updates'])} updates of {OPTIMIZERS.labels()[values['tr_opt']]} at lr {values['tr_lr']}")
+
+
+def defaults() -> dict:
+    """Every control's default value (control name -> value)."""
+    return {name: param.default for name, param in PARAMS.items()}
+
+
+def preset_runs() -> dict[str, list[RunConfig]]:
+    """The runs the page opens with ("defaults") and each training preset's (preset key -> runs):
+    the server trains these ahead of time and shares them (see rnnviz.ui.training)."""
+    out = {"defaults": run_configs(defaults())}
+    for key, (_, values) in PRESETS.items():
+        if values["part"] == "train":
+            out[key] = run_configs({**defaults(), **values})
+    return out
+
+
+# The most training one request may start, in CPU seconds of one core: about a minute. Three
+# LSTM runs at the controls' limits (T = 200, H = 64, batch 64, 1,000 updates) would take ~7
+# minutes; every preset takes under 4 s (benchmarks/training.py).
+CAP_SECONDS = 60.0
+
+
+def request_seconds(configs: list[RunConfig]) -> float:
+    """The estimated CPU seconds of training these runs (training.estimated_seconds)."""
+    return float(sum(estimated_seconds(c) for c in configs))
 
 
 def runs_slug(configs: list[RunConfig]) -> str:
@@ -105,7 +149,9 @@ def runs_slug(configs: list[RunConfig]) -> str:
     c = configs[0]
     parts = [c.cell, f"h{c.hidden}", f"{c.task}-T{c.length}", f"b{c.batch}", c.optimizer, f"lr{c.lr:g}",
              f"u{c.updates}", *([f"radius{c.radius:g}"] if c.radius is not None else []), f"s{c.seed}"]
-    return "-".join(parts + [run.clip if run.clip == "none" else f"{run.clip}{run.threshold:g}" for run in configs])
+    runs = [(run.clip if run.clip == "none" else f"{run.clip}{run.threshold:g}")
+            + ("" if run.window is None else f"-window{run.window}") for run in configs]
+    return "-".join(parts + runs)
 
 
 def cliff_slug(values: dict) -> str:
@@ -235,12 +281,14 @@ def descend(start, lr: float, steps: int, clip_norm: float | None = None) -> Des
 
 @dataclass(frozen=True)
 class CliffStudy:
-    """Two descents from one start on the cliff's loss: without clipping, and with the norm clipped at tau."""
+    """Two descents from one start on the cliff's loss: without clipping, and with the norm clipped
+    at tau; and the loss on a window around the start that shows the clipped descent's steps."""
 
     start: tuple[float, float]  # (w, b)
     lr: float
     tau: float
     descents: dict[str, Descent]  # "no clipping", "clipped"
+    zoom: tuple[np.ndarray, np.ndarray, np.ndarray]  # (w (n,), b (n,), E (n, n)) around the start
 
     @property
     def start_grad_norm(self) -> float:
@@ -253,7 +301,37 @@ class CliffStudy:
         return {"no clipping": self.lr * g, "clipped": self.lr * min(g, self.tau)}
 
 
+ZOOM_MIN = 0.04  # the smallest window side (in w and in b) around the start
+
+
+def zoom_window(start, paths: list[np.ndarray]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(w range, b range) around the start and the parts of `paths` ((n, 2) each) that stay within
+    a few units of it, padded, and at least ZOOM_MIN wide, inside the map."""
+    start = np.asarray(start, dtype=float)
+    near = [start[None, :]]
+    for path in paths:
+        finite = path[np.isfinite(path).all(axis=1)]
+        near.append(finite[np.abs(finite - start).max(axis=1) <= 3.0])
+    points = np.concatenate(near)
+    out = []
+    for axis, (low, high) in enumerate((W_RANGE, B_RANGE)):
+        lo, hi = float(points[:, axis].min()), float(points[:, axis].max())
+        half = max((hi - lo) * 0.65, ZOOM_MIN / 2)
+        mid = min(max((lo + hi) / 2, low + half), high - half)
+        out.append((mid - half, mid + half))
+    return out[0], out[1]
+
+
+def surface_on(w_range, b_range, n: int = 90) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(w (n,), b (n,), E (n, n)) over a window; E[i, j] is at (w[j], b[i])."""
+    w, b = np.linspace(*w_range, n), np.linspace(*b_range, n)
+    ww, bb = np.meshgrid(w, b)
+    with np.errstate(over="ignore"):
+        return w, b, np.asarray(cliff_loss((ww, bb)))
+
+
 def cliff_study(start, lr: float, steps: int, tau: float) -> CliffStudy:
-    """Plain and clipped gradient descent from the same start."""
+    """Plain and clipped gradient descent from the same start, and the loss around the start."""
     descents = {"no clipping": descend(start, lr, steps), "clipped": descend(start, lr, steps, tau)}
-    return CliffStudy((float(start[0]), float(start[1])), lr, tau, descents)
+    zoom = surface_on(*zoom_window(start, [d.path for d in descents.values()]))
+    return CliffStudy((float(start[0]), float(start[1])), lr, tau, descents, zoom)

@@ -5,7 +5,7 @@ callable on the server, in a thread, while the button shows a spinner, and nothi
 the page's reruns. They are made by rnnviz.export from the view's link at that moment, exactly as
 `python -m rnnviz.export` makes them: the session's control values, the step t as the browser last
 told the server (t moves in the session's store without a rerun of this panel), the training page's
-runs from the session's store of finished runs, never trained again.
+runs as the page shows them (the server's kept runs, or the session's stopped ones), never trained again.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import streamlit as st
 
 from .. import export
 from . import VALUES_KEY
-from .training import RUNS_KEY
+from .training import kept_runs
 
 ZIP_HELP = ("Every figure as PNG (3×, white background) and SVG at the current step, the equations, an "
             "interactive HTML page of the whole view that opens offline, the numbers (CSV) and the view's link. "
@@ -30,14 +30,14 @@ CSV_HELPS = {"training": CSV_HELP_TRAINING, "compare": CSV_HELP_COMPARE}  # page
 def export_panel(page: str) -> None:
     """The export buttons of the page `page` (a key of PAGES), for the view its controls describe."""
     values = st.session_state.setdefault(VALUES_KEY, {})  # the live store: read again when a button is clicked
-    finished = st.session_state.setdefault(RUNS_KEY, {})
+    runs = kept_runs()  # read in the download's thread, where the session is out of reach
     link = export.link_from_values(page, values)
     scenario = export.scenario_name(link)
     main_table = export.main_table(link)
 
     def current() -> export.Export:
         return export.build(export.link_from_values(page, dict(values)),
-                            runs=lambda configs: [finished[c] for c in configs])
+                            runs=runs)
 
     def zipped() -> bytes:
         return export.zip_bytes(current())

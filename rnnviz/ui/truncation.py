@@ -1,0 +1,28 @@
+"""Truncated BPTT on the Backprop-through-time page: its window control and its figure, in one call."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..config import Config, Display
+from ..studies import truncation as study
+from ..views import truncation as view
+from . import bptt_study, choice, memo, show
+
+
+def section(cfg: Config, display: Display, loss_on: str) -> None:
+    """A window control (URL `window`) and, for a window k shorter than the sequence, ||dL/dh_t||
+    with the gradient cut every k steps beside the full one."""
+    raw = choice(st.segmented_control, "Truncated BPTT: window k", "window", param=study.PARAMS["window"],
+                 help="Truncated backprop through time: the sequence is cut every k steps (counted back from "
+                      "the end) and no gradient crosses a cut, as when training detaches the hidden state every "
+                      "k steps. Full BPTT: no cut.") or "full"
+    cut = memo(_truncation)(cfg, loss_on, study.window_value(raw))
+    if cut.window is not None:  # full BPTT is the figure above: nothing new to draw
+        show(view.build(cut, cfg.cell, display), "truncation", display, key="bptt-truncated")
+    st.caption(view.summary(cut))
+
+
+def _truncation(cfg: Config, loss_on: str, window: int | None) -> study.Truncation:
+    """The page's main cell, its gradient cut every `window` steps (kept by memo: cfg is hashable)."""
+    return study.truncation(bptt_study(cfg, loss_on).main, window)
