@@ -9,6 +9,7 @@ from rnnviz.ui import lessons
 from rnnviz.ui import training as controls
 from rnnviz.ui.export import export_panel
 from rnnviz.ui.pages import PAGES
+from rnnviz.ui.weights import offer_run
 from rnnviz.views import training as view
 
 _, display = ui.page("training", scenario_controls=False)
@@ -46,6 +47,8 @@ for col, run in zip(st.columns(len(runs)), runs, strict=True):
     headline, detail = fig.run_summary(run)
     col.metric(fig.run_label(run), headline)
     col.caption(detail)
+    with col:
+        offer_run(run, fig.run_label(run))
 
 ui.show(view.runs_view(runs, display), "runs", display, key="train-runs")
 export_panel("training")

@@ -17,9 +17,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .cells import CELLS, CellChoice
+from .gallery import GALLERY
 from .tasks import SOURCES, TASKS
 
 INITS = {"default": "PyTorch default", "radius": "W_hh at a spectral radius"}
+RANDOM = "random"  # the weights control's value for PyTorch's random initialisation
+WEIGHTS = {RANDOM: "Random initialisation", **{key: entry.title for key, entry in GALLERY.items()}}  # the URL's
+#   weights= values: random, or a gallery model (a user's file or a session's run never goes in a URL)
 FORGET_BIASES = {"default": "PyTorch default (random)", "0": "0", "1": "1", "2": "2", "3": "3", "5": "5"}
 
 MAX_TEXT = 500  # characters the app accepts as free text (one step each)
@@ -41,6 +45,13 @@ class Config(CellChoice):
     radius: float = 1.0  # spectral radius of each W_hh block when init == "radius"
     input_scale: float = 1.0  # every input is multiplied by this (large: tanh saturates)
     forget_bias: str = "1"  # LSTM: a key of FORGET_BIASES; 1 is the usual choice (Jozefowicz et al. 2015)
+    weights: str = RANDOM  # RANDOM (made from the seed and init controls), a key of GALLERY, or the identity
+    #                        of a user's file or a session's run (rnnviz.trained: "upload-<hash>", "run-<hash>")
+
+    @property
+    def trained(self) -> bool:
+        """Does the cell run given weights (not ones made from the seed)?"""
+        return self.weights != RANDOM
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,7 @@ PARAMS: dict[str, Param] = {
     "input_scale": Param(DEFAULT.input_scale, low=0.1, high=10.0, kind="float", step=0.1),
     "forget_bias": Param(DEFAULT.forget_bias, FORGET_BIASES),
     "present": Param(Display().present, kind="bool"),
+    "weights": Param(DEFAULT.weights, WEIGHTS),
 }
 
 
@@ -97,7 +109,8 @@ def config_from(values: dict) -> Config:
     v = {name: values.get(name, param.default) for name, param in PARAMS.items()}
     return Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
                   length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
-                  radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"])
+                  radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"],
+                  weights=v["weights"])
 
 
 def slug(cfg: Config) -> str:
@@ -118,6 +131,8 @@ def slug(cfg: Config) -> str:
     else:
         source = f"{cfg.source}-T{cfg.length}"
     parts = [cfg.cell, f"h{cfg.hidden}", source]
+    if cfg.trained:  # a gallery name, or a file's or a run's identity: the weights are not the seed's
+        return "-".join([cfg.weights, source])
     if cfg.init == "radius":
         parts.append(f"radius{cfg.radius:g}")
     if cfg.forget_bias != DEFAULT.forget_bias and CELLS[cfg.cell].has_forget_gate:
