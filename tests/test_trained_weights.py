@@ -303,3 +303,19 @@ def test_the_open_button_of_a_trained_run_opens_it_on_step_through():
     run = at.session_state[weights_ui.RUN_KEY]
     assert run.weights.hidden_size == 8 and "clipping" in run.title
     assert "weights" not in at.query_params
+
+
+def test_a_files_weights_are_not_exported_as_random_ones():
+    data = state_dict_file(torch_model(), torch.nn.Linear(6, 5), VOCAB)
+    at = open_upload(PAGES[0], tr.from_upload(data, "mine.safetensors"))
+    assert not at.exception
+    assert not [b for b in at.get("download_button")]
+    assert any("never go in a link" in c.value for c in at.caption)
+
+
+def test_a_gallery_link_exports_the_model_on_its_best_input():
+    from rnnviz import export
+
+    done = export.build(export.parse_link("Step_through?weights=lstm-brackets"))
+    assert done.view.scenario.startswith("lstm-brackets-text-")
+    assert any(item.name == "step-watch" for item in done.view.sections["figures"])
