@@ -368,10 +368,13 @@ WATCH_CAPTION = ("The one number the gallery's story asks you to watch, at every
                  "axis; the orange line marks step t. A trained unit does a job you can see: it climbs, falls or "
                  "holds as the input changes.")
 PREDICTION_CAPTION = ("What the trained readout y_t = W_out h_t + b_out says after each step: for each class (rows) "
-                      "its probability, softmax(y_t), darker for more likely; the most likely class is written in "
+                      "its probability, softmax(y_t), brighter for more likely; the most likely class is written in "
                       "its cell. Hover for the exact probabilities.")
 VALUE_PREDICTION_CAPTION = ("What the trained readout y_t = W_out h_t + b_out gives after each step, one line per "
                             "output; the orange line marks step t.")
+
+
+MAX_TICKS = 120  # steps up to which every input is written under the axis (a text of a few lines)
 
 
 def watch_line(values: np.ndarray, step_labels: Sequence[str], vector: str, unit: int,
@@ -382,11 +385,12 @@ def watch_line(values: np.ndarray, step_labels: Sequence[str], vector: str, unit
     steps = np.arange(1, T + 1)
     name = f"{vector}[{unit}]"
     shown = [theme.escape_label(x) for x in step_labels]
-    data = [{"type": "scatter", "x": steps, "y": theme.f32(values), "mode": "lines+markers" if T <= 80 else "lines",
-             "name": name, "line": {"color": theme.line_colour(0), "width": s.line * 1.5},
+    mode = "lines+markers" if T <= MAX_TICKS else "lines"
+    data = [{"type": "scatter", "x": steps, "y": theme.f32(values), "mode": mode, "name": name,
+             "line": {"color": theme.line_colour(0), "width": s.line * 1.5},
              "marker": {"size": s.marker * 0.7}, "customdata": shown,
              "hovertemplate": f"{name}" + " after step %{x} (‘%{customdata}’): %{y:.4f}<extra></extra>"}]
-    ticks = {"tickmode": "array", "tickvals": steps.tolist(), "ticktext": shown} if T <= 80 else {}
+    ticks = {"tickmode": "array", "tickvals": steps.tolist(), "ticktext": shown} if T <= MAX_TICKS else {}
     layout = {
         "xaxis": {"title": {"text": "step t (the input it reads)"}, "range": [0.5, T + 0.5], **ticks},
         "yaxis": {"title": {"text": label(vector) + f"[{unit}]"}},
