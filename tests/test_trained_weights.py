@@ -19,6 +19,7 @@ from rnnviz.ui import weights as weights_ui
 from rnnviz.weights import CONVERT_TO_SAFETENSORS, MAX_FILE_BYTES
 
 from .conftest import ROOT, blocks, charts, open_app, title_of
+from .test_url_safety import HOSTILE, assert_literal, notes, page_view_ok
 
 torch = pytest.importorskip("torch")
 
@@ -319,3 +320,15 @@ def test_a_gallery_link_exports_the_model_on_its_best_input():
     done = export.build(export.parse_link("Step_through?weights=lstm-brackets"))
     assert done.view.scenario.startswith("lstm-brackets-text-")
     assert any(item.name == "step-watch" for item in done.view.sections["figures"])
+
+
+@pytest.mark.parametrize("value", list(HOSTILE))
+def test_a_hostile_weights_value_is_one_literal_note_and_random_weights(value):
+    """weights= is a public URL name (tests/test_url_safety.py's rules for the others)."""
+    at = open_app(PAGES[0], weights=HOSTILE[value])
+    page_view_ok(at, "step")
+    boxes = notes(at)
+    assert len(boxes) == 1 and "weights" in boxes[0], boxes
+    assert_literal(boxes[0])
+    assert "weights" not in at.query_params
+    assert any(c.value.startswith("**Random weights") for c in at.caption)
