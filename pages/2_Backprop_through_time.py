@@ -35,6 +35,10 @@ if main.exploded_at is not None:
              "The plots show the numbers up to that point. Lower the spectral radius or the input scale.")
 
 
+if cfg.stacked:  # several layers or both directions: the whole stack's gradient first
+    ui.show(view.stack_view(ui.stack_gradients(cfg, loss_on or "last"), cfg, display), "stack", display,
+            key="bptt-stack")
+    st.caption(view.STACK_NOTE)
 bptt_ui.graph(mode_col, cfg, display, loss_on or "last")  # a fragment: moving t or the mode redraws only it
 shown = view.build(study, cfg, display)
 norms_col, stats_col = st.columns([3, 1])

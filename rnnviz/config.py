@@ -24,6 +24,8 @@ INITS = {"default": "PyTorch default", "radius": "W_hh at a spectral radius"}
 RANDOM = "random"  # the weights control's value for PyTorch's random initialisation
 WEIGHTS = {RANDOM: "Random initialisation", **{key: entry.title for key, entry in GALLERY.items()}}  # the URL's
 #   weights= values: random, or a gallery model (a user's file or a session's run never goes in a URL)
+DIRECTIONS = {"one-way": "One-way", "bidirectional": "Bidirectional"}  # nn.RNN's bidirectional=False / True
+MAX_LAYERS = 4
 FORGET_BIASES = {"default": "PyTorch default (random)", "0": "0", "1": "1", "2": "2", "3": "3", "5": "5"}
 
 MAX_TEXT = 500  # characters the app accepts as free text (one step each)
@@ -45,6 +47,8 @@ class Config(CellChoice):
     radius: float = 1.0  # spectral radius of each W_hh block when init == "radius"
     input_scale: float = 1.0  # every input is multiplied by this (large: tanh saturates)
     forget_bias: str = "1"  # LSTM: a key of FORGET_BIASES; 1 is the usual choice (Jozefowicz et al. 2015)
+    layers: int = 1  # L, stacked layers (nn.RNN's num_layers), 1..MAX_LAYERS
+    direction: str = "one-way"  # a key of DIRECTIONS
     weights: str = RANDOM  # RANDOM (made from the seed and init controls), a key of GALLERY, or the identity
     #                        of a user's file or a session's run (rnnviz.trained: "upload-<hash>", "run-<hash>")
 
@@ -52,6 +56,16 @@ class Config(CellChoice):
     def trained(self) -> bool:
         """Does the cell run given weights (not ones made from the seed)?"""
         return self.weights != RANDOM
+
+    @property
+    def num_directions(self) -> int:
+        """D: 2 for a bidirectional stack, else 1."""
+        return 2 if self.direction == "bidirectional" else 1
+
+    @property
+    def stacked(self) -> bool:
+        """More than one layer, or both directions: the pages add the stack's own figures."""
+        return self.layers > 1 or self.num_directions == 2
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,8 @@ PARAMS: dict[str, Param] = {
     "radius": Param(DEFAULT.radius, low=0.1, high=2.0, kind="float", step=0.05),
     "input_scale": Param(DEFAULT.input_scale, low=0.1, high=10.0, kind="float", step=0.1),
     "forget_bias": Param(DEFAULT.forget_bias, FORGET_BIASES),
+    "layers": Param(DEFAULT.layers, low=1, high=MAX_LAYERS, kind="int"),
+    "direction": Param(DEFAULT.direction, DIRECTIONS),
     "present": Param(Display().present, kind="bool"),
     "weights": Param(DEFAULT.weights, WEIGHTS),
 }
@@ -110,7 +126,8 @@ def config_from(values: dict) -> Config:
     return Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
                   length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
                   radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"],
-                  weights=v["weights"])
+                  layers=int(v["layers"]), direction=v["direction"],
+                  weights=v["weights"] if v["weights"] in WEIGHTS else RANDOM)
 
 
 def slug(cfg: Config) -> str:
@@ -131,6 +148,10 @@ def slug(cfg: Config) -> str:
     else:
         source = f"{cfg.source}-T{cfg.length}"
     parts = [cfg.cell, f"h{cfg.hidden}", source]
+    if cfg.layers != DEFAULT.layers:
+        parts.append(f"L{cfg.layers}")
+    if cfg.direction != DEFAULT.direction:
+        parts.append("bi")
     if cfg.trained:  # a gallery name, or a file's or a run's identity: the weights are not the seed's
         return "-".join([cfg.weights, source])
     if cfg.init == "radius":

@@ -39,14 +39,17 @@ from .gallery import GALLERY
 from .gallery import load as load_gallery
 from .pages import PAGES
 from .studies import bptt as bptt_study
+from .studies import setups as setups_study
+from .studies import stack as stack_study
 from .studies import training as training_study
 from .training import RunConfig, TrainingRun, train
 from .views import View, numbers
 from .views import bptt as bptt_view
+from .views import setups as setups_view
 from .views import step as step_view
 from .views import training as training_view
 
-EXPORTED = ("step", "bptt", "training")  # the pages with figures (Home has none)
+EXPORTED = ("step", "bptt", "training", "setups")  # the pages with figures (Home has none)
 LOSS = {"loss": bptt_view.PARAMS["loss"]}  # the Step page's numbers take dL/dh from this loss too
 
 
@@ -89,7 +92,8 @@ def parse_link(text: str) -> Link:
 
 def page_params(page: str) -> dict[str, Param]:
     """The URL parameters a page reads, beside t and the unit (their ranges depend on the study)."""
-    own = {"step": {**step_view.PARAMS, **LOSS}, "bptt": bptt_view.PARAMS, "training": training_study.PARAMS}[page]
+    own = {"step": {**step_view.PARAMS, **LOSS}, "bptt": bptt_view.PARAMS, "setups": setups_view.PARAMS,
+           "training": training_study.PARAMS}[page]
     return {**config.PARAMS, **own}
 
 
@@ -181,7 +185,8 @@ def build(link: Link, runs: Callable[[list[RunConfig]], list[TrainingRun]] | Non
             cfg = config.config_from(values)
             if cfg.source == "text" and not cfg.text.strip():
                 raise LinkError("the text is empty: give at least one character (text=...).")
-            view, t = (_step_page if link.page == "step" else _bptt_page)(link, cfg, display, values, notes)
+            page = {"step": _step_page, "bptt": _bptt_page, "setups": _setups_page}[link.page]
+            view, t = page(link, cfg, display, values, notes)
             used |= {"t", "unit"} if link.page == "step" else set(bptt_view.STEP_PARAMS.values())
     except ValueError as err:  # what the page shows as "rnnviz cannot run this input: ..."
         raise LinkError(f"rnnviz cannot compute this view: {err}") from err
@@ -197,7 +202,7 @@ def _step_page(link, cfg, display, values, notes):
     H = study.trace.H
     unit = 0 if H == 1 else _unit(link, H, values, notes)
     t = _step(link, "t", study.T, values, notes)
-    view = step_view.build(study, cfg, display, unit)
+    view = step_view.build(study, cfg, display, unit, stack_study.build(cfg) if cfg.stacked else None)
     tables = {"step-numbers": numbers.unit_steps(study, grads.backward, values["loss"]),
               "step-weights": numbers.weights(study)}
     return replace(view, tables=tables), t
@@ -216,10 +221,19 @@ def _bptt_page(link, cfg, display, values, notes):
     mode = values["mode"]
     t = _step(link, bptt_view.STEP_PARAMS[mode], study.main.scenario.T, values, notes)
     view = bptt_view.build(study, cfg, display, mode)
+    if cfg.stacked:  # the page draws the whole stack's gradient first
+        stack = bptt_view.stack_view(stack_study.gradients(cfg, values["loss"]), cfg, display)
+        view = replace(view, sections=stack.sections | view.sections)
     main = study.main
     tables = {"bptt-numbers": numbers.unit_steps(main.scenario, main.backward, values["loss"]),
               "bptt-weights": numbers.weights(main.scenario), "bptt-norms": numbers.gradient_norms(study)}
     return replace(view, tables=tables), t
+
+
+def _setups_page(link, cfg, display, values, notes):
+    study = setups_study.build(cfg)
+    view = setups_view.build(study, cfg, display, values["setup"])
+    return replace(view, tables={"setups-numbers": setups_view.table(study)}), None
 
 
 def _training(values: dict, display: Display, runs) -> View:
@@ -253,7 +267,7 @@ def scenario_name(link: Link) -> str:
             return training_study.cliff_slug(values)
         return training_study.runs_slug(training_study.run_configs(values))
     name = config.slug(config.config_from(values))
-    return name + ("" if link.page == "step" or values["loss"] == "last" else f"-loss{values['loss']}")
+    return name + ("" if link.page in ("step", "setups") or values["loss"] == "last" else f"-loss{values['loss']}")
 
 
 def main_table(link: Link) -> str:

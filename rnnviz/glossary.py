@@ -178,6 +178,22 @@ TERMS = [
     Term("random_weights", "Random (untrained) weights",
          "Weights drawn at random, before any training: the numbers are real computations, but no unit "
          "has learned to mean anything yet. Gates hover around 0.5 and states are small."),
+    Term("stacked", "Stacked layers",
+         "Several recurrent layers on top of each other: the first reads the input, each layer above reads "
+         "the hidden states of the layer below at the same step. The gradient must go down through every "
+         "layer above to reach a lower one."),
+    Term("bidirectional", "Bidirectional layer",
+         "Two cells reading the same sequence: one from the first step to the last (forward), one from the "
+         "last to the first (reverse). At step t the forward state has seen the past, the reverse state the "
+         "future; the layer above reads both side by side."),
+    Term("setup", "Input-output setup",
+         "Where inputs enter and where the loss applies: one to many (one input, a sequence out), many to one "
+         "(a sequence in, one answer), many to many (an answer at every step), or encoder-decoder."),
+    Term("encoder_decoder", "Encoder-decoder",
+         "Two recurrent networks: the encoder reads the whole input, and its last state starts the decoder, "
+         "which writes the output. Every gradient that reaches the encoder passes through that one state."),
+    Term("teacher_forcing", "Teacher forcing",
+         "Training a decoder by feeding it the true previous token at every step, rather than its own guess."),
 ]
 
 BY_KEY = {term.key: term for term in TERMS}

@@ -182,6 +182,47 @@ def _scale_one(params: dict[str, str]) -> Facts:
     return {"fraction_one": one["fraction_text"], "fraction_one_value": one["fraction"], "slope_one": one["mean_slope"]}
 
 
+STACK = {"cell": "lstm", "source": "text", "text": "the cat sat", "hidden": "8", "layers": "2",
+         "direction": "bidirectional"}
+DEEP = {"cell": "gru", "source": "noise", "length": "40", "hidden": "16", "layers": "3"}
+BIDI = {"cell": "lstm", "source": "noise", "length": "30", "hidden": "8", "direction": "bidirectional"}
+
+
+def _reading_facts(params: dict[str, str]) -> Facts:
+    """What the stack's states at step t have read: the inputs that can change them, found by the engine."""
+    from .studies.stack import build, inputs_reaching
+
+    cfg, _ = from_query(params)
+    study = build(cfg)
+    t = int(params.get("t", 1))
+    steps = np.arange(1, study.T + 1)
+    reverse = inputs_reaching(study, 0, 1, t)
+    reads = [np.array_equal(reverse, steps <= t), np.array_equal(reverse, steps >= t), bool(reverse.all())]
+    top = inputs_reaching(study, study.L - 1, 0, t)
+    return {"L": study.L, "fwd_seen": int(inputs_reaching(study, 0, 0, t).sum()), "rev_seen": int(reverse.sum()),
+            "rev_reads": reads.index(True) if any(reads) else -1, "top_seen": int(top.sum()),
+            "top_all": bool(top.all())}
+
+
+def _depth_facts(params: dict[str, str]) -> Facts:
+    """The stack's gradient by layer: each layer's ||dL/dh_t|| against the top layer's at t = T."""
+    from .studies.stack import gradients
+
+    cfg, _ = from_query(params)
+    g = gradients(cfg, params.get("loss", "last"))
+    L, top = cfg.layers, g.h_norms[cfg.layers - 1, 0]
+    bottom = g.h_norms[0, 0]
+    facts: Facts = {"L": L, "down": L - 1, "bottom_last": float(bottom[-1] / top[-1]),
+                    "bottom_first": float(bottom[0] / top[-1]), "top_first": float(top[0] / top[-1])}
+    for name in ("bottom_last", "bottom_first", "top_first"):
+        facts[f"{name}_text"] = fraction_text(facts[name])
+    if cfg.num_directions == 2:
+        for layer in range(L):
+            facts[f"rev{layer}_receiving"] = int(np.sum(g.h_norms[layer, 1] > 0))
+            facts[f"fwd{layer}_receiving"] = int(np.sum(g.h_norms[layer, 0] > 0))
+    return facts
+
+
 def _pick(value: float, edges: tuple[float, ...]) -> int:
     """The index of the interval of `value` between edges (choices ordered low to high)."""
     return int(np.searchsorted(edges, value, side="right"))
@@ -352,6 +393,63 @@ LESSONS: Registry[Lesson] = Registry("lesson", [
              "The GRU has no separate cell state: its update gate z mixes h_t = (1 − z)·n + z·h_t−1, so where z is "
              "near one the old state, and its gradient, pass through unchanged. Here it is {regime}: "
              "{fraction_text} reaches t = 1."),
+    )),
+    Lesson("stack", "Deeper and both ways: stacked and bidirectional layers",
+           "Layers on top of layers, and a second cell reading backwards: what each state has seen, and where the "
+           "gradient can go.", (
+        Step("step", {**STACK, "t": "1"}, "A stack of {L} layers",
+             "This LSTM has {L} layers, and each reads the sentence both ways. Look at the stack at the top of the "
+             "page: the input x_t at the bottom, then layer one, then layer two, which reads both of layer one's "
+             "states at the same step. In each layer the forward direction (left) reads from the first character "
+             "on, the reverse direction (right) from the last character back.",
+             facts=_reading_facts),
+        Step("step", {**STACK, "t": "3"}, "The reverse direction",
+             "Step t = {t}: the forward state of layer one has read the characters so far.",
+             ask=Question("At step {t}, which characters has layer one's reverse state read?",
+                          ("The characters up to this one", "The characters from this one to the end", "All of them"),
+                          lambda f: f["rev_reads"],
+                          "It has read the {rev_seen} characters from the end of the sentence back to this one: the "
+                          "engine finds that exactly those inputs can change it. The forward state has read the "
+                          "first {fwd_seen}. Look at the shaded bands in the heatmaps: move t and they move."),
+             facts=_reading_facts, hide=("step-stack",)),
+        Step("step", {**STACK, "t": "3"}, "The layer above",
+             "Layer two reads layer one's forward and reverse states side by side.",
+             ask=Question("How many of the {T} characters can change layer two's forward state at step {t}?",
+                          ("Only the characters up to this one, like layer one's forward state", "All of them"),
+                          lambda f: int(f["top_all"]),
+                          "All {top_seen}: at step {t} layer two reads layer one's reverse state too, which has read "
+                          "to the end. From the second layer up, every state of a bidirectional stack has seen the "
+                          "whole sentence."),
+             facts=_reading_facts, hide=("step-stack",)),
+        Step("bptt", {**DEEP, "mode": "backward"}, "Depth multiplies too",
+             "A GRU with {L} layers, one way, the loss on the last step only. The gradient reaches a lower layer "
+             "only through the layers above it.",
+             ask=Question("At t = T, how does the bottom layer's gradient compare with the top layer's?",
+                          ("Larger", "Smaller", "About the same"),
+                          lambda f: 0 if f["bottom_last"] > 2 else (1 if f["bottom_last"] < 0.5 else 2),
+                          "The bottom layer gets {bottom_last_text} of the top layer's: on its way down it is "
+                          "multiplied by the Jacobians of the {down} layers above. Going back in time multiplies as "
+                          "well: at t = 1 the bottom layer keeps {bottom_first_text} of the top layer's gradient at "
+                          "t = T, the top layer {top_first_text}. A path may step down a layer at any step, so depth "
+                          "and time are two directions of one grid of Jacobians: see both plots at the top."),
+             facts=_depth_facts, hide=("bptt-stack",)),
+        Step("bptt", {**BIDI, "mode": "backward"}, "Two directions, one loss at the end",
+             "A bidirectional LSTM, one layer, the loss on the last step only: it reads the forward and the "
+             "reverse state at t = T.",
+             ask=Question("Of the reverse direction's {T} states, how many receive any gradient?",
+                          ("All of them, fading towards t = 1", "Only the one at t = T"),
+                          lambda f: int(f["rev0_receiving"] == 1),
+                          "{rev0_receiving} of them, against {fwd0_receiving} for the forward direction. The reverse "
+                          "direction computes its state at t = T first, from the last input alone; its other states "
+                          "come after it and never reach the loss. A gradient only flows to the states that computed "
+                          "what the loss reads."),
+             facts=_depth_facts, hide=("bptt-stack",)),
+        Step("bptt", {**BIDI, "layers": "2", "mode": "backward"}, "A layer above changes that",
+             "With a second layer on top, layer one's reverse direction receives gradient at {rev0_receiving} of "
+             "its {T} steps: layer two's forward direction reads it at every step and carries the loss back "
+             "through time. In the lower panel the two flows meet: the forward direction's gradient runs towards "
+             "t = 1, the reverse direction's towards t = T.",
+             facts=_depth_facts),
     )),
 ])
 

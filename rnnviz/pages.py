@@ -24,10 +24,13 @@ class Page:
 LESSON_PARAMS = ("lesson", "step")  # every page can be a lesson's step (ui.lessons)
 STEP_TERMS = ("rnn", "cell", "hidden_state", "cell_state", "unit", "input", "one_hot", "weights", "pre_activation",
               "tanh", "sigmoid", "relu", "gate", "forget_gate", "input_gate", "output_gate", "candidate",
-              "update_gate", "reset_gate", "forget_bias", "random_weights")
+              "update_gate", "reset_gate", "forget_bias", "random_weights", "stacked", "bidirectional")
 BPTT_TERMS = ("loss", "readout", "gradient", "norm", "log_scale", "bptt", "unrolled", "jacobian", "spectral_norm",
               "singular_value", "eigenvalue", "spectral_radius", "pascanu_bound", "vanishing", "exploding", "survival",
-              "per_step_factor", "saturation", "dead_relu", "highway", "saliency", "forget_bias", "random_weights")
+              "per_step_factor", "saturation", "dead_relu", "highway", "saliency", "forget_bias", "random_weights",
+              "stacked", "bidirectional")
+SETUPS_TERMS = ("setup", "encoder_decoder", "teacher_forcing", "loss", "readout", "gradient", "norm", "log_scale",
+                "bptt", "unrolled", "vanishing", "random_weights")
 TRAINING_TERMS = ("loss", "gradient", "norm", "log_scale", "exploding", "clipping", "cosine", "learning_rate",
                   "update", "optimiser", "cliff", "adding_problem", "temporal_order", "delayed_recall",
                   "spectral_radius")
@@ -42,6 +45,9 @@ PAGES: Registry[Page] = Registry("page", [
     Page("bptt", "pages/2_Backprop_through_time.py", "Backprop through time", ":material/undo:",
          "Backprop through time: vanishing and exploding gradients",
          params=("t", "reached", "loss", "mode", *LESSON_PARAMS), terms=BPTT_TERMS),
+    Page("setups", "pages/4_Input_and_output_setups.py", "Input and output setups", ":material/account_tree:",
+         "Input and output setups: where inputs enter, where the loss is, which steps get gradient",
+         params=("setup", *LESSON_PARAMS), terms=SETUPS_TERMS),
     Page("training", "pages/3_Clipping_and_training.py", "Clipping and training", ":material/content_cut:",
          "Clipping and training: exploding gradients in real runs, and the cliff",
          params=(*TRAINING_PARAMS, *LESSON_PARAMS), terms=TRAINING_TERMS),

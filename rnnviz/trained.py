@@ -153,10 +153,12 @@ def readout_for(trained: Trained, sample: Sample, seed: int = 0) -> dict[str, np
 
 
 def fitted(cfg: Config, trained: Trained) -> Config:
-    """cfg with the network's own cell and size, and the controls that make random weights at their
-    defaults (they do nothing here, so they must not split the cache)."""
+    """cfg with the network's own cell and size, one layer one way (the pages show layer 0, forward),
+    and the controls that make random weights at their defaults (they do nothing here, so they must
+    not split the cache)."""
     default = Config()
     return cfg.with_(cell=trained.cell, hidden=trained.hidden, weights=trained.key, init=default.init,
+                     layers=default.layers, direction=default.direction,
                      radius=default.radius, forget_bias=default.forget_bias, input_scale=default.input_scale,
                      task=trained.task or cfg.task)
 

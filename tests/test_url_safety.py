@@ -15,7 +15,8 @@ import pytest
 from rnnviz import ui
 from rnnviz.config import PARAMS, Note, Param, check_param, is_blank, parse_param, shown
 from rnnviz.studies.training import PARAMS as TRAINING_PARAMS
-from rnnviz.ui.pages import PAGES
+from rnnviz.ui.pages import LESSON_PARAMS, PAGES
+from rnnviz.views import setups as setups_view
 from rnnviz.views import step as step_view
 
 from .conftest import charts, elements, open_app
@@ -25,23 +26,26 @@ pytestmark = pytest.mark.usefixtures("fresh_cache")
 # URL parameter names are a public interface: links made with these keep working. Spelled out here, not
 # read from the code, so that renaming or dropping one fails this test.
 SHARED = ("cell", "hidden", "source", "text", "length", "task", "seed", "init", "radius", "input_scale",
-          "forget_bias", "present")
+          "forget_bias", "layers", "direction", "present")
 PAGE_PARAMS = {
-    "home": (),
-    "step": ("t", "unit", "play", "speed"),
-    "bptt": ("t", "reached", "loss", "mode"),
-    "training": ("part", "tr_cell", "tr_task", "tr_length", "tr_hidden", "tr_batch", "tr_updates", "tr_opt", "tr_lr",
+    "home": LESSON_PARAMS,
+    "step": ("t", "unit", "play", "speed", *LESSON_PARAMS),
+    "bptt": ("t", "reached", "loss", "mode", *LESSON_PARAMS),
+    "setups": ("setup", *LESSON_PARAMS),
+    "training": (*LESSON_PARAMS, "part", "tr_cell", "tr_task", "tr_length", "tr_hidden", "tr_batch", "tr_updates", "tr_opt", "tr_lr",
                  "tr_radius", "tr_seed", "r1_clip", "r2_clip", "r3_clip", "r1_th", "r2_th", "r3_th", "cl_b", "cl_snap",
                  "cl_w", "cl_lr", "cl_steps", "cl_tau"),
 }
 # A valid value of each, other than its default: the link must open with it, without a note.
 VALID = {"cell": "gru", "hidden": "5", "source": "noise", "text": "abc", "length": "12", "task": "temporal_order",
-         "seed": "3", "init": "radius", "radius": "0.85", "input_scale": "2.5", "forget_bias": "1", "present": "true",
+         "seed": "3", "init": "radius", "radius": "0.85", "input_scale": "2.5", "forget_bias": "0", "layers": "3",
+         "direction": "bidirectional", "present": "true", "setup": "one-to-many",
          "t": "4", "unit": "2", "play": "true", "speed": "200", "reached": "3", "loss": "all", "mode": "forward",
          "part": "train", "tr_cell": "gru", "tr_task": "memorisation", "tr_length": "20", "tr_hidden": "8",
          "tr_batch": "16", "tr_updates": "30", "tr_opt": "adam", "tr_lr": "0.01", "tr_radius": "0.8", "tr_seed": "4",
          "r1_clip": "value", "r2_clip": "none", "r3_clip": "norm", "r1_th": "0.5", "r2_th": "2", "r3_th": "3",
-         "cl_b": "-3.5", "cl_snap": "false", "cl_w": "4.5", "cl_lr": "0.3", "cl_steps": "12", "cl_tau": "3"}
+         "cl_b": "-3.5", "cl_snap": "false", "cl_w": "4.5", "cl_lr": "0.3", "cl_steps": "12", "cl_tau": "3",
+         "lesson": "vanishing", "step": "2"}
 
 HOSTILE = {
     "empty": "",
@@ -114,14 +118,14 @@ def page_view_ok(at, key: str) -> None:
     """The normal view of the page is there, and no exception."""
     assert not at.exception, [e.value for e in at.exception]
     assert at.title, "no title: the page stopped early"
-    if key in ("step", "bptt"):
+    if key in ("step", "bptt", "setups"):
         assert charts(at), "no figures"
 
 
 def url_is_clean(at) -> None:
     """What the page read from the URL it leaves there only valid, and once: a value it could not use is
     replaced by the one it used (or dropped, for a default). Values it did not read stay as they were."""
-    params = {**PARAMS, **step_view.PARAMS, **TRAINING_PARAMS}
+    params = {**PARAMS, **step_view.PARAMS, **setups_view.PARAMS, **TRAINING_PARAMS}
     read = at.session_state[ui.VALUES_KEY]
     for name in at.query_params:
         value = at.query_params[name]
@@ -243,6 +247,10 @@ def test_notes_stay_with_the_page_the_link_opened():
 # --- today's names keep working -------------------------------------------------------------------
 
 
+def test_every_page_is_in_the_list_of_public_names():
+    assert set(PAGE_PARAMS) == set(PAGES)  # a new page's names get the hostile values too
+
+
 @pytest.mark.parametrize("key", list(PAGE_PARAMS))
 def test_todays_parameter_names_are_read_from_a_link(key):
     names = (*SHARED, *PAGE_PARAMS[key])
@@ -253,6 +261,7 @@ def test_todays_parameter_names_are_read_from_a_link(key):
     at = open_app(PAGES[key].file if key != "home" else None, **query)
     assert not at.exception and not notes(at), notes(at)
     shown_on_page = {"home": SHARED, "step": (*SHARED, "t", "unit", "speed", "play"), "bptt": (*SHARED, "loss"),
+                     "setups": (*SHARED, "setup"),
                      "training": ("part", "cl_b", "cl_snap", "cl_w", "cl_lr", "cl_steps", "cl_tau")}[key]
     for name in shown_on_page:  # the link's values are kept (written back as given)
         assert at.query_params.get(name) == query[name], (name, at.query_params.get(name))

@@ -62,10 +62,7 @@ class StepStudy:
     @property
     def step_labels(self) -> list[str]:
         """(T,) what each step reads: its character or symbol, else x_t's value(s)."""
-        if self.sample.tokens is not None:
-            return [tasks.visible_token(token) for token in self.sample.tokens]
-        xs = self.sample.xs
-        return [", ".join(f"{v:.2f}" for v in row[:3]) + ("…" if len(row) > 3 else "") for row in xs]
+        return step_labels(self.sample)
 
     @property
     def text_tokens(self) -> list[str] | None:
@@ -89,6 +86,13 @@ class StepStudy:
         tr = self.trace
         return {"x": np.asarray(self.sample.xs, dtype=float), "h_prev": tr.h_prev, "c_prev": tr.c_prev,
                 **tr.gates, "c": tr.c, "h": tr.h, **tr.saved}
+
+
+def step_labels(sample: tasks.Sample) -> list[str]:
+    """(T,) what each step of a sample reads: its character or symbol, else x_t's value(s)."""
+    if sample.tokens is not None:
+        return [tasks.visible_token(token) for token in sample.tokens]
+    return [", ".join(f"{v:.2f}" for v in row[:3]) + ("…" if len(row) > 3 else "") for row in sample.xs]
 
 
 def make_sample(cfg: Config) -> tasks.Sample:

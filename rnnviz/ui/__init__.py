@@ -32,8 +32,12 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from .. import config as cfgmod
 from ..cells import CELLS, overlay_cells
 from ..config import PARAMS, Config, Display, Note, Param, check_param, is_blank, snap, url_value
+from ..studies import setups as setups_studies
+from ..studies import stack as stack_studies
 from ..studies.bptt import BpttStudy, CellGradients, cell_gradients, partner_configs
 from ..studies.bptt import build as build_bptt_study
+from ..studies.setups import SetupsStudy
+from ..studies.stack import StackGradients, StackStudy
 from ..studies.step import StepStudy
 from ..studies.step import build as build_step_study
 from ..trained import fitted
@@ -334,10 +338,8 @@ def sidebar(scenario_controls: bool = True) -> tuple[Config, Display]:
         del st.query_params["weights"]
         _written()
     trained = trained if scenario_controls else weights_ui.current()
-    cfg = Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
-                 length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
-                 radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"])
-    if trained is not None:
+    cfg = cfgmod.config_from(v)
+    if trained is not None:  # one layer, one way, the network's own cell and size
         cfg = fitted(cfg, trained)
     return cfg, Display(present=bool(v["present"]))
 
@@ -351,6 +353,11 @@ def _scenario_controls(sb, trained=None) -> None:
     choice(sb.selectbox, "Cell", "cell", help="Which recurrent cell steps through the sequence.")
     control(sb.slider, "Hidden size H", "hidden", 1, 64,
             help="Number of hidden units (and cell-state units for the LSTM).")
+    control(sb.slider, "Layers", "layers", 1, cfgmod.MAX_LAYERS,
+            help="Stacked layers (PyTorch's num_layers): layer l reads the hidden states of layer l − 1.")
+    choice(sb.radio, "Direction", "direction", horizontal=True,
+           help="Bidirectional: every layer also reads the sequence backwards, from the last step to the first, "
+                "and the layer above reads both directions' states side by side.")
     init = choice(sb.selectbox, "Weight initialisation", "init",
                   help="PyTorch's default: every weight from U(-1/√H, 1/√H). Or rescale each "
                         "H×H block of W_hh to a chosen spectral radius (largest |eigenvalue|).")
@@ -419,6 +426,36 @@ def _private(cfg: Config):
         st.warning("These weights are no longer in this session: choose them again in the sidebar.")
         st.stop()
     return trained
+
+
+@memo
+def cached_stack_study(cfg: Config) -> StackStudy:
+    return stack_studies.build(cfg)
+
+
+@memo
+def cached_stack_gradients(cfg: Config, loss_on: str) -> StackGradients:
+    return stack_studies.gradients(cfg, loss_on, cached_stack_study(cfg))
+
+
+def stack_study(cfg: Config) -> StackStudy | None:
+    """The stack's forward pass (several layers or both directions), cached; None for one one-way layer."""
+    return _guarded(cached_stack_study, cfg, empty="to step through it") if cfg.stacked else None
+
+
+def stack_gradients(cfg: Config, loss_on: str) -> StackGradients | None:
+    """The stack's gradients, cached; None for one one-way layer."""
+    return _guarded(cached_stack_gradients, cfg, loss_on) if cfg.stacked else None
+
+
+@memo
+def cached_setups_study(cfg: Config) -> SetupsStudy:
+    return setups_studies.build(cfg)
+
+
+def setups_study(cfg: Config) -> SetupsStudy:
+    """The Setups page's study (every setup), cached; bad input stops the page with a clear message."""
+    return _guarded(cached_setups_study, cfg, empty="to run it")
 
 
 def step_study(cfg: Config) -> StepStudy:

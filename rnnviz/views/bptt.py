@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from ..cells import CELLS
 from ..config import Config, Display, Param, slug
 from ..figures import bptt as fig
+from ..figures import stack as stack_fig
 from ..studies.bptt import LOSS_ON, BpttStudy
+from ..studies.stack import StackGradients
 from . import Item, Stepping, View
 
 MODES = {"forward": "Forward", "backward": "Backward"}
@@ -92,3 +95,20 @@ def build(study: BpttStudy, cfg: Config, display: Display, mode: str = "backward
     }
     loss = "" if study.loss_on == "last" else f"-loss{study.loss_on}"  # the two losses' files never collide
     return View("bptt", sections, stepping(study, mode), scenario=slug(cfg) + loss)
+
+
+STACK_NOTE = ("The sections below study layer 1's forward direction alone, as one cell with its own readout: "
+              "the plots above are the whole stack's.")
+
+
+def stack_view(grads: StackGradients, cfg: Config, display: Display) -> View:
+    """The stack's gradient: ||dL/dh_t|| of every layer on one log axis, and both directions meeting."""
+    present, label = display.present, CELLS[grads.study.config.cell].label
+    items = [Item("bptt-stack-norms", stack_fig.layer_grad_norms(grads.h_norms, grads.loss_steps, label, present,
+                                                                 grads.message),
+                  caption=stack_fig.LAYER_NORMS_CAPTION)]
+    if grads.study.D == 2:
+        items.append(Item("bptt-stack-meet", stack_fig.directions_meet(grads.h_norms, present),
+                          caption=stack_fig.MEET_CAPTION))
+    loss = "" if grads.loss_on == "last" else f"-loss{grads.loss_on}"
+    return View("bptt", {"stack": items}, scenario=slug(cfg) + loss)

@@ -4,9 +4,12 @@ every vector over time, all following the step t."""
 from __future__ import annotations
 
 from .. import equations
+from ..cells import CELLS
 from ..config import Config, Display, Param, slug
+from ..figures import stack as stack_fig
 from ..figures import step as fig
 from ..gallery import GALLERY
+from ..studies.stack import StackStudy
 from ..studies.step import StepStudy
 from . import Item, Stepping, View
 
@@ -28,8 +31,12 @@ def stepping(study: StepStudy) -> Stepping:
     return Stepping(T=study.T, labels=tuple(study.step_labels), view="step")
 
 
-def build(study: StepStudy, cfg: Config, display: Display, unit: int = 0) -> View:
-    """Every item of the page for this study, unit j = `unit` in the equations and the text view."""
+def build(study: StepStudy, cfg: Config, display: Display, unit: int = 0, stack: StackStudy | None = None) -> View:
+    """Every item of the page for this study, unit j = `unit` in the equations and the text view.
+
+    With a stack (several layers or both directions), the whole stack at step t and over time come
+    before the detailed cell, which is the stack's layer 1, forward direction.
+    """
     present, labels, channels = display.present, study.step_labels, study.sample.vocab
     numeric = study.sample.tokens is None
     figures = []
@@ -37,6 +44,8 @@ def build(study: StepStudy, cfg: Config, display: Display, unit: int = 0) -> Vie
         figures.append(Item("step-input", fig.input_signal(study.sample.xs, labels, channels, present),
                             caption=fig.INPUT_CAPTION))
     figures += trained_items(study, cfg, display)
+    if stack is not None:
+        figures += stack_items(stack, display)
     figures += [
         Item("step-cell", fig.cell_diagram(study.vectors, study.cell, labels, present, channels, numeric),
              caption=fig.diagram_caption(study.cell, cfg.source)),
@@ -72,3 +81,16 @@ def trained_items(study: StepStudy, cfg: Config, display: Display) -> list[Item]
     return items
 
 
+
+
+def stack_items(stack: StackStudy, display: Display) -> list[Item]:
+    """The stack at step t (every layer, both directions side by side) and every layer's h over time."""
+    h = {key: tr.h for key, tr in stack.trace.layers.items()}
+    labels = stack.step_labels
+    return [
+        Item("step-stack", stack_fig.stack_at_step(h, stack.sample.xs, labels, CELLS[stack.config.cell].label,
+                                                   display.present, stack.sample.vocab),
+             caption=stack_fig.STACK_CAPTION),
+        Item("step-stack-time", stack_fig.stack_over_time(h, labels, display.present),
+             caption=stack_fig.OVER_TIME_CAPTION),
+    ]
