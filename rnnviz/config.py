@@ -17,9 +17,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .cells import CELLS, CellChoice
+from .gallery import GALLERY
 from .tasks import SOURCES, TASKS
 
 INITS = {"default": "PyTorch default", "radius": "W_hh at a spectral radius"}
+RANDOM = "random"  # the weights control's value for PyTorch's random initialisation
+WEIGHTS = {RANDOM: "Random initialisation", **{key: entry.title for key, entry in GALLERY.items()}}  # the URL's
+#   weights= values: random, or a gallery model (a user's file or a session's run never goes in a URL)
 DIRECTIONS = {"one-way": "One-way", "bidirectional": "Bidirectional"}  # nn.RNN's bidirectional=False / True
 MAX_LAYERS = 4
 FORGET_BIASES = {"default": "PyTorch default (random)", "0": "0", "1": "1", "2": "2", "3": "3", "5": "5"}
@@ -45,6 +49,13 @@ class Config(CellChoice):
     forget_bias: str = "1"  # LSTM: a key of FORGET_BIASES; 1 is the usual choice (Jozefowicz et al. 2015)
     layers: int = 1  # L, stacked layers (nn.RNN's num_layers), 1..MAX_LAYERS
     direction: str = "one-way"  # a key of DIRECTIONS
+    weights: str = RANDOM  # RANDOM (made from the seed and init controls), a key of GALLERY, or the identity
+    #                        of a user's file or a session's run (rnnviz.trained: "upload-<hash>", "run-<hash>")
+
+    @property
+    def trained(self) -> bool:
+        """Does the cell run given weights (not ones made from the seed)?"""
+        return self.weights != RANDOM
 
     @property
     def num_directions(self) -> int:
@@ -105,6 +116,7 @@ PARAMS: dict[str, Param] = {
     "layers": Param(DEFAULT.layers, low=1, high=MAX_LAYERS, kind="int"),
     "direction": Param(DEFAULT.direction, DIRECTIONS),
     "present": Param(Display().present, kind="bool"),
+    "weights": Param(DEFAULT.weights, WEIGHTS),
 }
 
 
@@ -114,7 +126,8 @@ def config_from(values: dict) -> Config:
     return Config(cell=v["cell"], hidden=int(v["hidden"]), source=v["source"], text=v["text"] or "",
                   length=int(v["length"]), task=v["task"], seed=int(v["seed"]), init=v["init"],
                   radius=float(v["radius"]), input_scale=float(v["input_scale"]), forget_bias=v["forget_bias"],
-                  layers=int(v["layers"]), direction=v["direction"])
+                  layers=int(v["layers"]), direction=v["direction"],
+                  weights=v["weights"] if v["weights"] in WEIGHTS else RANDOM)
 
 
 def slug(cfg: Config) -> str:
@@ -139,6 +152,8 @@ def slug(cfg: Config) -> str:
         parts.append(f"L{cfg.layers}")
     if cfg.direction != DEFAULT.direction:
         parts.append("bi")
+    if cfg.trained:  # a gallery name, or a file's or a run's identity: the weights are not the seed's
+        return "-".join([cfg.weights, source])
     if cfg.init == "radius":
         parts.append(f"radius{cfg.radius:g}")
     if cfg.forget_bias != DEFAULT.forget_bias and CELLS[cfg.cell].has_forget_gate:

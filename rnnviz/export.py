@@ -35,6 +35,8 @@ from . import config, hide
 from .config import Display, Param, parse_param
 from .figures import files
 from .figures import payload as wire
+from .gallery import GALLERY
+from .gallery import load as load_gallery
 from .pages import LESSON_PARAMS, PAGES
 from .studies import bptt as bptt_study
 from .studies import compare as compare_study
@@ -179,6 +181,9 @@ def build(link: Link, runs: Callable[[list[RunConfig]], list[TrainingRun]] | Non
     the session's finished runs).
     """
     values, notes = _read(link, page_params(link.page))
+    if values.get("weights") in GALLERY:  # as the app does: the model's best input, unless the link gives one
+        best = load_gallery(values["weights"]).input_values()
+        values.update({name: value for name, value in best.items() if name not in link.query})
     used = set(values)
     display = Display(present=bool(values["present"]))
     try:

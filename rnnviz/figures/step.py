@@ -360,3 +360,78 @@ def text_activation(tokens: Sequence[str], values: np.ndarray, unit: int, presen
         "yaxis": {"visible": False, "autorange": "reversed", "fixedrange": True},
     }, title=f"The text, coloured by unit {unit}'s hidden state", present=present, height=130 + 56 * rows,
         labels=tokens)
+
+
+# --- a trained network: the unit to watch, and what its readout predicts ----------------------------
+
+WATCH_CAPTION = ("The one number the gallery's story asks you to watch, at every step, with the input under the "
+                 "axis; the orange line marks step t. A trained unit does a job you can see: it climbs, falls or "
+                 "holds as the input changes.")
+PREDICTION_CAPTION = ("What the trained readout y_t = W_out h_t + b_out says after each step: for each class (rows) "
+                      "its probability, softmax(y_t), brighter for more likely; the most likely class is written in "
+                      "its cell. Hover for the exact probabilities.")
+VALUE_PREDICTION_CAPTION = ("What the trained readout y_t = W_out h_t + b_out gives after each step, one line per "
+                            "output; the orange line marks step t.")
+
+
+MAX_TICKS = 120  # steps up to which every input is written under the axis (a text of a few lines)
+
+
+def watch_line(values: np.ndarray, step_labels: Sequence[str], vector: str, unit: int,
+               present: bool = False) -> StepFigure:
+    """One unit of one vector (T,) over the steps, each step's input as its tick label, a cursor at t."""
+    T = len(values)
+    s = theme.sizes(present)
+    steps = np.arange(1, T + 1)
+    name = f"{vector}[{unit}]"
+    shown = [theme.escape_label(x) for x in step_labels]
+    mode = "lines+markers" if T <= MAX_TICKS else "lines"
+    data = [{"type": "scatter", "x": steps, "y": theme.f32(values), "mode": mode, "name": name,
+             "line": {"color": theme.line_colour(0), "width": s.line * 1.5},
+             "marker": {"size": s.marker * 0.7}, "customdata": shown,
+             "hovertemplate": f"{name}" + " after step %{x} (‘%{customdata}’): %{y:.4f}<extra></extra>"}]
+    ticks = {"tickmode": "array", "tickvals": steps.tolist(), "ticktext": shown} if T <= MAX_TICKS else {}
+    layout = {
+        "xaxis": {"title": {"text": "step t (the input it reads)"}, "range": [0.5, T + 0.5], **ticks},
+        "yaxis": {"title": {"text": label(vector) + f"[{unit}]"}},
+        "shapes": [_cursor_line("x", "y", present)],
+        "showlegend": False,
+    }
+    return theme.step_figure(data, layout, title=f"The unit to watch: {label(vector)}[{unit}] at every step",
+                             present=present, height=300, labels=step_labels)
+
+
+def prediction_map(probs: np.ndarray, top: np.ndarray, classes: Sequence[str], step_labels: Sequence[str],
+                   present: bool = False) -> StepFigure:
+    """probs (T, O): each class's probability after each step as a (class x step) heatmap; top (T,) the
+    most likely class, written in its cell; a cursor at t."""
+    T, O = probs.shape
+    names = [theme.visible_char(c) if len(c) == 1 else theme.escape_label(c) for c in classes]
+    text = np.full((O, T), "", dtype=object)
+    text[top, np.arange(T)] = [names[k] for k in top]
+    data = [{"type": "heatmap", "z": theme.f32(probs.T), "x0": 1, "dx": 1, "y": names, "text": text,
+             "texttemplate": "%{text}" if T <= 80 else "", "colorscale": theme.SEQUENTIAL, "zmin": 0.0, "zmax": 1.0,
+             "colorbar": theme.colorbar("probability", present, len=1.0, y=0.5),
+             "hovertemplate": "after step %{x}: P(%{y}) = %{z:.3f}<extra></extra>"}]
+    layout = {
+        "xaxis": {"title": {"text": "step t"}, "range": [0.5, T + 0.5]},
+        "yaxis": {"title": {"text": "class"}, "type": "category", "autorange": "reversed"},
+        "shapes": [_cursor_line("x", "y", present)],
+    }
+    return theme.step_figure(data, layout, title="What the readout predicts after each step", present=present,
+                             height=140 + min(O, 60) * 16, labels=step_labels)
+
+
+def value_prediction(y: np.ndarray, step_labels: Sequence[str], present: bool = False) -> StepFigure:
+    """y (T, O): the readout's outputs after each step, one line per output, a cursor at t."""
+    T, O = y.shape
+    s = theme.sizes(present)
+    steps = np.arange(1, T + 1)
+    data = [{"type": "scatter", "x": steps, "y": theme.f32(y[:, k]), "mode": "lines", "name": f"y[{k}]",
+             "line": {"color": theme.line_colour(k), "width": s.line},
+             "hovertemplate": f"y[{k}]" + " after step %{x}: %{y:.4f}<extra></extra>"} for k in range(min(O, 6))]
+    layout = {"xaxis": {"title": {"text": "step t"}, "range": [0.5, T + 0.5]}, "yaxis": {"title": {"text": "y_t"}},
+              "shapes": [_cursor_line("x", "y", present)], "showlegend": O > 1,
+              "legend": theme.legend(present, y=1.0, x=1.0, xanchor="right", yanchor="bottom")}
+    return theme.step_figure(data, layout, title="What the readout gives after each step", present=present,
+                             height=260, labels=step_labels)

@@ -2,7 +2,8 @@
 
 A readout on the hidden states gives a loss (on the last step, or on every step); BPTT carries
 its gradient back. The same input and seed run through one cell of every other kind too, so the
-page can overlay RNN, LSTM and GRU.
+page can overlay RNN, LSTM and GRU. Trained weights (rnnviz.trained) bring their own readout, and
+a gallery model is overlaid with the gallery's models trained the same way on the same task.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import analysis
-from ..cells import CELLS, KINDS, overlay_cells
+from ..cells import KINDS, overlay_cells
 from ..config import Config
 from ..engine import Backward, backward_from_trace
 from ..numerics import row_norms
@@ -136,11 +137,21 @@ def loss_mask(sample, loss_on: str) -> np.ndarray:
     return last_step_mask(sample.T) if loss_on == "last" else sample.target_mask
 
 
-def cell_gradients(cfg: Config, loss_on: str = "last") -> CellGradients:
-    """Forward, readout loss and BPTT for one Config."""
-    sc = build_step(cfg)
+def cell_gradients(cfg: Config, loss_on: str = "last", trained=None) -> CellGradients:
+    """Forward, readout loss and BPTT for one Config: a readout at PyTorch's initialisation for random
+    weights, the network's own for trained ones (`trained`, or the gallery model cfg.weights names)."""
+    sc = build_step(cfg, trained)
+    if not cfg.trained:
+        return gradients_with(sc, init_readout(cfg.hidden, sc.sample.n_out, seed=cfg.seed), loss_on)
+    from ..trained import readout_for, resolve
+
+    trained = trained if trained is not None and trained.key == cfg.weights else resolve(cfg)
+    return gradients_with(sc, readout_for(trained, sc.sample, cfg.seed), loss_on)
+
+
+def gradients_with(sc: StepStudy, readout, loss_on: str = "last") -> CellGradients:
+    """Readout loss and BPTT for a forward pass already run (sc), with a given readout (O, H)."""
     tr, sample = sc.trace, sc.sample
-    readout = init_readout(cfg.hidden, sample.n_out, seed=cfg.seed)
     with np.errstate(over="ignore", invalid="ignore"):
         result = readout_loss(readout, np.nan_to_num(tr.h, nan=0.0, posinf=0.0, neginf=0.0),
                               sample.targets, loss_mask(sample, loss_on), sample.loss)
@@ -157,13 +168,35 @@ def cell_gradients(cfg: Config, loss_on: str = "last") -> CellGradients:
     )
 
 
-def build(cfg: Config, loss_on: str = "last", others: dict[str, CellGradients] | None = None) -> BpttStudy:
-    """The full study for cfg; `others` may pass precomputed overlays (e.g. from a cache)."""
-    main = cell_gradients(cfg, loss_on)
+def build(cfg: Config, loss_on: str = "last", others: dict[str, CellGradients] | None = None,
+          trained=None) -> BpttStudy:
+    """The full study for cfg; `others` may pass precomputed overlays (e.g. from a cache).
+
+    With trained weights the overlays are the gallery models trained the same way on the same task
+    (partner_configs), never random cells: those say little next to a trained one.
+    """
+    main = cell_gradients(cfg, loss_on, trained)
     if others is None:
-        others = {c: cell_gradients(cfg.with_(cell=c), loss_on) for c in overlay_cells(cfg.cell)}
+        configs = partner_configs(cfg) if cfg.trained else {c: cfg.with_(cell=c) for c in overlay_cells(cfg.cell)}
+        others = {c: cell_gradients(other, loss_on) for c, other in configs.items()}
+    return _study(main, others, loss_on)
+
+
+def partner_configs(cfg: Config) -> dict[str, Config]:
+    """cell -> the Config of each gallery model trained like cfg's (gallery.TRIO, or the entry's
+    partner) on cfg's input; empty for weights outside the gallery."""
+    from .. import gallery
+
+    if cfg.weights not in gallery.GALLERY:
+        return {}
+    names = gallery.TRIO if cfg.weights in gallery.TRIO else [gallery.GALLERY[cfg.weights].partner]
+    partners = [gallery.GALLERY[n] for n in names if n is not None and n != cfg.weights]
+    return {e.recipe.cell: cfg.with_(weights=e.key, cell=e.recipe.cell, hidden=e.recipe.hidden) for e in partners}
+
+
+def _study(main: CellGradients, others: dict[str, CellGradients], loss_on: str) -> BpttStudy:
     sc = main.scenario
-    kind = CELLS[cfg.cell].kind
+    kind = sc.trace.kind
     gamma = KINDS[kind].gamma
     bound, gamma_sigma = None, None
     if gamma is not None:

@@ -1,5 +1,8 @@
 """The Step-through page's study: from a Config to the input sample, the weights and the forward trace.
 
+`build` makes the weights from the Config (seeded, PyTorch's initialisation); `build_with` runs
+given weights (a gallery model's, a user's file) over a given sample, and with their readout also
+gives what the network predicts at every step. `build_gallery` does that for a gallery model.
 The Backprop-through-time study starts from the same study of each cell it compares.
 """
 
@@ -13,6 +16,7 @@ from .. import tasks
 from ..cells import CELLS, Cell, init_params
 from ..config import Config
 from ..engine import Trace, forward
+from ..readout import Prediction, predict
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,24 @@ class StepStudy:
     sample: tasks.Sample
     params: dict[str, np.ndarray]
     trace: Trace
+    readout: dict[str, np.ndarray] | None = None  # a trained readout: weight_out (O, H), bias_out (O,)
 
     @property
     def T(self) -> int:
         return self.trace.T
+
+    @property
+    def prediction(self) -> Prediction | None:
+        """What the trained readout predicts after every step (next character, recalled symbol, depth),
+        or None without one that fits the input."""
+        if self.readout is None:
+            return None
+        O = self.readout["weight_out"].shape[0]
+        sample = self.sample
+        classes = sample.classes if sample.classes is not None and len(sample.classes) == O else None
+        if classes is None and sample.vocab is not None and len(sample.vocab) == O and sample.loss == "xent":
+            classes = sample.vocab  # a language model's readout: the next token
+        return predict(self.readout, self.trace.h, "xent" if classes is not None else "mse", classes)
 
     @property
     def cell(self) -> Cell:
@@ -95,9 +113,33 @@ def make_params(cfg: Config, input_size: int) -> dict[str, np.ndarray]:
                        **cell.init)
 
 
-def build(cfg: Config) -> StepStudy:
-    """Sample, weights and forward trace for one Config."""
+def build(cfg: Config, trained=None) -> StepStudy:
+    """Sample, weights and forward trace for one Config.
+
+    Trained weights (cfg.weights not random) come from `trained` (rnnviz.trained.Trained), or for
+    a gallery model from its name.
+    """
+    if cfg.trained:
+        from ..trained import fitted, resolve, sample_for  # trained.py imports this module's neighbours
+
+        trained = trained if trained is not None and trained.key == cfg.weights else resolve(cfg)
+        cfg = fitted(cfg, trained)
+        return build_with(cfg, trained.params, sample_for(trained, cfg), trained.readout, trained.weights.nonlinearity)
     sample = make_sample(cfg)
     params = make_params(cfg, sample.xs.shape[-1])
     trace = forward(cfg.kind, params, sample.xs, nonlinearity=cfg.nonlinearity)
     return StepStudy(cfg, sample, params, trace)
+
+
+def build_with(cfg: Config, params, sample: tasks.Sample, readout=None, nonlinearity: str | None = None) -> StepStudy:
+    """Given weights over a given sample: params (the engine's keys) of cfg's cell, sample.xs (T, I).
+
+    cfg names the cell (its kind and nonlinearity, unless `nonlinearity` says otherwise) and the
+    input the sample came from (the pages' labels and text view); readout (O, H) is optional.
+    """
+    cell = CELLS[cfg.cell]
+    H = np.shape(params["weight_hh"])[1]
+    if H != cfg.hidden:
+        raise ValueError(f"cfg.hidden must be the weights' hidden size {H}, got {cfg.hidden}")
+    trace = forward(cell.kind, params, sample.xs, nonlinearity=nonlinearity or cell.nonlinearity)
+    return StepStudy(cfg, sample, params, trace, readout)

@@ -35,16 +35,17 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from .. import config as cfgmod
 from .. import hide
-from ..cells import overlay_cells
+from ..cells import CELLS, overlay_cells
 from ..config import PARAMS, Config, Display, Note, Param, check_param, is_blank, snap, url_value
 from ..studies import setups as setups_studies
 from ..studies import stack as stack_studies
-from ..studies.bptt import BpttStudy, CellGradients, cell_gradients
+from ..studies.bptt import BpttStudy, CellGradients, cell_gradients, partner_configs
 from ..studies.bptt import build as build_bptt_study
 from ..studies.setups import SetupsStudy
 from ..studies.stack import StackGradients, StackStudy
 from ..studies.step import StepStudy
 from ..studies.step import build as build_step_study
+from ..trained import fitted
 from ..views import Stepping, View
 from . import client, present
 from .cache import STUDIES, memo
@@ -390,17 +391,32 @@ def sidebar(scenario_controls: bool = True) -> tuple[Config, Display]:
     shows neither the sidebar nor its arrow.
     """
     sb = st.sidebar
-    whole = hide.SIDEBAR not in hidden()
-    if whole:
+    if hide.SIDEBAR not in hidden():
         for p in PAGES.values():
             sb.page_link(p.file, label=p.label, icon=p.icon)
+    from . import weights as weights_ui
+
+    trained = None
     if scenario_controls:
-        _scenario_controls(sb)
+        radius = ("radius",) if stored("init", PARAMS["init"]) == "radius" else ()
+        _heading(sb, "The network", "weights", "cell", "hidden", "init", *radius, "forget_bias", "seed", "layers",
+                 "direction")
+        trained = weights_ui.control(sb)
+        _scenario_controls(sb, trained)
     _heading(sb, "Display", "present")
     control(sb.toggle, "Presentation mode", "present", help="Large text and thick lines for a projector.")
     v = {name: stored(name, param) for name, param in PARAMS.items()}  # shown or not, all kept
-    to_url({**PARAMS, hide.NAME: hide.PARAM})
-    return cfgmod.config_from(v), Display(present=bool(v["present"]))
+    public = weights_ui.public(v["weights"])
+    names = {**PARAMS, hide.NAME: hide.PARAM}
+    to_url(names if public else {k: p for k, p in names.items() if k != "weights"})
+    if not public and "weights" in st.query_params:  # a file's or a run's weights never go in a link
+        del st.query_params["weights"]
+        _written()
+    trained = trained if scenario_controls else weights_ui.current()
+    cfg = cfgmod.config_from(v)
+    if trained is not None:  # one layer, one way, the network's own cell and size
+        cfg = fitted(cfg, trained)
+    return cfg, Display(present=bool(v["present"]))
 
 
 def _heading(container, text: str, *names: str) -> None:
@@ -409,10 +425,13 @@ def _heading(container, text: str, *names: str) -> None:
         container.markdown(f"### {text}")
 
 
-def _scenario_controls(sb) -> None:
-    """The network and input controls of the shared scenario."""
-    radius = ("radius",) if stored("init", PARAMS["init"]) == "radius" else ()
-    _heading(sb, "The network", "cell", "hidden", "init", *radius, "forget_bias", "seed", "layers", "direction")
+def _scenario_controls(sb, trained=None) -> None:
+    """The network and input controls of the shared scenario; with trained weights, only the input's."""
+    if trained is not None:
+        if not is_hidden("weights"):
+            sb.caption(f"{CELLS[trained.cell].label}, H = {trained.hidden}: set by the weights.")
+        _input_controls(sb, trained)
+        return
     choice(sb.selectbox, "Cell", "cell", help="Which recurrent cell steps through the sequence.")
     control(sb.slider, "Hidden size H", "hidden", 1, 64,
             help="Number of hidden units (and cell-state units for the LSTM).")
@@ -431,17 +450,28 @@ def _scenario_controls(sb) -> None:
            help="For the LSTM (also when it is overlaid for comparison): a positive bias opens "
                 "the forget gate (f ≈ 1), so the cell state, and its gradient, last longer.")
     control(sb.number_input, "Seed", "seed", 0, 99_999, step=1, help="Same seed, same weights and same random input.")
+    _input_controls(sb, None)
+    control(sb.slider, "Input scale", "input_scale", 0.1, 10.0, step=0.1,
+            help="Multiplies every input. Large inputs drive tanh and sigmoid units into saturation.")
+
+
+def _input_controls(sb, trained) -> None:
+    """The input: its source, then the text or the sequence length (and the task, for random weights:
+    a trained network reads its own task's samples)."""
     input_names = {"text": ("text",), "task": ("task", "length")}.get(stored("source", PARAMS["source"]), ("length",))
     _heading(sb, "The input", "source", *input_names, "input_scale")
     source = choice(sb.selectbox, "Input", "source")
     if source == "text":
         control(sb.text_area, "Text (one character per step)", "text", max_chars=cfgmod.MAX_TEXT, height=90)
-    else:
-        if source == "task":
-            choice(sb.selectbox, "Task", "task", help="Long-dependency tasks as defined by Pascanu et al. (2013).")
-        control(sb.slider, "Sequence length T", "length", 2, 1000)
-    control(sb.slider, "Input scale", "input_scale", 0.1, 10.0, step=0.1,
-            help="Multiplies every input. Large inputs drive tanh and sigmoid units into saturation.")
+        if trained is not None and trained.weights.vocab is not None:
+            sb.caption("Characters it knows: " + literal_markdown(" ".join(trained.weights.vocab).replace("\n", "⏎")))
+        return
+    if source == "task" and trained is None:
+        choice(sb.selectbox, "Task", "task", help="Long-dependency tasks as defined by Pascanu et al. (2013).")
+    control(sb.slider, "Sequence length T", "length", 2, 1000)
+    if trained is not None:
+        control(sb.number_input, "Seed of the input", "seed", 0, 99_999, step=1,
+                help="Another seed, another random sample of the same kind.")
 
 
 # --- the studies, cached: keyed by the Config (and page controls), never by the Display ----------
@@ -461,8 +491,24 @@ def cached_cell_gradients(cfg: Config, loss_on: str) -> CellGradients:
 @memo
 def cached_bptt_study(cfg: Config, loss_on: str) -> BpttStudy:
     """The study; the overlay cells come from their own cache, so switching cells reuses them."""
-    others = {c: cached_cell_gradients(cfg.with_(cell=c), loss_on) for c in overlay_cells(cfg.cell)}
+    configs = partner_configs(cfg) if cfg.trained else {c: cfg.with_(cell=c) for c in overlay_cells(cfg.cell)}
+    others = {c: cached_cell_gradients(other, loss_on) for c, other in configs.items()}
     return build_bptt_study(cfg, loss_on, others=others)
+
+
+def _private(cfg: Config):
+    """The Trained of a user's file or a session's run that cfg runs, else None (random or gallery
+    weights: public, cached for every session)."""
+    from ..gallery import GALLERY
+    from .weights import current
+
+    if not cfg.trained or cfg.weights in GALLERY:
+        return None
+    trained = current()
+    if trained is None or trained.key != cfg.weights:
+        st.warning("These weights are no longer in this session: choose them again in the sidebar.")
+        st.stop()
+    return trained
 
 
 @memo
@@ -497,11 +543,21 @@ def setups_study(cfg: Config) -> SetupsStudy:
 
 def step_study(cfg: Config) -> StepStudy:
     """The Step-through study, cached; bad input stops the page with a clear message."""
+    trained = _private(cfg)
+    if trained is not None:
+        from .weights import private_study
+
+        return _guarded(lambda c: private_study(build_step_study, c, trained=trained), cfg, empty="to step through it")
     return _guarded(cached_step_study, cfg, empty="to step through it")
 
 
 def bptt_study(cfg: Config, loss_on: str) -> BpttStudy:
     """The Backprop-through-time study, cached; bad input stops the page with a clear message."""
+    trained = _private(cfg)
+    if trained is not None:
+        from .weights import private_study
+
+        return _guarded(lambda c, lo: private_study(build_bptt_study, c, lo, trained=trained), cfg, loss_on)
     if cached_bptt_study.holds(cfg, loss_on):
         return _guarded(cached_bptt_study, cfg, loss_on)
     with st.spinner("Backpropagating through time…"):
@@ -571,6 +627,14 @@ def slug(cfg: Config) -> str:
 
 def weights_note(cfg: Config) -> None:
     """Say whether the weights are random or trained, and what that means for what is drawn."""
+    if cfg.trained:
+        from .weights import current
+
+        trained = current()
+        if trained is not None and trained.key == cfg.weights:
+            watch = f" **Watch unit {trained.watch.unit} of {trained.watch.vector}.**" if trained.watch else ""
+            st.caption(f"**Trained weights: {plain(trained.title)}.** {plain(trained.trained_on)}{watch}")
+            return
     st.caption(f"**Random weights** (PyTorch's initialisation, seed {cfg.seed}): every number is the real computation, "
                "but nothing has been learned, so gates hover near 0.5 and no unit means anything yet.")
 

@@ -15,6 +15,9 @@ import streamlit as st
 from .. import export
 from . import VALUES_KEY
 from .training import kept_runs
+from .weights import RUN, UPLOAD
+
+PRIVATE_WEIGHTS = (UPLOAD, RUN)  # the Weights control's choices that live in the session only
 
 ZIP_HELP = ("Every figure as PNG (3×, white background) and SVG at the current step, the equations, an "
             "interactive HTML page of the whole view that opens offline, the numbers (CSV) and the view's link. "
@@ -30,6 +33,11 @@ CSV_HELPS = {"training": CSV_HELP_TRAINING, "compare": CSV_HELP_COMPARE}  # page
 def export_panel(page: str) -> None:
     """The export buttons of the page `page` (a key of PAGES), for the view its controls describe."""
     values = st.session_state.setdefault(VALUES_KEY, {})  # the live store: read again when a button is clicked
+    if page != "training" and values.get("weights") in PRIVATE_WEIGHTS:
+        st.subheader("Export", anchor=False)
+        st.caption("Exports are made from the view's link, and your own file's or this session's weights never go "
+                   "in a link: export works with random weights and the gallery's models.")
+        return
     runs = kept_runs()  # read in the download's thread, where the session is out of reach
     link = export.link_from_values(page, values)
     scenario = export.scenario_name(link)

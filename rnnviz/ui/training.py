@@ -379,6 +379,7 @@ def draw(runs: list[TrainingRun], display: Display) -> None:
     """Each run's summary in its colour, then the figures (both held back while a lesson's open
     question asks what the runs do)."""
     from .lessons import is_held
+    from .weights import offer_run
 
     if is_held("train-summary"):
         return  # the figures: ui.show leaves them out too
@@ -389,6 +390,8 @@ def draw(runs: list[TrainingRun], display: Display) -> None:
         col.html(_swatch(colour, dash))
         col.metric(fig.run_label(run), headline)
         col.caption(detail)
+        with col:
+            offer_run(run, fig.run_label(run))  # its weights on the other pages, in this session
     if not fig.shows_cosines(runs):
         st.caption(fig.COSINE_HIDDEN)
     if (note := fig.window_note(runs, constant)) is not None:

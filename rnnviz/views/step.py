@@ -8,6 +8,7 @@ from ..cells import CELLS
 from ..config import Config, Display, Param, slug
 from ..figures import stack as stack_fig
 from ..figures import step as fig
+from ..gallery import GALLERY
 from ..studies.stack import StackStudy
 from ..studies.step import StepStudy
 from . import Item, Stepping, View
@@ -42,6 +43,7 @@ def build(study: StepStudy, cfg: Config, display: Display, unit: int = 0, stack:
     if numeric:
         figures.append(Item("step-input", fig.input_signal(study.sample.xs, labels, channels, present),
                             caption=fig.INPUT_CAPTION))
+    figures += trained_items(study, cfg, display)
     if stack is not None:
         figures += stack_items(stack, display)
     figures += [
@@ -58,6 +60,27 @@ def build(study: StepStudy, cfg: Config, display: Display, unit: int = 0, stack:
     figures.append(Item("step-heatmaps", fig.state_heatmaps(study.over_time, labels, present),
                         caption=fig.heatmaps_caption(study.cell)))
     return View("step", {"figures": figures}, stepping(study), scenario=slug(cfg))
+
+
+def trained_items(study: StepStudy, cfg: Config, display: Display) -> list[Item]:
+    """For trained weights: the gallery's unit to watch over the steps, and what the readout predicts."""
+    present, labels, items = display.present, study.step_labels, []
+    watch = GALLERY[cfg.weights].watch if cfg.weights in GALLERY else None
+    if watch is not None:
+        values = {v.key: v.values for v in study.over_time}[watch.vector][:, watch.unit]  # (T,)
+        items.append(Item("step-watch", fig.watch_line(values, labels, watch.vector, watch.unit, present),
+                          caption=fig.WATCH_CAPTION))
+    prediction = study.prediction
+    if prediction is not None and prediction.probs is not None:
+        items.append(Item("step-prediction", fig.prediction_map(prediction.probs, prediction.top,
+                                                                prediction.classes, labels, present),
+                          caption=fig.PREDICTION_CAPTION))
+    elif prediction is not None:
+        items.append(Item("step-prediction", fig.value_prediction(prediction.y, labels, present),
+                          caption=fig.VALUE_PREDICTION_CAPTION))
+    return items
+
+
 
 
 def stack_items(stack: StackStudy, display: Display) -> list[Item]:
