@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .registry import Registry
+from .studies.attention import PARAMS as ATTENTION_PARAMS
 from .studies.training import PARAMS as TRAINING_PARAMS
 
 
@@ -31,6 +32,9 @@ BPTT_TERMS = ("loss", "readout", "gradient", "norm", "log_scale", "bptt", "unrol
 TRAINING_TERMS = ("loss", "gradient", "norm", "log_scale", "exploding", "clipping", "cosine", "learning_rate",
                   "update", "optimiser", "cliff", "adding_problem", "temporal_order", "delayed_recall",
                   "spectral_radius")
+ATTENTION_TERMS = ("encoder_decoder", "encoder", "decoder", "attention", "attention_weights", "context_vector",
+                   "softmax", "reversal_task", "teacher_forcing", "embedding", "loss", "gradient",
+                   "norm", "log_scale", "vanishing", "saliency", "random_weights")
 
 
 PAGES: Registry[Page] = Registry("page", [
@@ -45,4 +49,7 @@ PAGES: Registry[Page] = Registry("page", [
     Page("training", "pages/3_Clipping_and_training.py", "Clipping and training", ":material/content_cut:",
          "Clipping and training: exploding gradients in real runs, and the cliff",
          params=(*TRAINING_PARAMS, *LESSON_PARAMS), terms=TRAINING_TERMS),
+    Page("attention", "pages/4_Attention.py", "Attention", ":material/center_focus_strong:",
+         "Attention: every input one step from the output, so its gradient does not fade",
+         params=(*ATTENTION_PARAMS, "t", *LESSON_PARAMS), terms=ATTENTION_TERMS),
 ])

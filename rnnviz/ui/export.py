@@ -22,6 +22,10 @@ ZIP_HELP = ("Every figure as PNG (3×, white background) and SVG at the current 
 CSV_HELP = ("Every number of the view for a spreadsheet: one row per step t and unit j with the input, the "
             "pre-activations split into their input and recurrent parts, every gate, c, h, dL/dh and dL/dc.")
 CSV_HELP_TRAINING = "The per-update history of every run (loss, gradient norms, clipping, update norm, cosine)."
+CSV_HELP_ATTENTION = ("One row per input position s: ||dL/dx_s|| with and without attention, each split into the "
+                      "part through one encoder step and the part through the recurrence (the zip also has every "
+                      "decoder step's attention weights).")
+CSV_HELPS = {"training": CSV_HELP_TRAINING, "attention": CSV_HELP_ATTENTION}
 
 
 def export_panel(page: str) -> None:
@@ -49,6 +53,6 @@ def export_panel(page: str) -> None:
                             key=f"export-zip-{page}", help=ZIP_HELP)
     row.download_button("Export the numbers (CSV)", data=numbers, file_name=f"rnnviz-{main_table}-{scenario}.csv",
                             mime="text/csv", on_click="ignore", icon=":material/table_view:",
-                            key=f"export-csv-{page}", help=CSV_HELP_TRAINING if page == "training" else CSV_HELP)
+                            key=f"export-csv-{page}", help=CSV_HELPS.get(page, CSV_HELP))
     st.caption("For slides in bulk, from a terminal: python -m rnnviz.export \"PAGE?QUERY\" --out DIR, with the "
                "page and query of any rnnviz link (see the README).")
