@@ -101,21 +101,23 @@ def fade_sentence(study: AttentionStudy) -> str:
     with_, without = study.runs["additive"], study.runs["none"]
     if study.T < 2:
         return "With one digit there is no distance to cross: type at least two."
-    steps = study.T - 1
-    return (f"From the last digit to the first, {steps} encoder steps apart: without attention the first digit's "
-            f"gradient is {ratio_text(without.fade)} of the last digit's; with attention it is "
-            f"{ratio_text(with_.fade)}.")
+    return (f"From the last digit to the first, {study.T - 1} encoder steps apart: without attention the first digit "
+            f"gets {ratio_text(without.fade)} the last digit's gradient; with attention it gets "
+            f"{ratio_text(with_.fade)} it.")
+
+
+def share_text(x: float) -> str:
+    """A ratio on its own: "6.8%", "0.051%", "1.8 times as much"."""
+    if not np.isfinite(x):
+        return "not defined (no gradient reaches the last digit)"
+    return f"{100 * x:.2g}%" if x < 1 else f"{x:.2g} times as much"
 
 
 def ratio_text(x: float) -> str:
-    """A ratio as a person reads it: 0.068 times as a "6.8%", 1.9 as "1.9 times"."""
+    """A ratio before "the last digit's gradient": "6.8% of", "1.8 times"."""
     if not np.isfinite(x):
-        return "not defined (no gradient reaches the last digit)"
-    if x < 1e-3:
-        return f"{x:.2g} times"
-    if x < 1:
-        return f"{100 * x:.2g}%"
-    return f"{x:.2g} times"
+        return "an undefined share of (no gradient reaches the last digit)"
+    return f"{100 * x:.2g}% of" if x < 1 else f"{x:.2g} times"
 
 
 def looks_sentence(study: AttentionStudy) -> str:
