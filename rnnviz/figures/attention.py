@@ -164,7 +164,8 @@ def input_gradients(relative: Mapping[str, np.ndarray], norms: Mapping[str, np.n
     layout = {
         "xaxis": {"title": {"text": "input position s (the digit read there): the first is farthest from the decoder"},
                   "tickvals": xs, "ticktext": x_text, "range": [0.5, len(xs) + 0.5]},
-        "yaxis": {"title": {"text": "||dL/dx<sub>s</sub>|| / ||dL/dx<sub>T</sub>||"}, "type": "log"},
+        "yaxis": {"title": {"text": "||dL/dx<sub>s</sub>|| / ||dL/dx<sub>T</sub>||"}, "type": "log",
+                  "exponentformat": "power"},
         "legend": {**theme.legend(present), "orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0,
                    "yanchor": "top"},
     }
