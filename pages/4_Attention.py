@@ -26,8 +26,7 @@ kind_col, weights_col = st.columns(2)
 attention = ui.choice(kind_col.radio, "Step through the model", "attention", param=studies.PARAMS["attention"],
                       horizontal=True, help="Both models are always computed: the gradients below compare them.")
 weights = ui.choice(weights_col.radio, "Weights", "weights", param=studies.PARAMS["weights"], horizontal=True,
-                    help="Trained: after training on digit strings of 5 to 12. Untrained: PyTorch's initialisation, "
-                         "the weights training started from.")
+                    help=studies.WEIGHTS_HELP)
 digits_col, random_col = st.columns([3, 1], vertical_alignment="bottom")
 digits = ui.page_control(digits_col.text_input, f"Input: up to {studies.MAX_DIGITS} digits for the model to reverse",
                          "digits", studies.PARAMS["digits"], max_chars=studies.MAX_DIGITS)

@@ -7,6 +7,7 @@ import pytest
 
 from rnnviz import export
 from rnnviz.cells import KINDS
+from rnnviz.lessons import LESSONS, step_facts
 from rnnviz.studies import attention as studies
 from rnnviz.ui.pages import PAGES
 from rnnviz.views import attention as view
@@ -209,3 +210,21 @@ def test_every_kind_has_a_differentiable_step_that_is_the_engines(kind):
     np.testing.assert_allclose(h, trace.h[0], rtol=1e-12)
     if c0 is not None:
         np.testing.assert_allclose(c, trace.c[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", [k for k, s in enumerate(LESSONS["attention"].steps) if s.page == "attention"])
+def test_the_attention_lessons_numbers_are_the_pages(k):
+    # What a step says about the gradients and the matrix is what the page it opens shows (after the reveal)
+    lesson = LESSONS["attention"]
+    step = lesson.steps[k]
+    f = step_facts(lesson, k)
+    at = open_app(ATTENTION, **step.params, lesson="attention", step=k + 1)
+    if step.ask:
+        at.radio(key=f"ask-attention-{k}").set_value(step.ask.answer(f)).run()
+        at.button(key=f"ask-attention-{k}-reveal").click().run()
+    assert_ok(at)
+    said = texts(at)
+    assert f"without attention the first digit gets {f['none_fade_text']} the last digit's gradient; with " \
+           f"attention it gets {f['with_fade_text']} it" in said
+    if at.radio(key="attention").value == "additive":
+        assert f"{f['near']} look hardest within one position of the digit they copy ({f['exact']} exactly" in said

@@ -139,10 +139,13 @@ def decoder_step(context: np.ndarray, state: np.ndarray, probs: np.ndarray, righ
     layout[axis("xaxis", row)] |= {"tickvals": vocab_x, "ticktext": vocab_text, "range": [-0.5, V - 0.5],
                                    "fixedrange": True, "title": {"text": "token y<sub>t</sub>"}}
     layout[axis("yaxis", row)] |= {"range": [0, 1.05], "fixedrange": True, "title": {"text": "p"}}
-    layout |= {"barmode": "overlay", "bargap": 0.25}
+    layout |= {"barmode": "overlay", "bargap": 0.25,
+               # Exports draw the title in the figure, above the first row's heading: room for both from the
+               # start, since a title that pushes the margin wider leaves the bars drawn where they were
+               "margin": {"t": 90}, "title": {"pad": {"b": 34}}}
 
     title = Template("Decoder step t = {t} of {T}: it must write ‘{label}’")
-    return theme.step_figure(data, layout, title=title, present=present, height=170 * len(rows) + 90, arrays=arrays,
+    return theme.step_figure(data, layout, title=title, present=present, height=160 * len(rows) + 90, arrays=arrays,
                              labels=outputs)
 
 

@@ -23,6 +23,9 @@ ATTENTIONS = {key: at.ATTENTIONS[key] for key in MODELS}
 WEIGHTS = {"trained": "Trained (shipped with rnnviz)", "untrained": "Untrained (where training started)"}
 MAX_DIGITS = 20  # the models were trained on 5 to 12 digits; up to 20 shows what happens past that
 DEFAULT_DIGITS = "4829107356"
+_RUN = at.GALLERY[MODELS["additive"]]  # both gallery models trained the same way, attention apart
+WEIGHTS_HELP = (f"Trained: after {_RUN.updates} updates on digit strings of {_RUN.min_length} to {_RUN.max_length} "
+                "digits. Untrained: PyTorch's initialisation, the weights training started from.")
 SPEEDS = {100: "100", 200: "200", 400: "400", 800: "800", 1500: "1500"}  # ms a decoder step of Play
 
 PARAMS = {  # the page's own controls, kept in the URL (t's range depends on the input: see views.attention)
