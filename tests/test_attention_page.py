@@ -228,3 +228,26 @@ def test_the_attention_lessons_numbers_are_the_pages(k):
            f"attention it gets {f['with_fade_text']} it" in said
     if at.radio(key="attention").value == "additive":
         assert f"{f['near']} look hardest within one position of the digit they copy ({f['exact']} exactly" in said
+
+
+@pytest.mark.parametrize("attention", ["additive", "none"])
+@pytest.mark.parametrize("present", [False, True])
+def test_every_attention_figure_passes_plotlys_full_validation_and_draws_tokens_inert(attention, present):
+    import json
+
+    import plotly.graph_objects as go
+
+    from rnnviz.figures.steps import StepFigure
+
+    study = studies.build(studies.Scenario(attention=attention, digits="507"))
+    for item in view.build(study, present).items:
+        figures = [item.figure.at(t) for t in (1, study.U)] if isinstance(item.figure, StepFigure) else [item.figure]
+        for fig in figures:
+            checked = go.Figure(fig.to_dict())  # Plotly's full validator: raises on any bad property
+            text = json.dumps(checked.to_plotly_json(), default=str)
+            assert "</s>" not in text  # the end token is text, never markup
+            assert "&lt;/s&gt;" in text or not isinstance(item.figure, StepFigure)
+            assert "NaN" not in json.dumps([tr.get("hovertemplate") for tr in checked.to_plotly_json()["data"]])
+            assert checked.layout.title.text and all(
+                (ax.title.text or ax.tickvals is not None or not ax.visible)
+                for ax in (checked.layout.xaxis, checked.layout.yaxis))
