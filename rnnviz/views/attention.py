@@ -8,7 +8,7 @@ import numpy as np
 from .. import attention as at
 from ..figures import attention as fig
 from ..figures import theme
-from ..studies.attention import ATTENTIONS, PARAMS, AttentionStudy, ModelRun, slug
+from ..studies.attention import PARAMS, AttentionStudy, ModelRun, slug
 from . import Item, Stepping, View
 
 __all__ = ["PARAMS", "build", "stepping"]
@@ -131,9 +131,7 @@ def looks_sentence(study: AttentionStudy) -> str:
     near = int(np.sum(np.abs(peak - want) <= 1))
     exact = int(np.sum(peak == want))
     band = float(np.mean([attention[t, max(s - 1, 0): s + 2].sum() for t, s in enumerate(want)]))
-    return (f"Of the {T} digit steps, {near} look hardest within one position of the digit they copy ({exact} "
+    steps = "the one digit step" if T == 1 else f"the {T} digit steps"
+    return (f"Of {steps}, {near} look hardest within one position of the digit they copy ({exact} "
             f"exactly on it), and on average {band:.0%} of a step's attention lies within that band.")
 
-
-def kind_label(attention: str) -> str:
-    return ATTENTIONS[attention]
