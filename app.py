@@ -34,7 +34,9 @@ st.markdown(
     "so that one explosion cannot throw the weights away.\n\n"
     "Where to start: **Step through** shows one cell computing, step by step; **Backprop through time** shows "
     "the gradient fading or growing; **Clipping and training** shows what an explosion does to training; "
-    "**Compare cells** puts an RNN, an LSTM and a GRU side by side to see how long each remembers. Every "
+    "**Compare cells** puts an RNN, an LSTM and a GRU side by side to see how long each remembers; "
+    "**Attention** shows an encoder-decoder whose decoder looks back at every input, and how that keeps the "
+    "gradient from fading with distance. Every "
     "term has a plain explanation under “Terms on this page”."
 )
 
@@ -42,6 +44,6 @@ st.subheader("Guided lessons: predict, then see")
 st.caption("Each lesson walks through the pages in a few steps, and asks you to predict before it shows the answer.")
 lessons.home_cards()
 
-for key in ("step", "bptt", "training", "compare"):
+for key in ("step", "bptt", "training", "compare", "setups", "attention"):
     st.subheader(PAGES[key].description)
     lessons.scenario_cards(key)

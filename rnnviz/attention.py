@@ -64,9 +64,9 @@ import numpy as np
 from autograd import grad, jacobian, value_and_grad
 from autograd.tracer import getval
 
-from .cells import PARAM_NAMES
+from .cells import KINDS, PARAM_NAMES
 from .engine import clip_grad_norm
-from .training import _Optimizer
+from .training import OptimizerState
 
 # --- vocabulary and the task ------------------------------------------------------------------------
 
@@ -79,8 +79,7 @@ ATTENTIONS = {
     "general": "Dot-product, general (Luong)",
     "none": "None (final encoder state only)",
 }
-CELLS = {"rnn": "RNN (tanh)", "lstm": "LSTM", "gru": "GRU"}
-_GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+CELLS = {key: kind.label for key, kind in KINDS.items()}  # encoder and decoder: a kind of cells.KINDS (RNN: tanh)
 
 
 @dataclass(frozen=True)
@@ -190,7 +189,7 @@ def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """The name and shape of every parameter of cfg's model (PyTorch state_dict keys)."""
     _check_model(cfg)
     E, H, Hd, K, V, A = cfg.embed, cfg.hidden, cfg.decoder_hidden, cfg.key_size, cfg.vocab, cfg.attention_size
-    Ge, Gd = _GATE_BLOCKS[cfg.encoder], _GATE_BLOCKS[cfg.decoder]
+    Ge, Gd = KINDS[cfg.encoder].G, KINDS[cfg.decoder].G
     shapes = {"src_embedding.weight": (V, E), "tgt_embedding.weight": (V, E)}
     for suffix in _direction_suffixes(cfg):
         shapes |= {
@@ -253,10 +252,6 @@ def check_params(cfg: ModelConfig, params) -> dict[str, np.ndarray]:
 # --- the equations (autograd.numpy: every function below is differentiable) ----------------------
 
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + anp.exp(-x))
-
-
 def cell_step(kind: str, p, x, h, c=None):
     """One step of nn.RNNCell (tanh) / nn.LSTMCell / nn.GRUCell on x (..., I), h (..., H), c (..., H).
 
@@ -271,22 +266,9 @@ def gates_step(kind: str, gx, gh, h, c=None):
     """cell_step from its two projections gx = W_ih x + b_ih and gh = W_hh h + b_hh (..., G*H).
 
     Blocks in PyTorch's order: LSTM i, f, g, o; GRU r, z, n. Split out so that a loop can compute
-    every step's gx at once, before it starts.
+    every step's gx at once, before it starts. The equations are the cell's own, cells.KINDS[kind].step.
     """
-    H = h.shape[-1]
-    if kind == "rnn":
-        return anp.tanh(gx + gh), None  # h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
-    if kind == "lstm":
-        a = gx + gh  # (..., 4H)
-        sig = _sigmoid(a)  # i, f, o = sigmoid(.) (the g block of sig is unused)
-        i, f, o = sig[..., :H], sig[..., H : 2 * H], sig[..., 3 * H :]
-        g = anp.tanh(a[..., 2 * H : 3 * H])
-        c_new = f * c + i * g  # c' = f * c + i * g
-        return o * anp.tanh(c_new), c_new  # h' = o * tanh(c')
-    rz = _sigmoid(gx[..., : 2 * H] + gh[..., : 2 * H])  # r, z = sigmoid(.)
-    r, z = rz[..., :H], rz[..., H:]
-    n = anp.tanh(gx[..., 2 * H :] + r * gh[..., 2 * H :])  # r gates the recurrent part only
-    return n + z * (h - n), None  # h' = (1 - z) * n + z * h
+    return KINDS[kind].step(gx, gh, h, c)
 
 
 def _layer(params, prefix, suffix=""):
@@ -307,7 +289,7 @@ def _encode(cfg: ModelConfig, params, x):
         p = _layer(params, "encoder", suffix)
         gx = x @ p["weight_ih"].T + p["bias_ih"]  # W_ih x_s + b_ih for every s at once: (T, B, G*H)
         h = np.zeros((B, cfg.hidden))  # h_0 = 0, as PyTorch's default
-        c = np.zeros((B, cfg.hidden)) if cfg.encoder == "lstm" else None
+        c = np.zeros((B, cfg.hidden)) if KINDS[cfg.encoder].has_cell_state else None
         hs, cs = [], []
         order = range(T) if d == 0 else range(T - 1, -1, -1)  # the reverse pass reads x_T..x_1
         for t in order:
@@ -354,7 +336,7 @@ def _decode(cfg: ModelConfig, params, keys, tgt_in=None, steps=None):
     w_ih_context = dec["weight_ih"][:, E:]  # (G*H_dec, K)
     k_fin = _final_state(cfg, keys)  # (B, K)
     s = anp.tanh(k_fin @ params["bridge.weight"].T + params["bridge.bias"])  # s_0 (B, H_dec)
-    cell = np.zeros((B, cfg.decoder_hidden)) if cfg.decoder == "lstm" else None
+    cell = np.zeros((B, cfg.decoder_hidden)) if KINDS[cfg.decoder].has_cell_state else None
     if cfg.attention != "none":  # W_k k_s for every s, once: (T, B, A) additive, (T, B, H_dec) general
         keys_proj = keys @ params["attention.key.weight"].T
     U = tgt_in.shape[0] if tgt_in is not None else steps
@@ -456,7 +438,7 @@ def train_seq2seq(cfg: TrainConfig, keep_going: Callable[[int, float], bool] | N
     _check_train(cfg)
     model = cfg.model
     params = init_seq2seq(model, seed=cfg.seed)
-    optimizer = _Optimizer("adam", cfg.lr, list(params))
+    optimizer = OptimizerState("adam", cfg.lr, list(params))
     step = value_and_grad(lambda p, b: sequence_loss(model, p, b))
     losses, norms, lengths = [], [], []
     diverged_at = None

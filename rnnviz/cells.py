@@ -24,8 +24,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+import autograd.numpy as anp
 import numpy as np
 
+from .numerics import sigmoid
 from .registry import Registry
 
 NONLINEARITIES = ("tanh", "relu")
@@ -118,6 +120,14 @@ def rnn_forward(x_proj, weight_hh, bias_hh, h0, c0, nonlinearity) -> Run:
     return Run(h=h, act=np.empty((*h.shape[:-1], 0, h.shape[-1])), saved={"a": pre})
 
 
+def rnn_step(gx, gh, h, c=None, nonlinearity="tanh"):
+    """One step from its two projections gx = W_ih x + b_ih, gh = W_hh h + b_hh (..., H), any leading
+    axes, in autograd.numpy so that autograd differentiates it (models built on the cell, attention.py).
+    Returns (h', None)."""
+    a = gx + gh  # a = W_ih x + b_ih + W_hh h + b_hh
+    return (anp.tanh(a) if nonlinearity == "tanh" else anp.maximum(a, 0.0)), None  # h' = phi(a)
+
+
 def rnn_local(run: Run, h_prev, c_prev, nonlinearity) -> dict[str, np.ndarray]:
     """phi'(a_t) for all steps (T, ..., H), as "dphi".
 
@@ -203,6 +213,16 @@ def lstm_forward(x_proj, weight_hh, bias_hh, h0, c0, nonlinearity) -> Run:
         np.multiply(o_t, tanh_c_t, out=h_t)  # h_t = o * tanh(c_t)
         h_prev, c_prev = h_t, c_t
     return Run(h=h, act=act, c=c, saved={"tanh_c": tanh_c})
+
+
+def lstm_step(gx, gh, h, c, nonlinearity="tanh"):
+    """rnn_step's twin for the LSTM: gx, gh (..., 4H) in blocks i, f, g, o; returns (h', c')."""
+    H = h.shape[-1]
+    a = gx + gh  # (..., 4H)
+    i, f, o = sigmoid(a[..., :H]), sigmoid(a[..., H : 2 * H]), sigmoid(a[..., 3 * H :])
+    g = anp.tanh(a[..., 2 * H : 3 * H])
+    c_new = f * c + i * g  # c' = f * c + i * g
+    return o * anp.tanh(c_new), c_new  # h' = o * tanh(c')
 
 
 def lstm_local(run: Run, h_prev, c_prev, nonlinearity) -> dict[str, np.ndarray]:
@@ -332,6 +352,14 @@ def gru_forward(x_proj, weight_hh, bias_hh, h0, c0, nonlinearity) -> Run:
     return Run(h=h, act=act, h_proj=h_proj)
 
 
+def gru_step(gx, gh, h, c=None, nonlinearity="tanh"):
+    """rnn_step's twin for the GRU: gx, gh (..., 3H) in blocks r, z, n; returns (h', None)."""
+    H = h.shape[-1]
+    r, z = sigmoid(gx[..., :H] + gh[..., :H]), sigmoid(gx[..., H : 2 * H] + gh[..., H : 2 * H])
+    n = anp.tanh(gx[..., 2 * H :] + r * gh[..., 2 * H :])  # r gates the recurrent part only
+    return n + z * (h - n), None  # h' = (1 - z) * n + z * h
+
+
 def gru_local(run: Run, h_prev, c_prev, nonlinearity) -> dict[str, np.ndarray]:
     """The GRU's local derivatives dh_t/d(pre-activation) of r, z, n for all steps.
 
@@ -421,6 +449,8 @@ class CellKind:
       step_jacobians(local, weight_hh blocks (G, H, H), steps (n,)) -> name -> (n, H, H)
       slopes(run, nonlinearity) -> activation -> its derivative over the maximum, in [0, 1];
         None for a gated cell: its gates' own (activation_slopes)
+      step(gx, gh, h, c, nonlinearity="tanh") -> (h', c'): one step from the two projections, any
+        leading axes, in autograd.numpy (differentiable; for models autograd trains, attention.py)
     """
 
     key: str  # "rnn", "lstm", "gru"
@@ -437,6 +467,7 @@ class CellKind:
     edge_grads: Callable[..., dict]
     rows: Callable
     step_jacobians: Callable[..., dict]
+    step: Callable[..., tuple]
     slopes: Callable[..., dict] | None = None
     nonlinearities: tuple[str, ...] = ("tanh",)  # the `nonlinearity` values that mean something for it
     forget_gate: str | None = None  # the block whose bias init_params(forget_bias=) sets
@@ -471,20 +502,21 @@ KINDS: Registry[CellKind] = Registry("kind", [
         "rnn", "RNN", "an", blocks=("h",), gates=(), sigmoid_gates=frozenset(), has_cell_state=False,
         step_vectors=("x", "h_prev", "a", "h"),
         forward=rnn_forward, local=rnn_local, backward=rnn_backward, edge_grads=rnn_edge_grads,
-        rows=rnn_rows, step_jacobians=rnn_step_jacobians, slopes=rnn_slopes, gamma=1.0,
+        rows=rnn_rows, step_jacobians=rnn_step_jacobians, step=rnn_step, slopes=rnn_slopes, gamma=1.0,
         nonlinearities=NONLINEARITIES,
     ),
     CellKind(
         "lstm", "LSTM", "an", blocks=("i", "f", "g", "o"), gates=("i", "f", "g", "o"), sigmoid_gates=frozenset("ifo"),
         has_cell_state=True, step_vectors=("x", "h_prev", "c_prev", "i", "f", "g", "o", "c", "h"),
         forward=lstm_forward, local=lstm_local, backward=lstm_backward, edge_grads=lstm_edge_grads,
-        rows=lstm_rows, step_jacobians=lstm_step_jacobians, forget_gate="f", memory_gate="f",
+        rows=lstm_rows, step_jacobians=lstm_step_jacobians, step=lstm_step, forget_gate="f", memory_gate="f",
     ),
     CellKind(
         "gru", "GRU", "a", blocks=("r", "z", "n"), gates=("r", "z", "n"), sigmoid_gates=frozenset("rz"),
         has_cell_state=False, step_vectors=("x", "h_prev", "r", "z", "n", "h"),
         forward=gru_forward, local=gru_local, backward=gru_backward, edge_grads=gru_edge_grads,
-        rows=gru_rows, step_jacobians=gru_step_jacobians, gated_recurrence={"n": "r"}, memory_gate="z",
+        rows=gru_rows, step_jacobians=gru_step_jacobians, step=gru_step, gated_recurrence={"n": "r"},
+        memory_gate="z",
     ),
 ])
 # Views of the table for the public API (rnnviz.BLOCKS["lstm"], rnnviz.GATES["gru"]).

@@ -85,6 +85,7 @@ class Param:
     high: float | None = None
     kind: str = "choice"  # "choice", "int", "float", "bool", "text"
     step: float | None = None  # a number's grid from `low` (a slider's step): a value between is reported
+    chars: str | None = None  # a text's alphabet (e.g. "0123456789"): a text with any other character is reported
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,8 @@ def check_param(name: str, raw: str, param: Param | None = None) -> tuple[object
         if is_blank(kept):
             return param.default, Note(name, None, f"was empty (or only invisible characters); using "
                                                    f"{param.default!r}.")
+        if param.chars is not None and any(ch not in param.chars for ch in kept):
+            return param.default, _note(name, raw, f"has characters other than {param.chars}; using {param.default}.")
         if kept != raw:
             return kept, Note(name, None, f"had {len(raw):,} characters; kept the first {len(kept)}.")
         return raw, None

@@ -38,6 +38,7 @@ from .figures import payload as wire
 from .gallery import GALLERY
 from .gallery import load as load_gallery
 from .pages import LESSON_PARAMS, PAGES
+from .studies import attention as attention_study
 from .studies import bptt as bptt_study
 from .studies import compare as compare_study
 from .studies import setups as setups_study
@@ -45,13 +46,14 @@ from .studies import stack as stack_study
 from .studies import training as training_study
 from .training import RunConfig, TrainingRun, train
 from .views import View, numbers
+from .views import attention as attention_view
 from .views import bptt as bptt_view
 from .views import compare as compare_view
 from .views import setups as setups_view
 from .views import step as step_view
 from .views import training as training_view
 
-EXPORTED = ("step", "bptt", "training", "setups", "compare")  # the pages with figures (Home has none)
+EXPORTED = ("step", "bptt", "training", "compare", "setups", "attention")  # the pages with figures (Home has none)
 LOSS = {"loss": bptt_view.PARAMS["loss"]}  # the Step page's numbers take dL/dh from this loss too
 # How the page is presented, never what the files show: a student link's hide, the lesson it is a step
 # of, Play and its speed. A link with them exports like one without, and without a note.
@@ -101,7 +103,8 @@ def parse_link(text: str) -> Link:
 def page_params(page: str) -> dict[str, Param]:
     """The URL parameters a page reads, beside t and the unit (their ranges depend on the study)."""
     own = {"step": {**step_view.PARAMS, **LOSS}, "bptt": bptt_view.PARAMS, "setups": setups_view.PARAMS,
-           "training": training_study.PARAMS, "compare": compare_view.PARAMS}[page]
+           "training": training_study.PARAMS, "compare": compare_view.PARAMS,
+           "attention": attention_study.PARAMS}[page]
     return {**config.PARAMS, **own}
 
 
@@ -111,7 +114,7 @@ def link_from_values(page: str, values: dict) -> Link:
         raise LinkError(f"page must be one of {EXPORTED}, got {page!r}")
     params = dict(page_params(page))
     step_params = {"step": ["t", "unit"], "bptt": [bptt_view.STEP_PARAMS[values.get("mode", "backward")]],
-                   "compare": ["t", "perturb"]}
+                   "compare": ["t", "perturb"], "attention": ["t"]}
     for name in step_params.get(page, []):
         params[name] = Param(1 if name != "unit" else 0, kind="int")
     query = {name: config.url_value(param, values[name]) for name, param in params.items()
@@ -190,6 +193,9 @@ def build(link: Link, runs: Callable[[list[RunConfig]], list[TrainingRun]] | Non
         if link.page == "training":
             view = _training(values, display, runs or train_runs)
             t = None
+        elif link.page == "attention":
+            view, t = _attention_page(link, display, values, notes)
+            used.add("t")
         else:
             cfg = config.config_from(values)
             if cfg.source == "text" and not cfg.text.strip():
@@ -262,6 +268,17 @@ def _compare_page(link, cfg, display, values, notes):
     return replace(view, tables=tables), t
 
 
+def _attention_page(link, display, values, notes):
+    study = attention_study.build(_attention_scenario(values))  # the link's digits are checked: never empty
+    t = _step(link, "t", study.U, values, notes)
+    return attention_view.build(study, display.present), t
+
+
+def _attention_scenario(values: dict) -> attention_study.Scenario:
+    return attention_study.Scenario(attention=values["attention"], digits=values["digits"] or "",
+                                    weights=values["model"])
+
+
 def _training(values: dict, display: Display, runs) -> View:
     if values["part"] == "cliff":
         if values["cl_snap"]:
@@ -288,6 +305,8 @@ def _training(values: dict, display: Display, runs) -> View:
 def scenario_name(link: Link) -> str:
     """The scenario part of the file names, without computing anything (for a download's name)."""
     values, _ = _read(link, page_params(link.page))
+    if link.page == "attention":
+        return attention_study.slug(_attention_scenario(values))
     if link.page == "training":
         if values["part"] == "cliff":
             return training_study.cliff_slug(values)
@@ -308,6 +327,8 @@ def main_table(link: Link) -> str:
     if link.page == "training":
         part = link.query.get("part", training_study.PARAMS["part"].default)
         return "cliff-descents" if part == "cliff" else "train-history"
+    if link.page == "attention":
+        return "attention-gradients"
     return f"{link.page}-numbers"
 
 
@@ -418,6 +439,7 @@ examples:
   python -m rnnviz.export "http://localhost:8501/Step_through?cell=gru&text=abc&t=3" --out slides/
   python -m rnnviz.export "Clipping_and_training?part=cliff&cl_b=-4" --out slides/ --no-images
   python -m rnnviz.export "Compare_cells?source=noise&length=60&perturb=5" --out slides/
+  python -m rnnviz.export "Attention?digits=31415926&t=3" --out slides/
 
 Copy the link from the browser's address bar: the files show that view, at its step. Values the app
 would change (out of range, unreadable) are changed the same way, with a note on stderr. What only

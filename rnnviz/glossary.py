@@ -178,6 +178,40 @@ TERMS = [
     Term("perturbation", "Perturbation",
          "A small change made on purpose, here to the input at one step k. Running the network again and "
          "comparing its states with the first run shows how long the change is remembered."),
+    Term("encoder_decoder", "Encoder-decoder (sequence to sequence)",
+         "Two recurrent networks in a row: the encoder reads the whole input, then the decoder writes the "
+         "output one token at a time, starting from the encoder's last state. It is how a network turns one "
+         "sequence into another of a different length, as in translation. Without attention, every gradient "
+         "that reaches the encoder passes through that one state. rnnviz's Attention page reverses digits."),
+    Term("encoder", "Encoder",
+         "The recurrent network that reads the input. At each input position s it leaves a vector k_s (its "
+         "hidden state there); its last state is where a decoder without attention gets everything from."),
+    Term("decoder", "Decoder",
+         "The recurrent network that writes the output, one token per step. At step t it reads the token "
+         "it wrote before and a context c_t, updates its state s_t and gives a probability to every token."),
+    Term("attention", "Attention",
+         "A way for the decoder to look back at every input position at every step, instead of only at the "
+         "encoder's last state: it scores each encoder vector k_s against its own state, and reads a "
+         "weighted sum of them. So every input is one step away from every output."),
+    Term("attention_weights", "Attention weights a_ts",
+         "How much decoder step t reads from input position s: numbers between 0 and 1 that sum to 1 over "
+         "the input (a softmax of the scores). In rnnviz's matrix each row is one decoder step."),
+    Term("context_vector", "Context vector c_t",
+         "What the decoder reads from the input at step t: the sum of the encoder's vectors k_s, each "
+         "weighted by a_ts. Without attention it is the encoder's last state at every step."),
+    Term("softmax", "Softmax",
+         "Turns a list of scores into positive numbers that sum to 1, the largest score getting the largest "
+         "share: exp(e_s) divided by the sum of all exp(e_j)."),
+    Term("reversal_task", "Reversal task",
+         "Write the input digits backwards, then an end token </s>. The first output needs the last input "
+         "and the last output the first, so the answer needs the whole input, and the right alignment is "
+         "the anti-diagonal of the attention matrix."),
+    Term("teacher_forcing", "Teacher forcing",
+         "Feeding the decoder the right previous token at each step (rather than the one it wrote), as in "
+         "training. rnnviz steps its decoders this way, so every step is about the right answer."),
+    Term("embedding", "Embedding",
+         "A learned vector for each token (each digit), looked up in a table: what the encoder reads as its "
+         "input x_s. The gradient dL/dx_s is taken with respect to it."),
     Term("random_weights", "Random (untrained) weights",
          "Weights drawn at random, before any training: the numbers are real computations, but no unit "
          "has learned to mean anything yet. Gates hover around 0.5 and states are small."),
@@ -192,11 +226,6 @@ TERMS = [
     Term("setup", "Input-output setup",
          "Where inputs enter and where the loss applies: one to many (one input, a sequence out), many to one "
          "(a sequence in, one answer), many to many (an answer at every step), or encoder-decoder."),
-    Term("encoder_decoder", "Encoder-decoder",
-         "Two recurrent networks: the encoder reads the whole input, and its last state starts the decoder, "
-         "which writes the output. Every gradient that reaches the encoder passes through that one state."),
-    Term("teacher_forcing", "Teacher forcing",
-         "Training a decoder by feeding it the true previous token at every step, rather than its own guess."),
 ]
 
 BY_KEY = {term.key: term for term in TERMS}

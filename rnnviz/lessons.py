@@ -181,7 +181,49 @@ def _compare_facts(params: dict[str, str]) -> Facts:
     return facts
 
 
-FACTS = {"step": _step_facts, "bptt": _bptt_facts, "training": _training_facts, "compare": _compare_facts}
+def _attention_facts(params: dict[str, str]) -> Facts:
+    from . import attention as at
+    from .studies import attention as page
+    from .views.attention import ratio_text, share_text
+
+    values = {name: param.default for name, param in page.PARAMS.items()}
+    values |= {name: parse_param(name, raw, page.PARAMS[name])[0] for name, raw in params.items()
+               if name in page.PARAMS}
+    study = page.build(page.Scenario(values["attention"], values["digits"], values["model"]))
+    with_, none = study.runs["additive"], study.runs["none"]
+    a = with_.decoding.attention  # (U, T)
+    T, want = study.T, study.alignment
+    peak = a[:T].argmax(axis=1)
+    facts: Facts = {
+        "T": T, "steps": T - 1, "digits": values["digits"], "first": study.input_tokens[0],
+        "last": study.input_tokens[-1], "answer": " ".join(study.output_tokens[:-1]),
+        "with_answer": " ".join(at.tokens(with_.answer)), "none_answer": " ".join(at.tokens(none.answer)),
+        "with_right": with_.right, "none_right": none.right,
+        "first_peak": int(peak[0]), "first_peak_weight": float(a[0].max()), "first_last_weight": float(a[0, -1]),
+        "near": int(np.sum(np.abs(peak - want) <= 1)), "exact": int(np.sum(peak == want)),
+        "with_fade": with_.fade, "none_fade": none.fade, "with_fade_text": ratio_text(with_.fade),
+        "none_fade_text": ratio_text(none.fade), "with_share": share_text(with_.fade),
+        "none_share": share_text(none.fade), "weights": values["model"],
+    }
+    return facts
+
+
+def _accuracy(params: dict[str, str]) -> Facts:
+    """Greedy decoding's exact-sequence accuracy of both trained models on fresh strings as long as the
+    longest they were trained on (rnnviz.attention.evaluate)."""
+    from . import attention as at
+    from .studies.attention import MODELS
+
+    T = at.GALLERY[MODELS["additive"]].max_length
+    exact = {}
+    for key, name in MODELS.items():
+        saved = at.load_gallery(name)
+        exact[key] = float(at.evaluate(saved.model, saved.params, lengths=[T], n=100).exact[0])
+    return {"acc_with": exact["additive"], "acc_none": exact["none"], "train_max": T}
+
+
+FACTS = {"step": _step_facts, "bptt": _bptt_facts, "training": _training_facts, "compare": _compare_facts,
+         "attention": _attention_facts}
 
 
 def facts(step: Step) -> Facts:
@@ -208,6 +250,8 @@ NOISE_RNN = {"cell": "rnn-tanh", "source": "noise", "length": "60", "hidden": "1
 RELU = {"cell": "rnn-relu", "source": "noise", "length": "60", "hidden": "16", "init": "radius"}
 ADDING = {"source": "task", "task": "adding", "length": "80", "hidden": "16"}
 EXPLODE_RUNS = {"part": "train", "r1_clip": "none", "r2_clip": "norm", "r3_clip": "off"}
+REVERSE = {"attention": "additive", "digits": "4829107356", "model": "trained"}
+LONG_DIGITS = "482910735619283746"  # longer than any string the models were trained on
 
 
 def _scale_one(params: dict[str, str]) -> Facts:
@@ -260,6 +304,58 @@ def _depth_facts(params: dict[str, str]) -> Facts:
 def _pick(value: float, edges: tuple[float, ...]) -> int:
     """The index of the interval of `value` between edges (choices ordered low to high)."""
     return int(np.searchsorted(edges, value, side="right"))
+
+
+ATTENTION_LESSON = Lesson(
+    "attention", "Attention: a short path from every input",
+    "An encoder-decoder reverses digits; attention lets every output look at every input, and the gradient "
+    "follow the same short path back.", (
+        Step("attention", {**REVERSE, "t": "1"}, "Writing it backwards",
+             "The encoder reads the {T} digits {digits} one at a time; then the decoder writes them backwards, one "
+             "token per step, and stops with </s>. With attention the model writes {with_answer}; without "
+             "attention, {none_answer}. The first token needs the last digit, the last token the first digit: the "
+             "answer needs the whole input."),
+        Step("attention", {**REVERSE, "t": "1"}, "Where does the first step look?",
+             "Decoder step one must write the last digit, ‘{last}’.",
+             ask=Question("Where will decoder step one put most of its attention?",
+                          ("On the first digit", "On the last digit", "Spread evenly over all of them"),
+                          lambda f: 1 if f["first_peak"] == f["T"] - 1 else (0 if f["first_peak"] == 0 else 2),
+                          "On the last digit: it gives the last position {first_last_weight:.0%} of its attention. "
+                          "Attention learned where to look, from the task alone: nobody told it."),
+             hide=("attention-matrix", "attention-decoder-step")),
+        Step("attention", {**REVERSE, "t": "4"}, "The anti-diagonal",
+             "Move t with ▶ and watch the orange box go down the matrix: each step looks one position further to "
+             "the left. {near} of the {T} digit steps look hardest within one position of the digit they copy, "
+             "{exact} exactly on it: a one-way encoder's vector at the next position still holds the digit before "
+             "it, and the model may read that digit there."),
+        Step("attention", {**REVERSE, "attention": "none"}, "Without attention",
+             "The same model without attention reads the encoder's last vector at every step: the first digit "
+             "must travel through every encoder step after it to get there.",
+             ask=Question("Of the gradient that reaches the last digit, how much reaches the first, {steps} encoder "
+                          "steps further back?",
+                          ("Less than a fifth of it", "Between a fifth and five times as much",
+                           "More than five times as much"),
+                          lambda f: _pick(f["none_fade"], (0.2, 5.0)),
+                          "{none_share}: each encoder step back multiplies the gradient by its Jacobian, and "
+                          "the factors compound over the distance, as in any recurrent network."),
+             hide=("attention-input-gradients",)),
+        Step("attention", REVERSE, "With attention",
+             "With attention every digit's encoder vector is read directly into every step's context.",
+             ask=Question("Without attention the first digit got {none_fade_text} the last digit's gradient. "
+                          "With attention?",
+                          ("Less than a fifth of it", "Between a fifth and five times as much",
+                           "More than five times as much"),
+                          lambda f: _pick(f["with_fade"], (0.2, 5.0)),
+                          "{with_share}: every digit is one encoder step from the context, so its gradient "
+                          "does not fade with its distance. The plot shows both models, digit by digit."),
+             hide=("attention-input-gradients",)),
+        Step("attention", {**REVERSE, "digits": LONG_DIGITS, "model": "untrained"}, "Where training starts",
+             "Before training, on {T} digits, the difference is starker: without attention the first digit gets "
+             "{none_fade_text} the last digit's gradient, with attention {with_fade_text} it. A gradient that faded "
+             "cannot teach the far digits: trained on strings of up to {train_max} digits, the model with attention "
+             "reverses {acc_with:.0%} of fresh {train_max}-digit strings exactly, the one without {acc_none:.0%}.",
+             facts=_accuracy),
+    ))
 
 
 LESSONS: Registry[Lesson] = Registry("lesson", [
@@ -485,6 +581,7 @@ LESSONS: Registry[Lesson] = Registry("lesson", [
              "t = 1, the reverse direction's towards t = T.",
              facts=_depth_facts),
     )),
+    ATTENTION_LESSON,
 ])
 
 
@@ -560,4 +657,7 @@ SCENARIOS = (
     Scenario(Step("training", {"part": "cliff"}, "The cliff",
                   "A one-unit recurrent net whose loss has a wall: one plain gradient step from next to it moves the "
                   "weights {raw_step:.3g}, a clipped one {clipped_step:.3g}.")),
+    Scenario(Step("attention", REVERSE, "Reversing digits, with and without attention",
+                  "Both trained models reverse {digits}; without attention the first digit gets {none_fade_text} the "
+                  "last digit's gradient, with attention {with_fade_text} it.")),
 )

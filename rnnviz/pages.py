@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .registry import Registry
+from .studies.attention import PARAMS as ATTENTION_PARAMS
 from .studies.training import PARAMS as TRAINING_PARAMS
 
 
@@ -37,6 +38,9 @@ TRAINING_TERMS = ("loss", "gradient", "norm", "log_scale", "exploding", "clippin
 COMPARE_TERMS = ("rnn", "cell", "hidden_state", "cell_state", "gate", "forget_gate", "update_gate", "candidate",
                  "forget_bias", "perturbation", "norm", "log_scale", "gradient", "loss", "readout", "bptt",
                  "vanishing", "highway", "weights", "random_weights")
+ATTENTION_TERMS = ("encoder_decoder", "encoder", "decoder", "attention", "attention_weights", "context_vector",
+                   "softmax", "reversal_task", "teacher_forcing", "embedding", "loss", "gradient",
+                   "norm", "log_scale", "vanishing", "saliency", "random_weights")
 
 
 PAGES: Registry[Page] = Registry("page", [
@@ -48,13 +52,16 @@ PAGES: Registry[Page] = Registry("page", [
     Page("bptt", "pages/2_Backprop_through_time.py", "Backprop through time", ":material/undo:",
          "Backprop through time: vanishing and exploding gradients",
          params=("t", "reached", "loss", "mode", "window", *LESSON_PARAMS), terms=BPTT_TERMS),
-    Page("setups", "pages/4_Input_and_output_setups.py", "Input and output setups", ":material/account_tree:",
-         "Input and output setups: where inputs enter, where the loss is, which steps get gradient",
-         params=("setup", *LESSON_PARAMS), terms=SETUPS_TERMS),
     Page("training", "pages/3_Clipping_and_training.py", "Clipping and training", ":material/content_cut:",
          "Clipping and training: exploding gradients in real runs, and the cliff",
          params=(*TRAINING_PARAMS, *LESSON_PARAMS), terms=TRAINING_TERMS),
-    Page("compare", "pages/5_Compare_cells.py", "Compare cells", ":material/compare_arrows:",
+    Page("compare", "pages/4_Compare_cells.py", "Compare cells", ":material/compare_arrows:",
          "Compare cells: how long an RNN, an LSTM and a GRU remember, side by side",
          params=("t", "perturb", *LESSON_PARAMS), terms=COMPARE_TERMS),
+    Page("setups", "pages/5_Input_and_output_setups.py", "Input and output setups", ":material/account_tree:",
+         "Input and output setups: where inputs enter, where the loss is, which steps get gradient",
+         params=("setup", *LESSON_PARAMS), terms=SETUPS_TERMS),
+    Page("attention", "pages/6_Attention.py", "Attention", ":material/center_focus_strong:",
+         "Attention: every input one step from the output, so its gradient does not fade",
+         params=(*ATTENTION_PARAMS, "t", *LESSON_PARAMS), terms=ATTENTION_TERMS),
 ])

@@ -184,8 +184,12 @@ def _loss_and_grads(cfg, params, readout, sample):
     return (loss if nonfinite_step is None else float("nan")), grads, hidden_grad_norms(back)
 
 
-class _Optimizer:
-    """An OPTIMIZERS rule applied to named parameters, keeping each one's state between steps."""
+class OptimizerState:
+    """An OPTIMIZERS rule applied to named parameters, keeping each one's state between steps.
+
+    OptimizerState(key, lr, names).delta(grads) -> the change to add to each parameter; set .lr
+    between steps for a schedule. Any model with named parameters can train with it (attention.py).
+    """
 
     def __init__(self, key: str, lr: float, names):
         self.rule, self.lr, self.step_count = OPTIMIZERS[key], lr, 0
@@ -198,6 +202,9 @@ class _Optimizer:
         for n, g in grads.items():
             out[n], self.state[n] = self.rule.step(g, self.state[n], self.step_count, self.lr)
         return out
+
+
+_Optimizer = OptimizerState  # its earlier, private name
 
 
 def _cosine(a: dict, b: dict) -> float:
@@ -222,7 +229,7 @@ def train_steps(cfg: RunConfig) -> Iterator[TrainingRun]:
         **cell.init,
     )
     readout = init_readout(cfg.hidden, n_out, seed=cfg.seed)
-    optimizer = _Optimizer(cfg.optimizer, cfg.lr, [*params, *readout])
+    optimizer = OptimizerState(cfg.optimizer, cfg.lr, [*params, *readout])
     _, _, h_start = _loss_and_grads(cfg, params, readout, probe)
     rec = {k: [] for k in ("loss", "grad_norm", "clipped_norm", "clipped", "update_norm", "cosine")}
     diverged_at = None

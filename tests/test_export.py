@@ -74,6 +74,7 @@ def png_size(path_or_bytes) -> tuple[int, int]:
     ("pages/1_Step_through.py", "step", {}),
     ("step_through?t=2", "step", {"t": "2"}),
     ("bptt", "bptt", {}),
+    ("http://localhost:8501/Attention?digits=31&t=2", "attention", {"digits": "31", "t": "2"}),
 ])
 def test_a_link_is_read_from_any_form_of_its_path(text, page, query):
     link = export.parse_link(text)
@@ -268,7 +269,8 @@ def test_every_figure_and_block_of_the_view_has_its_files():
 
 @pytest.mark.parametrize("link", ["Step_through?source=task&task=adding&length=6",
                                   "Backprop_through_time?mode=forward&t=3&text=abc",
-                                  "Backprop_through_time?text=abc&reached=2", "Clipping_and_training?part=cliff"])
+                                  "Backprop_through_time?text=abc&reached=2", "Clipping_and_training?part=cliff",
+                                  "Attention?digits=271&t=3&present=true"])
 def test_exported_figures_carry_no_controls_and_are_drawn_at_the_links_step(link):
     ex = export.build(export.parse_link(link))
     specs = export.images(ex, Path("."))
@@ -431,6 +433,7 @@ def deferred(monkeypatch):
     ("training", {"part": "cliff", "cl_steps": 4}),
     ("compare", {"models": "random", "cell": "rnn-relu", "hidden": 3, "text": "abc", "perturb": 2, "t": 3}),
     ("compare", {"perturb": 12, "t": 30}),
+    ("attention", {"attention": "none", "digits": "3141", "t": 2}),
 ])
 def test_the_export_panel_builds_what_the_command_line_builds(page, query, deferred, monkeypatch, tmp_path):
     at = open_app(PAGES[page].file, **query)

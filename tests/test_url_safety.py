@@ -14,6 +14,7 @@ import pytest
 
 from rnnviz import ui
 from rnnviz.config import PARAMS, Note, Param, check_param, is_blank, parse_param, shown
+from rnnviz.studies.attention import PARAMS as ATTENTION_PARAMS
 from rnnviz.studies.training import PARAMS as TRAINING_PARAMS
 from rnnviz.ui.pages import LESSON_PARAMS, PAGES
 from rnnviz.views import setups as setups_view
@@ -36,6 +37,7 @@ PAGE_PARAMS = {
                  "tr_radius", "tr_seed", "r1_clip", "r2_clip", "r3_clip", "r1_th", "r2_th", "r3_th", "cl_b", "cl_snap",
                  "cl_w", "cl_lr", "cl_steps", "cl_tau", "r1_window", "r2_window", "r3_window"),
     "compare": ("t", "perturb", "models", *LESSON_PARAMS),
+    "attention": ("attention", "digits", "model", "t", "play", "speed", *LESSON_PARAMS),
 }
 # A valid value of each, other than its default: the link must open with it, without a note.
 VALID = {"cell": "gru", "hidden": "5", "source": "noise", "text": "abc", "length": "12", "task": "temporal_order",
@@ -48,7 +50,8 @@ VALID = {"cell": "gru", "hidden": "5", "source": "noise", "text": "abc", "length
          "r1_clip": "value", "r2_clip": "none", "r3_clip": "norm", "r1_th": "0.5", "r2_th": "2", "r3_th": "3",
          "r1_window": "5", "r2_window": "2", "r3_window": "10",
          "cl_b": "-3.5", "cl_snap": "false", "cl_w": "4.5", "cl_lr": "0.3", "cl_steps": "12", "cl_tau": "3",
-         "lesson": "vanishing", "step": "2", "perturb": "5", "models": "random"}
+         "lesson": "vanishing", "step": "2", "perturb": "5", "models": "random", "attention": "none",
+         "digits": "90210", "model": "untrained"}
 
 HOSTILE = {
     "empty": "",
@@ -121,14 +124,14 @@ def page_view_ok(at, key: str) -> None:
     """The normal view of the page is there, and no exception."""
     assert not at.exception, [e.value for e in at.exception]
     assert at.title, "no title: the page stopped early"
-    if key in ("step", "bptt", "setups", "compare"):
+    if key in ("step", "bptt", "setups", "compare", "attention"):
         assert charts(at), "no figures"
 
 
 def url_is_clean(at) -> None:
     """What the page read from the URL it leaves there only valid, and once: a value it could not use is
     replaced by the one it used (or dropped, for a default). Values it did not read stay as they were."""
-    params = {**PARAMS, **step_view.PARAMS, **setups_view.PARAMS, **TRAINING_PARAMS}
+    params = {**PARAMS, **step_view.PARAMS, **setups_view.PARAMS, **TRAINING_PARAMS, **ATTENTION_PARAMS}
     read = at.session_state[ui.VALUES_KEY]
     for name in at.query_params:
         value = at.query_params[name]
@@ -140,7 +143,7 @@ def url_is_clean(at) -> None:
 # --- every page x every parameter x hostile values ------------------------------------------------
 
 CASES = [(key, value, play) for key in PAGE_PARAMS for value in HOSTILE
-         for play in (("true", "false") if key in ("step", "bptt") else ("true",))]
+         for play in (("true", "false") if key in ("step", "bptt", "attention") else ("true",))]
 
 
 @pytest.mark.parametrize("key,value,play", CASES, ids=[f"{k}-{v}-play:{p}" for k, v, p in CASES])
@@ -266,7 +269,8 @@ def test_todays_parameter_names_are_read_from_a_link(key):
     shown_on_page = {"home": SHARED, "step": (*SHARED, "t", "unit", "speed", "play"), "bptt": (*SHARED, "loss"),
                      "setups": (*SHARED, "setup"),
                      "training": ("part", "cl_b", "cl_snap", "cl_w", "cl_lr", "cl_steps", "cl_tau"),
-                     "compare": (*SHARED, "perturb", "models")}[key]
+                     "compare": (*SHARED, "perturb", "models"),
+                     "attention": ("attention", "digits", "model", "t", "play", "speed")}[key]
     for name in shown_on_page:  # the link's values are kept (written back as given)
         assert at.query_params.get(name) == query[name], (name, at.query_params.get(name))
 
@@ -325,10 +329,10 @@ def test_literal_markdown_reads_back_as_exactly_its_text(text):
     assert ":material/" not in md  # Streamlit rewrites it even inside code
 
 
-@pytest.mark.parametrize("name", [*PARAMS, *TRAINING_PARAMS, "play", "speed"])
+@pytest.mark.parametrize("name", [*PARAMS, *TRAINING_PARAMS, "play", "speed", *ATTENTION_PARAMS])
 @pytest.mark.parametrize("value", ["[x](//e.co)", "2.5", "1e308", "-1", ""])
 def test_every_note_has_nothing_but_its_quote_to_show_literally(name, value):
-    param = {**PARAMS, **TRAINING_PARAMS, **step_view.PARAMS}[name]
+    param = {**PARAMS, **TRAINING_PARAMS, **step_view.PARAMS, **ATTENTION_PARAMS}[name]
     _, note = check_param(name, value, param)
     if note is not None:
         assert_literal(f"{HEAD} {ui.note_markdown(note)}")

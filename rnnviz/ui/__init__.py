@@ -37,8 +37,10 @@ from .. import config as cfgmod
 from .. import hide
 from ..cells import CELLS, overlay_cells
 from ..config import PARAMS, Config, Display, Note, Param, check_param, is_blank, snap, url_value
+from ..studies import attention as attention_studies
 from ..studies import setups as setups_studies
 from ..studies import stack as stack_studies
+from ..studies.attention import AttentionStudy
 from ..studies.bptt import BpttStudy, CellGradients, cell_gradients, partner_configs
 from ..studies.bptt import build as build_bptt_study
 from ..studies.setups import SetupsStudy
@@ -575,6 +577,25 @@ def _guarded(study, cfg: Config, *args, empty: str = ""):
     except ValueError as err:
         st.error(f"rnnviz cannot run this input: {literal_markdown(cfgmod.shown(str(err), 300))}")
         st.stop()
+
+
+@memo
+def cached_attention_study(scenario: attention_studies.Scenario) -> AttentionStudy:
+    return attention_studies.build(scenario)
+
+
+def attention_study(scenario: attention_studies.Scenario) -> AttentionStudy:
+    """The Attention study, cached; digits rnnviz cannot read stop the page with a clear message."""
+    try:
+        attention_studies.check(scenario)
+    except ValueError as err:
+        st.warning(f"rnnviz cannot reverse this input: {literal_markdown(cfgmod.shown(str(err), 300))}. Type 1 to "
+                   f"{attention_studies.MAX_DIGITS} digits.")
+        st.stop()
+    if cached_attention_study.holds(scenario):
+        return cached_attention_study(scenario)
+    with st.spinner("Running both models and differentiating them…"):
+        return cached_attention_study(scenario)
 
 
 def clear_caches() -> None:

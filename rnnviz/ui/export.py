@@ -27,7 +27,11 @@ CSV_HELP = ("Every number of the view for a spreadsheet: one row per step t and 
 CSV_HELP_COMPARE = ("Every number of the view for a spreadsheet: one row per step t with each cell's ||h′_t − h_t|| "
                     "after the change at step k, its ||dL/dh_t|| and the memory gates' mean.")
 CSV_HELP_TRAINING = "The per-update history of every run (loss, gradient norms, clipping, update norm, cosine)."
-CSV_HELPS = {"training": CSV_HELP_TRAINING, "compare": CSV_HELP_COMPARE}  # pages whose numbers are not CSV_HELP's
+CSV_HELP_ATTENTION = ("One row per input position s: ||dL/dx_s|| with and without attention, each split into the "
+                      "part through one encoder step and the part through the recurrence (the zip also has every "
+                      "decoder step's attention weights).")
+CSV_HELPS = {"training": CSV_HELP_TRAINING, "compare": CSV_HELP_COMPARE,  # pages whose numbers
+             "attention": CSV_HELP_ATTENTION}  # are not CSV_HELP's
 
 
 def export_panel(page: str) -> None:
