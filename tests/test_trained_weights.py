@@ -18,7 +18,8 @@ from rnnviz.training import RunConfig, train
 from rnnviz.ui import weights as weights_ui
 from rnnviz.weights import CONVERT_TO_SAFETENSORS, MAX_FILE_BYTES
 
-from .conftest import ROOT, blocks, charts, open_app, title_of
+from .conftest import ROOT, blocks, charts, open_app, settle, title_of
+from .test_clipping_page import warm  # noqa: F401  (a fixture: the server's runs, the presets kept)
 from .test_url_safety import HOSTILE, assert_literal, notes, page_view_ok
 
 torch = pytest.importorskip("torch")
@@ -292,9 +293,10 @@ def test_a_finished_run_opens_on_the_other_pages():
     assert blocks(at)
 
 
-def test_the_open_button_of_a_trained_run_opens_it_on_step_through():
+def test_the_open_button_of_a_trained_run_opens_it_on_step_through(warm):  # noqa: F811
     at = open_app("pages/3_Clipping_and_training.py", tr_updates=20, tr_length=20, tr_hidden=8)
     next(b for b in at.button if b.label.startswith("Train")).click().run()
+    settle(at)  # the runs train in the server's trainer; the page shows them when they are done
     opens = [b for b in at.button if b.label == "Open this model on the other pages"]
     assert len(opens) == 2 and not at.exception
     opens[1].click().run()
