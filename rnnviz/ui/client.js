@@ -452,6 +452,9 @@ function build(parentElement, header, state) {
     const body = document.createElement("div");
     const caption = document.createElement("div");
     caption.className = "rv-caption";
+    // A figure's place is kept from the start, so the first look of the viewport sees the page as it
+    // will be: otherwise every slot is empty then, all of them "near the viewport", and all are drawn.
+    if (item.figure) body.style.minHeight = `${item.figure.layout?.height ?? 450}px`;
     box.append(title, body, caption);
     grid.append(box);
     state.observer.observe(box);
