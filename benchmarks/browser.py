@@ -10,8 +10,10 @@ the DOM, so its drawing counts), and the kilobytes the browser received over the
 - a fresh page load (a new tab opening a link; server caches warm, browser cache warm), and a first
   visit (the same in a new browser context: nothing cached in the browser), each timed to the last
   DOM change after a script run has finished and a figure is drawn,
-and the same for the trivial app, with the ratios. Timings stay here, not in the tests: machines
-are noisy. Close other work on the machine first.
+and the same for the trivial app, with the ratios; beside each, the median CPU time it cost the server
+process and the page's renderer process (10 ms ticks on the server), which other work on the machine
+hardly changes. Timings stay here, not in the tests: machines are noisy. Close other work on the
+machine first.
 
     python benchmarks/browser.py               # every view, 9 repeats
     python benchmarks/browser.py --repeats 5 --only step
@@ -43,6 +45,7 @@ from tests.browser_helpers import (  # noqa: E402
     Runs,
     launch_chromium,
     page_now,
+    process_usage,
     settle_ms,
     settle_run_ms,
     start_server,
@@ -75,15 +78,40 @@ VIEWPORT = {"width": 1440, "height": 900}
 FIGURES = {"rnnviz": ".rv-root .main-svg", "trivial": "[data-testid='stPlotlyChart'] .main-svg"}  # drawn
 
 
-def timed(page, rec: Runs, action: Callable[[], None], quiet_ms: float = 500.0,
-          clock: str = "last") -> tuple[float, float]:
-    """(ms from the input to the last DOM change, KB received until the page settled) for one input.
+class Meter:
+    """CPU time that an input costs the server process and the page's renderer process: unlike wall time,
+    hardly changed by other work on the machine."""
+
+    def __init__(self, page, server_pid: int):
+        self.server_pid = server_pid
+        self.cdp = page.context.new_cdp_session(page)
+        self.cdp.send("Performance.enable")
+
+    def _now(self) -> tuple[float, float]:
+        usage = process_usage(self.server_pid)
+        metrics = {m["name"]: m["value"] for m in self.cdp.send("Performance.getMetrics")["metrics"]}
+        return (usage[1] if usage else float("nan")), metrics.get("ProcessTime", float("nan"))
+
+    def start(self) -> None:
+        self.since = self._now()
+
+    def ms(self) -> tuple[float, float]:
+        """(server CPU ms, page CPU ms) since start()."""
+        now = self._now()
+        return (now[0] - self.since[0]) * 1000, (now[1] - self.since[1]) * 1000
+
+
+def timed(page, rec: Runs, action: Callable[[], None], meter: Meter, quiet_ms: float = 500.0,
+          clock: str = "last") -> tuple[float, ...]:
+    """(ms from the input to the last DOM change, KB received until the page settled, server CPU ms,
+    page CPU ms) for one input.
 
     clock="last": a rerun's input, timed to the last DOM change once its script run has finished and
     the page has been quiet for quiet_ms. clock="figures": the last change of rnnviz's figures (a t scrub
     repaints them in the browser; the debounced message that tells the server where t went follows
     300 ms later and repaints nothing)."""
     before, runs = rec.received, rec.finished
+    meter.start()
     t0 = page_now(page)
     action()
     if clock == "figures":
@@ -91,19 +119,23 @@ def timed(page, rec: Runs, action: Callable[[], None], quiet_ms: float = 500.0,
         settle_ms(page, t0, quiet_ms)  # let the server hear t before the next input
     else:
         ms = settle_run_ms(page, rec, runs, t0, quiet_ms)
-    return ms, (rec.received - before) / 1024
+    return (ms, (rec.received - before) / 1024, *meter.ms())
 
 
-def open_view(context, url: str, figures: str):
-    """A new tab of `context` opening `url`: (page, its websocket's Runs, ms from navigation to the last
-    DOM change once a script run has finished, a figure is drawn and the page has been quiet for 1 s)."""
+def open_view(context, url: str, figures: str, server_pid: int):
+    """A new tab of `context` opening `url`: (page, its websocket's Runs, its Meter, and the load's sample:
+    ms from navigation to the last DOM change once a script run has finished, a figure is drawn and the
+    page has been quiet for 1 s; KB (not counted); server and page CPU ms)."""
     page = context.new_page()
     page.add_init_script(MUTATION_CLOCK)
     runs = Runs(page)
+    meter = Meter(page, server_pid)
+    meter.start()
     page.goto(url, wait_until="commit")
     settle_run_ms(page, runs, 0, 0.0, quiet_ms=1000.0)  # performance.now() starts at navigation
     page.wait_for_selector(figures, state="attached", timeout=60_000)
-    return page, runs, settle_ms(page, 0.0, quiet_ms=1000.0)
+    ms = settle_ms(page, 0.0, quiet_ms=1000.0)
+    return page, runs, meter, (ms, float("nan"), *meter.ms())
 
 
 def choose_cell(page, label: str) -> Callable[[], None]:
@@ -116,60 +148,71 @@ def choose_cell(page, label: str) -> Callable[[], None]:
 class Session:
     """One open tab of one target (the trivial app, or a view of rnnviz), taking one input at a time."""
 
-    def __init__(self, context, url: str, view: View | None):
+    def __init__(self, context, url: str, view: View | None, server_pid: int):
         self.view = view
-        self.page, self.rec, _ = open_view(context, url, FIGURES["trivial" if view is None else "rnnviz"])
+        self.page, self.rec, self.meter, _ = open_view(context, url, FIGURES["trivial" if view is None else "rnnviz"],
+                                                       server_pid)
         self.k = 0
 
-    def inputs(self) -> dict[str, tuple[float, float]]:
-        """One sample of each interaction: interaction -> (ms, KB in)."""
-        page, rec = self.page, self.rec
+    def inputs(self) -> dict[str, tuple[float, ...]]:
+        """One sample of each interaction: interaction -> (ms, KB in, server CPU ms, page CPU ms)."""
+        page, rec, meter = self.page, self.rec, self.meter
         if self.view is None:
-            return {"button click": timed(page, rec, page.get_by_role("button", name="▶").click)}
+            return {"button click": timed(page, rec, page.get_by_role("button", name="▶").click, meter)}
         out = {}
         if self.view.scrub:
-            out["t scrub"] = timed(page, rec, page.locator(NEXT_STEP).first.click, clock="figures")
+            out["t scrub"] = timed(page, rec, page.locator(NEXT_STEP).first.click, meter, clock="figures")
         if self.view.cells:
-            out["control change"] = timed(page, rec, choose_cell(page, self.view.cells[self.k % 2]))
+            shown = page.locator("[data-testid='stSelectbox']").filter(has_text="Cell").first.inner_text()
+            other = next((c for c in self.view.cells if c not in shown), self.view.cells[self.k % 2])  # a change
+            out["control change"] = timed(page, rec, choose_cell(page, other), meter)
         self.k += 1
         return out
 
 
-def measure(browser, targets: dict[str, str], view: View, repeats: int) -> dict[str, dict[str, list]]:
+def measure(browser, targets: dict[str, tuple[str, int]], view: View, repeats: int) -> dict[str, dict[str, list]]:
     """target -> interaction -> samples, one sample of each target in turn, so that a busy machine
-    slows every target alike. targets: name -> URL ("floor": the trivial app).
+    slows every target alike. targets: name -> (URL, server pid) ("floor": the trivial app).
 
     "page load": a new tab in a browser that has opened the page before (its cache warm);
     "first visit": a new browser context (an empty cache: every script and style fetched again)."""
     out: dict[str, dict[str, list]] = {name: {"page load": [], "first visit": []} for name in targets}
     contexts = {name: browser.new_context(viewport=VIEWPORT) for name in targets}
     figures = {name: FIGURES["trivial" if name == "floor" else "rnnviz"] for name in targets}
-    for name, url in targets.items():  # the first page of each warms the server's and the browser's caches
-        open_view(contexts[name], url, figures[name])[0].close()
+    for name, (url, pid) in targets.items():  # the first page of each warms the server's and the browser's caches
+        open_view(contexts[name], url, figures[name], pid)[0].close()
     for _ in range(max(3, repeats // 2)):
-        for name, url in targets.items():
-            page, _, load_ms = open_view(contexts[name], url, figures[name])  # a fresh tab
-            out[name]["page load"].append((load_ms, float("nan")))
+        for name, (url, pid) in targets.items():
+            page, *_, sample = open_view(contexts[name], url, figures[name], pid)  # a fresh tab
+            out[name]["page load"].append(sample)
             page.close()
             cold = browser.new_context(viewport=VIEWPORT)
-            page, _, load_ms = open_view(cold, url, figures[name])
-            out[name]["first visit"].append((load_ms, float("nan")))
+            page, *_, sample = open_view(cold, url, figures[name], pid)
+            out[name]["first visit"].append(sample)
             cold.close()
-    sessions = {name: Session(contexts[name], url, None if name == "floor" else view)
-                for name, url in targets.items()}
+    sessions = {name: Session(contexts[name], url, None if name == "floor" else view, pid)
+                for name, (url, pid) in targets.items()}
     for _ in range(repeats):
         for name, session in sessions.items():
-            for interaction, sample in session.inputs().items():
+            try:
+                samples = session.inputs()
+            except TimeoutError as err:  # e.g. a click lost on a busy machine: the sample is dropped, and said
+                print(f"{view.name}, {name}: an input was dropped ({err})", file=sys.stderr)
+                continue
+            for interaction, sample in samples.items():
                 out[name].setdefault(interaction, []).append(sample)
     for context in contexts.values():
         context.close()
     return out
 
 
-def summary(samples: list[tuple[float, float]]) -> tuple[float, float, float]:
-    ms = [s[0] for s in samples]
-    kb = [s[1] for s in samples if s[1] == s[1]]
-    return statistics.median(ms), max(ms), (statistics.median(kb) if kb else float("nan"))
+def summary(samples: list[tuple[float, ...]]) -> tuple[float, float, float, float, float]:
+    """(median ms, worst ms, median KB in, median server CPU ms, median page CPU ms)."""
+    def median(k: int) -> float:
+        values = [s[k] for s in samples if s[k] == s[k]]
+        return statistics.median(values) if values else float("nan")
+
+    return median(0), max(s[0] for s in samples), median(1), median(2), median(3)
 
 
 def main() -> None:
@@ -188,7 +231,8 @@ def main() -> None:
         with sync_playwright() as p:
             browser = launch_chromium(p)
             for v in views:
-                targets = {"floor": trivial_url, **{app: f"{url}/{v.path}" for app, (_, url) in apps.items()}}
+                targets = {"floor": (trivial_url, trivial.pid),
+                           **{app: (f"{url}/{v.path}", proc.pid) for app, (proc, url) in apps.items()}}
                 results[v.name] = measure(browser, targets, v, args.repeats)
             browser.close()
     finally:
@@ -198,25 +242,25 @@ def main() -> None:
 
     print(f"Input to repainted page, headless Chromium, median of {args.repeats} (ms); each view measured "
           "beside the trivial app (the floor), input by input")
-    print(f"{'view':34} {'interaction':15} {'median':>7} {'worst':>7} {'KB in':>8} {'floor':>7} {'ratio':>6}"
-          + ("  app" if args.baseline else ""))
-    row = "{:34} {:15} {:7.0f} {:7.0f} {:8.1f} {:7.0f} {:6.2f}"
+    print(f"{'view':34} {'interaction':15} {'median':>7} {'worst':>7} {'KB in':>8} {'srv CPU':>7} {'page CPU':>8} "
+          f"{'floor':>7} {'ratio':>6}" + ("  app" if args.baseline else ""))
+    row = "{:34} {:15} {:7.0f} {:7.0f} {:8.1f} {:7.0f} {:8.0f} {:7.0f} {:6.2f}"
     floor: dict[str, list] = {}
     for measures in results.values():
         for interaction, samples in measures["floor"].items():
             floor.setdefault(interaction, []).extend(samples)
     for interaction, samples in floor.items():
-        med, worst, kb = summary(samples)
-        print(row.format("trivial app (the floor), all runs", interaction, med, worst, kb, med, 1.0))
+        med, worst, kb, srv, cpu = summary(samples)
+        print(row.format("trivial app (the floor), all runs", interaction, med, worst, kb, srv, cpu, med, 1.0))
     for v in views:
         measures = results[v.name]
         base = {name: summary(samples)[0] for name, samples in measures["floor"].items()}
         for interaction in measures["this"]:
             for app in apps:
-                med, worst, kb = summary(measures[app][interaction])
+                med, worst, kb, srv, cpu = summary(measures[app][interaction])
                 b = base.get(interaction, base["button click"])
                 tag = f"  {app}" if args.baseline else ""
-                print(row.format(v.name, interaction, med, worst, kb, b, med / b) + tag)
+                print(row.format(v.name, interaction, med, worst, kb, srv, cpu, b, med / b) + tag)
     print("targets: t scrub without a server round trip; control change <= 1.3x the floor's click; "
           "page load <= 1.5x the floor's (first visit: reported, no target)")
 
