@@ -7,12 +7,22 @@ the DOM, so its drawing counts), and the kilobytes the browser received over the
 - a t scrub (the step control's ▶: the figures repaint in the browser; "KB in" is the small reply to
   the debounced message that tells the server where t went),
 - a network control change (the Cell select box in the sidebar),
-- a fresh page load (a new tab opening a link; server caches warm, browser cache warm),
-and the same for the trivial app, with the ratios. Timings stay here, not in the tests: machines
-are noisy. Close other work on the machine first.
+- a fresh page load (a new tab opening a link; server caches warm, browser cache warm), and a first
+  visit (the same in a new browser context: nothing cached in the browser), each timed to the last
+  DOM change after a script run has finished and a figure is drawn,
+and the same for the trivial app, with the ratios; beside each, the median CPU time it cost the server
+process and the page's renderer process (10 ms ticks on the server), which other work on the machine
+hardly changes. Timings stay here, not in the tests: machines are noisy. Close other work on the
+machine first.
 
     python benchmarks/browser.py               # every view, 9 repeats
     python benchmarks/browser.py --repeats 5 --only step
+    python benchmarks/browser.py --baseline /tmp/main-checkout   # A/B against another checkout
+
+Each view is measured input by input beside the trivial app (a load of one, then of the other; a click
+on one, then on the other), and its ratios are to the floor measured alongside it, so a busy machine
+slows both alike. With --baseline, a second copy of rnnviz (another checkout, e.g. of main) is served
+too and measured in the same turns: compare the ratios.
 """
 
 from __future__ import annotations
@@ -32,9 +42,12 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.browser_helpers import (  # noqa: E402
     MUTATION_CLOCK,
+    Runs,
     launch_chromium,
     page_now,
+    process_usage,
     settle_ms,
+    settle_run_ms,
     start_server,
     stop_server,
 )
@@ -61,39 +74,68 @@ VIEWS = [
 ]
 
 
-class Recorder:
-    """Bytes the browser receives over Streamlit's websocket."""
-
-    def __init__(self, page):
-        self.received = 0
-        page.on("websocket", lambda ws: ws.on("framereceived", self._count))
-
-    def _count(self, payload) -> None:
-        self.received += len(payload) if isinstance(payload, (bytes, str)) else 0
+VIEWPORT = {"width": 1440, "height": 900}
+FIGURES = {"rnnviz": ".rv-root .main-svg", "trivial": "[data-testid='stPlotlyChart'] .main-svg"}  # drawn
 
 
-def timed(page, rec: Recorder, action: Callable[[], None], quiet_ms: float = 500.0,
-          clock: str = "last") -> tuple[float, float]:
-    """(ms from the input to the last DOM change, KB received until the page settled) for one input.
+class Meter:
+    """CPU time that an input costs the server process and the page's renderer process: unlike wall time,
+    hardly changed by other work on the machine."""
 
-    clock="figures": the last change of rnnviz's figures (a t scrub repaints them in the browser; the
-    debounced message that tells the server where t went follows 300 ms later and repaints nothing)."""
-    before = rec.received
+    def __init__(self, page, server_pid: int):
+        self.server_pid = server_pid
+        self.cdp = page.context.new_cdp_session(page)
+        self.cdp.send("Performance.enable")
+
+    def _now(self) -> tuple[float, float]:
+        usage = process_usage(self.server_pid)
+        metrics = {m["name"]: m["value"] for m in self.cdp.send("Performance.getMetrics")["metrics"]}
+        return (usage[1] if usage else float("nan")), metrics.get("ProcessTime", float("nan"))
+
+    def start(self) -> None:
+        self.since = self._now()
+
+    def ms(self) -> tuple[float, float]:
+        """(server CPU ms, page CPU ms) since start()."""
+        now = self._now()
+        return (now[0] - self.since[0]) * 1000, (now[1] - self.since[1]) * 1000
+
+
+def timed(page, rec: Runs, action: Callable[[], None], meter: Meter, quiet_ms: float = 500.0,
+          clock: str = "last") -> tuple[float, ...]:
+    """(ms from the input to the last DOM change, KB received until the page settled, server CPU ms,
+    page CPU ms) for one input.
+
+    clock="last": a rerun's input, timed to the last DOM change once its script run has finished and
+    the page has been quiet for quiet_ms. clock="figures": the last change of rnnviz's figures (a t scrub
+    repaints them in the browser; the debounced message that tells the server where t went follows
+    300 ms later and repaints nothing)."""
+    before, runs = rec.received, rec.finished
+    meter.start()
     t0 = page_now(page)
     action()
-    ms = settle_ms(page, t0, quiet_ms, clock=clock)
     if clock == "figures":
+        ms = settle_ms(page, t0, quiet_ms, clock=clock)
         settle_ms(page, t0, quiet_ms)  # let the server hear t before the next input
-    return ms, (rec.received - before) / 1024
+    else:
+        ms = settle_run_ms(page, rec, runs, t0, quiet_ms)
+    return (ms, (rec.received - before) / 1024, *meter.ms())
 
 
-def open_view(browser, url: str):
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
+def open_view(context, url: str, figures: str, server_pid: int):
+    """A new tab of `context` opening `url`: (page, its websocket's Runs, its Meter, and the load's sample:
+    ms from navigation to the last DOM change once a script run has finished, a figure is drawn and the
+    page has been quiet for 1 s; KB (not counted); server and page CPU ms)."""
+    page = context.new_page()
     page.add_init_script(MUTATION_CLOCK)
-    rec = Recorder(page)
+    runs = Runs(page)
+    meter = Meter(page, server_pid)
+    meter.start()
     page.goto(url, wait_until="commit")
-    load_ms = settle_ms(page, 0.0, quiet_ms=1000.0)  # performance.now() starts at navigation
-    return page, rec, load_ms
+    settle_run_ms(page, runs, 0, 0.0, quiet_ms=1000.0)  # performance.now() starts at navigation
+    page.wait_for_selector(figures, state="attached", timeout=60_000)
+    ms = settle_ms(page, 0.0, quiet_ms=1000.0)
+    return page, runs, meter, (ms, float("nan"), *meter.ms())
 
 
 def choose_cell(page, label: str) -> Callable[[], None]:
@@ -103,74 +145,122 @@ def choose_cell(page, label: str) -> Callable[[], None]:
     return lambda: option.click()
 
 
-def measure_view(browser, base: str, view: View, repeats: int) -> dict[str, list[tuple[float, float]]]:
-    out: dict[str, list[tuple[float, float]]] = {"page load": [], "t scrub": [], "control change": []}
-    for _ in range(max(3, repeats // 2)):  # fresh tabs; the first also warms the server's caches
-        page, _, load_ms = open_view(browser, f"{base}/{view.path}")
-        out["page load"].append((load_ms, float("nan")))
-        page.close()
-    out["page load"] = out["page load"][1:]
-    page, rec, _ = open_view(browser, f"{base}/{view.path}")
-    if view.scrub:
-        button = page.locator(NEXT_STEP).first
-        for _ in range(repeats):
-            out["t scrub"].append(timed(page, rec, button.click, clock="figures"))
-    for k in range(repeats if view.cells else 0):
-        out["control change"].append(timed(page, rec, choose_cell(page, view.cells[k % 2])))
-    page.close()
-    return {k: v for k, v in out.items() if v}
+class Session:
+    """One open tab of one target (the trivial app, or a view of rnnviz), taking one input at a time."""
+
+    def __init__(self, context, url: str, view: View | None, server_pid: int):
+        self.view = view
+        self.page, self.rec, self.meter, _ = open_view(context, url, FIGURES["trivial" if view is None else "rnnviz"],
+                                                       server_pid)
+        self.k = 0
+
+    def inputs(self) -> dict[str, tuple[float, ...]]:
+        """One sample of each interaction: interaction -> (ms, KB in, server CPU ms, page CPU ms)."""
+        page, rec, meter = self.page, self.rec, self.meter
+        if self.view is None:
+            return {"button click": timed(page, rec, page.get_by_role("button", name="▶").click, meter)}
+        out = {}
+        if self.view.scrub:
+            out["t scrub"] = timed(page, rec, page.locator(NEXT_STEP).first.click, meter, clock="figures")
+        if self.view.cells:
+            out["control change"] = timed(page, rec, choose_cell(page, self.view.cells[self.k % 2]), meter)
+        self.k += 1
+        return out
 
 
-def measure_trivial(browser, base: str, repeats: int) -> dict[str, list[tuple[float, float]]]:
-    loads = []
-    for _ in range(max(3, repeats // 2) + 1):
-        page, _, load_ms = open_view(browser, base)
-        loads.append((load_ms, float("nan")))
-        page.close()
-    page, rec, _ = open_view(browser, base)
-    clicks = [timed(page, rec, page.get_by_role("button", name="▶").click) for _ in range(repeats)]
-    page.close()
-    return {"page load": loads[1:], "button click": clicks}
+def measure(browser, targets: dict[str, tuple[str, int]], view: View, repeats: int) -> dict[str, dict[str, list]]:
+    """target -> interaction -> samples, one sample of each target in turn, so that a busy machine
+    slows every target alike. targets: name -> (URL, server pid) ("floor": the trivial app).
+
+    "page load": a new tab in a browser that has opened the page before (its cache warm);
+    "first visit": a new browser context (an empty cache: every script and style fetched again)."""
+    out: dict[str, dict[str, list]] = {name: {"page load": [], "first visit": []} for name in targets}
+    contexts = {name: browser.new_context(viewport=VIEWPORT) for name in targets}
+    figures = {name: FIGURES["trivial" if name == "floor" else "rnnviz"] for name in targets}
+    for name, (url, pid) in targets.items():  # the first page of each warms the server's and the browser's caches
+        open_view(contexts[name], url, figures[name], pid)[0].close()
+    for _ in range(max(3, repeats // 2)):
+        for name, (url, pid) in targets.items():
+            page, *_, sample = open_view(contexts[name], url, figures[name], pid)  # a fresh tab
+            out[name]["page load"].append(sample)
+            page.close()
+            cold = browser.new_context(viewport=VIEWPORT)
+            page, *_, sample = open_view(cold, url, figures[name], pid)
+            out[name]["first visit"].append(sample)
+            cold.close()
+    sessions = {name: Session(contexts[name], url, None if name == "floor" else view, pid)
+                for name, (url, pid) in targets.items()}
+    for _ in range(repeats):
+        for name, session in sessions.items():
+            try:
+                samples = session.inputs()
+            except TimeoutError as err:  # e.g. a click lost on a busy machine: the sample is dropped, and said
+                print(f"{view.name}, {name}: an input was dropped ({err})", file=sys.stderr)
+                continue
+            for interaction, sample in samples.items():
+                out[name].setdefault(interaction, []).append(sample)
+    for context in contexts.values():
+        context.close()
+    return out
 
 
-def summary(samples: list[tuple[float, float]]) -> tuple[float, float, float]:
-    ms = [s[0] for s in samples]
-    kb = [s[1] for s in samples if s[1] == s[1]]
-    return statistics.median(ms), max(ms), (statistics.median(kb) if kb else float("nan"))
+def summary(samples: list[tuple[float, ...]]) -> tuple[float, float, float, float, float]:
+    """(median ms, worst ms, median KB in, median server CPU ms, median page CPU ms)."""
+    def median(k: int) -> float:
+        values = [s[k] for s in samples if s[k] == s[k]]
+        return statistics.median(values) if values else float("nan")
+
+    return median(0), max(s[0] for s in samples), median(1), median(2), median(3)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=9, help="inputs of each kind per view")
     parser.add_argument("--only", default="", help="run only the views whose name contains this")
+    parser.add_argument("--baseline", type=Path, help="another rnnviz checkout to measure beside this one")
     args = parser.parse_args()
-    app, app_url = start_server("app.py")
+    apps = {"this": start_server("app.py")}
+    if args.baseline:
+        apps = {"baseline": start_server("app.py", args.baseline.resolve()), **apps}
     trivial, trivial_url = start_server("benchmarks/trivial_app.py")
+    views = [v for v in VIEWS if args.only in v.name]
+    results = {}
     try:
         with sync_playwright() as p:
             browser = launch_chromium(p)
-            floor = measure_trivial(browser, trivial_url, args.repeats)
-            results = {v.name: measure_view(browser, app_url, v, args.repeats)
-                       for v in VIEWS if args.only in v.name}
+            for v in views:
+                targets = {"floor": (trivial_url, trivial.pid),
+                           **{app: (f"{url}/{v.path}", proc.pid) for app, (proc, url) in apps.items()}}
+                results[v.name] = measure(browser, targets, v, args.repeats)
             browser.close()
     finally:
-        stop_server(app)
+        for proc, _ in apps.values():
+            stop_server(proc)
         stop_server(trivial)
 
-    floor_click, floor_load = summary(floor["button click"])[0], summary(floor["page load"])[0]
-    print(f"Input to repainted page, headless Chromium, median of {args.repeats} (ms)")
-    print(f"{'view':34} {'interaction':15} {'median':>7} {'worst':>7} {'KB in':>8} {'floor':>7} {'ratio':>6}")
-    row = "{:34} {:15} {:7.0f} {:7.0f} {:8.1f} {:7.0f} {:6.2f}"
-    for name, samples in floor.items():
-        med, worst, kb = summary(samples)
-        print(row.format("trivial app (the floor)", name, med, worst, kb, med, 1.0))
-    for view, measures in results.items():
-        for name, samples in measures.items():
-            med, worst, kb = summary(samples)
-            base = floor_load if name == "page load" else floor_click
-            print(row.format(view, name, med, worst, kb, base, med / base))
+    print(f"Input to repainted page, headless Chromium, median of {args.repeats} (ms); each view measured "
+          "beside the trivial app (the floor), input by input")
+    print(f"{'view':34} {'interaction':15} {'median':>7} {'worst':>7} {'KB in':>8} {'srv CPU':>7} {'page CPU':>8} "
+          f"{'floor':>7} {'ratio':>6}" + ("  app" if args.baseline else ""))
+    row = "{:34} {:15} {:7.0f} {:7.0f} {:8.1f} {:7.0f} {:8.0f} {:7.0f} {:6.2f}"
+    floor: dict[str, list] = {}
+    for measures in results.values():
+        for interaction, samples in measures["floor"].items():
+            floor.setdefault(interaction, []).extend(samples)
+    for interaction, samples in floor.items():
+        med, worst, kb, srv, cpu = summary(samples)
+        print(row.format("trivial app (the floor), all runs", interaction, med, worst, kb, srv, cpu, med, 1.0))
+    for v in views:
+        measures = results[v.name]
+        base = {name: summary(samples)[0] for name, samples in measures["floor"].items()}
+        for interaction in measures["this"]:
+            for app in apps:
+                med, worst, kb, srv, cpu = summary(measures[app][interaction])
+                b = base.get(interaction, base["button click"])
+                tag = f"  {app}" if args.baseline else ""
+                print(row.format(v.name, interaction, med, worst, kb, srv, cpu, b, med / b) + tag)
     print("targets: t scrub without a server round trip; control change <= 1.3x the floor's click; "
-          "page load <= 1.5x the floor's")
+          "page load <= 1.5x the floor's (first visit: reported, no target)")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 
 One headless Chromium with one browser context per session: contexts share no cookies, so each is a
 new browser to HAProxy's cookie stickiness. Chart drawing is blocked: the chunk that holds plotly.js
-(PlotlyChart.*.js, 4.7 MB) and the copy rnnviz's figures load (/app/static/plotly.min.js) are answered
+(PlotlyChart.*.js, 4.7 MB) and the copy rnnviz's figures load (/app/static/rnnviz-plotly-*.js) are answered
 with stubs that draw nothing, so the browser does not
 parse plotly.js N times or draw, and leaves the cores to the server; the server still runs every script,
 builds every figure and sends it over the websocket (the KB received per interaction show it).
@@ -63,8 +63,8 @@ CELLS = ("GRU", "LSTM", "RNN (tanh)", "RNN (ReLU)")  # the Cell select box's lab
 PLOTLY_CHUNK = "**/static/js/PlotlyChart.*.js"
 NO_PLOTLY = "export function PlotlyChart() { return null; } export default PlotlyChart;"
 # rnnviz's own figures (rnnviz/ui/client.js) load plotly.js from /app/static/: a stub that draws nothing
-CLIENT_PLOTLY = "**/app/static/plotly.min.js"
-NO_CLIENT_PLOTLY = ("module.exports = {version: '4.0.0', Icons: {camera: {}}, newPlot: async () => {}, "
+CLIENT_PLOTLY = "**/app/static/rnnviz-plotly-*.js"
+NO_CLIENT_PLOTLY = ("window.Plotly = {version: '4.0.0', Icons: {camera: {}}, newPlot: async () => {}, "
                     "react: async () => {}, update: async () => {}, relayout: async () => {}, purge: () => {}, "
                     "downloadImage: async () => {}};")
 ERRORS = "[data-testid='stException'], .st-key-rnnviz-error"  # Streamlit's exception, or rnnviz's message for one

@@ -13,7 +13,7 @@ import streamlit as st
 from rnnviz import ui
 from rnnviz.config import Config
 from rnnviz.studies.bptt import build as build_bptt
-from rnnviz.ui.cache import MIB, Cache, _Slots, freeze, memo, size_of
+from rnnviz.ui.cache import MIB, Cache, _Slots, freeze, freeze_modules, memo, size_of
 from rnnviz.ui.pages import PAGES
 
 from .conftest import open_app
@@ -86,6 +86,28 @@ def test_freeze_walks_dataclasses():
     freeze(study)
     assert not study.main.scenario.trace.h.flags.writeable
     assert not study.main.backward.params["weight_hh"].flags.writeable
+
+
+def test_modules_are_frozen_once_per_batch_of_imports_and_later_garbage_is_still_collected():
+    import gc
+    import sys
+
+    freeze_modules()
+    frozen = gc.get_freeze_count()
+    assert frozen > 1000 and not freeze_modules()  # nothing new imported: nothing to do
+    sys.modules["rnnviz_test_new_module"] = type(sys)("rnnviz_test_new_module")
+    try:
+        assert freeze_modules()
+    finally:
+        del sys.modules["rnnviz_test_new_module"]
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle made after the freeze: the collector still finds it
+    del a, b
+    assert gc.collect() >= 2
 
 
 def test_sessions_asking_for_one_key_at_once_build_it_once():

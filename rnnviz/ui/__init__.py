@@ -50,7 +50,7 @@ from ..studies.step import build as build_step_study
 from ..trained import fitted
 from ..views import Stepping, View
 from . import client, present
-from .cache import STUDIES, memo
+from .cache import STUDIES, freeze_modules, memo
 from .pages import PAGES
 
 NOTES_KEY = "_url_notes"  # control name -> config.Note: what the page did with the link's values
@@ -75,6 +75,7 @@ def page(key: str, scenario_controls: bool = True) -> tuple[Config, Display]:
     """
     st.set_page_config(page_title=f"{PAGES[key].label} · rnnviz", page_icon="🔁", layout="wide")
     _guard_errors()
+    freeze_modules()  # Streamlit's collection after each run then skips the libraries' objects
     st.session_state[REPEATS_KEY] = _single_values()
     _follow_link(PAGES[key].params)
     if stored("present", PARAMS["present"]):  # a hall: the sidebar starts closed (its arrow reopens it)

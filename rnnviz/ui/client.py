@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import os
+import re
 from pathlib import Path
 
 import plotly
@@ -26,34 +27,70 @@ JS = Path(__file__).with_name("client.js").read_text(encoding="utf-8")
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "static"  # Streamlit's static serving (server.enableStaticServing) serves it at app/static/
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-CLIENT_NAME = f"rnnviz-client-{hashlib.blake2b(JS.encode(), digest_size=6).hexdigest()}.js"  # a new name per version
+CARTESIAN_JS = Path(__file__).with_name("vendor") / "plotly-cartesian.min.js"  # see vendor/README.md
+
+
+def _name(prefix: str, content: bytes) -> str:
+    return f"{prefix}-{hashlib.blake2b(content, digest_size=6).hexdigest()}.js"  # a new name per version
+
+
+def plotly_version(path: Path) -> str | None:
+    """The version a plotly.js bundle states in its header ("* plotly.js v4.1.1"), or None."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            head = f.read(300)
+    except OSError:
+        return None
+    match = re.search(r"plotly\.js (?:\(\w+ - minified\) )?v(\S+)", head)
+    return match.group(1) if match else None
+
+
+CLIENT_NAME = _name("rnnviz-client", JS.encode())
+PLOTLY_NAME = _name("rnnviz-plotly", PLOTLY_JS.read_bytes())
+# The partial bundle only while it is the same plotly.js as the full one (the exports' and kaleido's).
+CARTESIAN = plotly_version(CARTESIAN_JS) is not None and plotly_version(CARTESIAN_JS) == plotly_version(PLOTLY_JS)
+CARTESIAN_NAME = _name("rnnviz-plotly-cartesian", CARTESIAN_JS.read_bytes()) if CARTESIAN else None
 
 
 def _publish() -> bool:
     """Put plotly.js and client.js where the browser fetches them, once; False if that is not possible.
 
     A component's JavaScript travels inside every message that mounts it, so the element mounts a
-    loader of a few lines that imports client.js from the static folder (cached by the browser under
-    a name that changes with its content); plotly.js (4.8 MB) is fetched from there too.
+    loader of a few lines that imports client.js from the static folder; plotly.js is fetched from
+    there too, as a classic script (parsed off the main thread, kept compiled in the browser's
+    cache): its cartesian bundle (1.5 MB), and the full one (4.8 MB) for a figure that needs more.
+    Each file is named after its content and keeps its source's modification time: Streamlit's
+    static files carry no Cache-Control, so the browser judges their freshness by their age, and
+    may take an unchanged file under an unchanged name from its cache without asking the server.
     """
     try:
         STATIC.mkdir(exist_ok=True)
-        target = STATIC / "plotly.min.js"
-        if not target.exists() or target.stat().st_size != PLOTLY_JS.stat().st_size:
-            shutil.copyfile(PLOTLY_JS, target)
-        client = STATIC / CLIENT_NAME
-        if not client.exists():
-            for old in STATIC.glob("rnnviz-client-*.js"):
+        files = [(PLOTLY_NAME, None, PLOTLY_JS), (CLIENT_NAME, JS, Path(__file__).with_name("client.js"))]
+        if CARTESIAN_NAME:
+            files.append((CARTESIAN_NAME, None, CARTESIAN_JS))
+        for name, text, source in files:
+            target = STATIC / name
+            if target.exists():
+                continue
+            prefix = name.rsplit("-", 1)[0]
+            for old in STATIC.glob(f"{prefix}-????????????.js"):
                 old.unlink(missing_ok=True)
-            client.write_text(JS, encoding="utf-8")
+            if text is None:  # plotly.js's bundle, given a `module` so it defines no global but window.Plotly
+                text = "(function (module) {\n" + source.read_text(encoding="utf-8") + "\n})({ exports: {} });\n"
+            partial = STATIC / f"{name}.{os.getpid()}.part"
+            partial.write_text(text, encoding="utf-8")
+            stat = source.stat()
+            os.utime(partial, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+            partial.replace(target)  # whole or not at all: another worker may be serving the folder
         return True
     except OSError:
         return False  # a read-only install without them: the element carries client.js itself
 
 
+ASSETS = {"plotly": f"app/static/{PLOTLY_NAME}", "cartesian": CARTESIAN_NAME and f"app/static/{CARTESIAN_NAME}"}
 LOADER = ('export default async function (args) {\n'
           f'  const client = await import(new URL("app/static/{CLIENT_NAME}", document.baseURI));\n'
-          '  return client.default(args);\n}\n')
+          f'  return client.default(args, {json.dumps(ASSETS)});\n}}\n')
 _element = st.components.v2.component("rnnviz_figures", js=LOADER if _publish() else JS, isolate_styles=False)
 
 # The step sync: a few lines, sharing the page's step through window.__rnnvizStep (see client.js).
