@@ -238,7 +238,7 @@ def forward_stack(kind, params, xs, h0=None, c0=None, nonlinearity="tanh") -> St
         nonlinearity=nonlinearity,
         output=_read_only(x_in),
         h_n=_read_only(np.stack([tr.h[t] for tr, t in last])),
-        c_n=_read_only(np.stack([tr.c[t] for tr, t in last])) if kind == "lstm" else None,
+        c_n=_read_only(np.stack([tr.c[t] for tr, t in last])) if KINDS[kind].has_cell_state else None,
         layers=layers,
         nonfinite=_first_nonfinite(layers, sorted(layers)),  # bottom-up: where the forward pass broke
     )
@@ -256,9 +256,9 @@ def bptt_stack(kind, params, xs, dL_doutput, dL_dh_n=None, dL_dc_n=None, h0=None
     lead, states = xs.shape[:-1], (L * D, *xs.shape[1:-1], H)  # (T, [B]) and h_n's shape
     dL_doutput = _gradient("dL_doutput", dL_doutput, (*lead, D * H), "output: T, [B,] D*H")
     dL_dh_n = _gradient("dL_dh_n", dL_dh_n, states, "h_n: L*D, [B,] H")
-    if dL_dc_n is not None and kind != "lstm":
+    if dL_dc_n is not None and not KINDS[kind].has_cell_state:
         raise ValueError(f"dL_dc_n applies to kind='lstm' only, got dL_dc_n for kind={kind!r}")
-    dL_dc_n = _gradient("dL_dc_n", dL_dc_n, states, "c_n: L*D, [B,] H") if kind == "lstm" else None
+    dL_dc_n = _gradient("dL_dc_n", dL_dc_n, states, "c_n: L*D, [B,] H") if KINDS[kind].has_cell_state else None
 
     # The input of every layer; the top layer's forward pass runs inside bptt.
     inputs = [xs]  # layer l reads inputs[l] (T, [B,] I or D*H)
@@ -288,7 +288,7 @@ def bptt_stack(kind, params, xs, dL_doutput, dL_dh_n=None, dL_dc_n=None, h0=None
         params={key: grads[key] for key in params},
         dxs=_read_only(dL_dx_above),
         dh0=_read_only(np.stack([bw.dh0 for bw in ordered])),
-        dc0=_read_only(np.stack([bw.dc0 for bw in ordered])) if kind == "lstm" else None,
+        dc0=_read_only(np.stack([bw.dc0 for bw in ordered])) if KINDS[kind].has_cell_state else None,
         layers=layers,
         nonfinite=_first_nonfinite(layers, top_down),
     )
@@ -423,7 +423,7 @@ def _check_stack_inputs(kind, params, xs, h0, c0, nonlinearity):
         raise ValueError(f"xs must have shape (T, I) or (T, B, I), got {shape}")
     states = (L * D, *shape[1:-1], H)
     described = f"(num_layers * num_directions = {L * D}, {'B, ' if len(shape) == 3 else ''}H = {H})"
-    if c0 is not None and kind != "lstm":
+    if c0 is not None and not KINDS[kind].has_cell_state:
         raise ValueError(f"c0 applies to kind='lstm' only, got c0 for kind={kind!r}")
     checked = []
     for name, value in (("h0", h0), ("c0", c0)):
