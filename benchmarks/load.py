@@ -130,6 +130,9 @@ async def open_session(browser, url: str, k: int, draw: bool) -> Session:
 async def drive(s: Session, k: int, deadline: float) -> None:
     """Change the Cell select box until the deadline; one interaction at a time, each timed."""
     box = s.page.get_by_role("combobox", name="Cell").first
+    settings = s.page.get_by_text("Change the settings", exact=False)  # Clipping and training: in an expander
+    if await settings.count():
+        await settings.first.click()
     closed = s.runs.closed
     for i in range(MAX_INTERACTIONS):
         if time.monotonic() >= deadline:

@@ -339,16 +339,11 @@ ATTENTION_LESSON = Lesson(
                           "{none_share}: each encoder step back multiplies the gradient by its Jacobian, and "
                           "the factors compound over the distance, as in any recurrent network."),
              hide=("attention-input-gradients",)),
+        # Not a question: the previous step's reveal already drew both models' lines, digit by digit.
         Step("attention", REVERSE, "With attention",
-             "With attention every digit's encoder vector is read directly into every step's context.",
-             ask=Question("Without attention the first digit got {none_fade_text} the last digit's gradient. "
-                          "With attention?",
-                          ("Less than a fifth of it", "Between a fifth and five times as much",
-                           "More than five times as much"),
-                          lambda f: _pick(f["with_fade"], (0.2, 5.0)),
-                          "{with_share}: every digit is one encoder step from the context, so its gradient "
-                          "does not fade with its distance. The plot shows both models, digit by digit."),
-             hide=("attention-input-gradients",)),
+             "With attention every digit's encoder vector is read directly into every step's context. Without it "
+             "the first digit got {none_fade_text} the last digit's gradient; with it, {with_share}: every digit is "
+             "one encoder step from the context, so its gradient does not fade with its distance."),
         Step("attention", {**REVERSE, "digits": LONG_DIGITS, "model": "untrained"}, "Where training starts",
              "Before training, on {T} digits, the difference is starker: without attention the first digit gets "
              "{none_fade_text} the last digit's gradient, with attention {with_fade_text} it. A gradient that faded "
