@@ -44,6 +44,6 @@ st.subheader("Guided lessons: predict, then see")
 st.caption("Each lesson walks through the pages in a few steps, and asks you to predict before it shows the answer.")
 lessons.home_cards()
 
-for key in ("step", "bptt", "training", "compare", "setups", "attention"):
+for key in ("step", "bptt", "training", "compare", "attention"):  # the pages with scenario cards
     st.subheader(PAGES[key].description)
     lessons.scenario_cards(key)
