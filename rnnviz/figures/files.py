@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 
 from ..equations import num
 from . import payload
-from .steps import Cell, Context, Label, StepBlock, StepFigure, StepNumber, evaluate
+from .steps import StepBlock, StepFigure, block_parts
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 CLIENT_JS = Path(__file__).resolve().parents[1] / "ui" / "client.js"  # read as a file: no Streamlit here
@@ -114,45 +114,26 @@ def plain(markup: str) -> str:
 
 def block_plain(block: StepBlock, t: int) -> str:
     """The text block at step t as plain text, the numbers as the app prints them."""
-    ctx = Context(block.arrays, block.labels)
-    lines = []
-    for line in block.lines:
-        parts = []
-        for token in line:
-            if isinstance(token, str):
-                parts.append(plain(token))
-            elif isinstance(token, tuple):  # (Cell, the term it is): the number
-                parts.append(plain(num(evaluate(token[0], t, ctx))))
-            elif isinstance(token, Cell):
-                parts.append(plain(num(evaluate(token, t, ctx))))
-            elif isinstance(token, StepNumber):
-                parts.append(f"{evaluate(token, t, ctx):g}")
-            elif isinstance(token, Label):
-                parts.append(block.labels[t - 1])
-        lines.append("".join(parts))
-    return "\n".join(lines) + "\n"
+    text = {"markup": plain, "number": lambda v: plain(num(v)), "count": lambda v: f"{v:g}", "label": str}
+    return "".join("".join(text[kind](value) for kind, value, _ in line) + "\n" for line in block_parts(block, t))
 
 
 def block_markup(block: StepBlock, t: int) -> str:
     """The text block at step t as HTML: each number with the term it is written under it."""
-    ctx = Context(block.arrays, block.labels)
-    lines = []
-    for line in block.lines:
-        parts = []
-        for token in line:
-            if isinstance(token, str):
-                parts.append(token)  # trusted markup written by rnnviz
-            elif isinstance(token, tuple):  # (Cell, the term it is)
-                parts.append(f'<span class="num"><span>{num(evaluate(token[0], t, ctx))}</span>'
-                             f'<span class="under">{token[1]}</span></span>')
-            elif isinstance(token, Cell):
-                parts.append(num(evaluate(token, t, ctx)))
-            elif isinstance(token, StepNumber):
-                parts.append(f"{evaluate(token, t, ctx):g}")
-            elif isinstance(token, Label):
-                parts.append(html.escape(block.labels[t - 1]))  # user text: literal
-        lines.append(f'<div class="line">{"".join(parts)}</div>')
-    return "\n".join(lines)
+
+    def markup(kind: str, value, under: str | None) -> str:
+        if kind == "markup":
+            return value  # trusted markup written by rnnviz
+        if kind == "label":
+            return html.escape(value)  # user text: literal
+        if kind == "count":
+            return f"{value:g}"
+        if under is None:
+            return num(value)
+        return f'<span class="num"><span>{num(value)}</span><span class="under">{under}</span></span>'
+
+    return "\n".join(f'<div class="line">{"".join(markup(*part) for part in line)}</div>'
+                     for line in block_parts(block, t))
 
 
 BLOCK_CSS = """

@@ -233,25 +233,35 @@ class Label:
     """Step t's label in a StepBlock (literal text, never markup)."""
 
 
+def block_parts(block: StepBlock, t: int) -> list[list[tuple[str, object, str | None]]]:
+    """The lines of a StepBlock at step t, each a list of (kind, value, under) parts, for the renderers
+    outside the browser (plain text, CSV, the offline HTML) to format as they need:
+    ("markup", rnnviz's own markup, None), ("number", the value at t, the term written under it or None),
+    ("count", a step number, None), ("label", step t's label: user text, None)."""
+    ctx = Context(block.arrays, block.labels)
+    lines = []
+    for line in block.lines:
+        parts = []
+        for token in line:
+            if isinstance(token, str):
+                parts.append(("markup", token, None))
+            elif isinstance(token, tuple):  # (Cell, the term it is)
+                parts.append(("number", evaluate(token[0], t, ctx), token[1]))
+            elif isinstance(token, Cell):
+                parts.append(("number", evaluate(token, t, ctx), None))
+            elif isinstance(token, StepNumber):
+                parts.append(("count", evaluate(token, t, ctx), None))
+            elif isinstance(token, Label):
+                parts.append(("label", block.labels[t - 1], None))
+        lines.append(parts)
+    return lines
+
+
 def block_text(block: StepBlock, t: int, number=None) -> list[str]:
     """The lines of a StepBlock at step t as plain text (markup tags dropped): for tests and CSV."""
     import re
 
     number = number or (lambda x: f"{x:.3g}")
-    ctx = Context(block.arrays, block.labels)
-    out = []
-    for line in block.lines:
-        parts = []
-        for token in line:
-            if isinstance(token, str):
-                parts.append(re.sub(r"<[^>]+>", "", html.unescape(token)))
-            elif isinstance(token, tuple):  # (Cell, caption)
-                parts.append(number(evaluate(token[0], t, ctx)))
-            elif isinstance(token, Cell):
-                parts.append(number(evaluate(token, t, ctx)))
-            elif isinstance(token, StepNumber):
-                parts.append(f"{evaluate(token, t, ctx):g}")
-            elif isinstance(token, Label):
-                parts.append(html.unescape(block.labels[t - 1]))
-        out.append("".join(parts))
-    return out
+    text = {"markup": lambda v: re.sub(r"<[^>]+>", "", html.unescape(v)), "number": number,
+            "count": lambda v: f"{v:g}", "label": html.unescape}
+    return ["".join(text[kind](value) for kind, value, _ in line) for line in block_parts(block, t)]
