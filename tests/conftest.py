@@ -131,3 +131,15 @@ def blocks(at: AppTest, t: int | None = None) -> list[list[str]]:
 def title_of(spec: dict) -> str:
     title = spec["layout"].get("title", {})
     return title.get("text", "") if isinstance(title, dict) else str(title)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium (Debian's, through Playwright) for a test module's pages."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from .browser_helpers import launch_chromium
+
+    with sync_api.sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()

@@ -17,7 +17,6 @@ from .browser_helpers import (
     MUTATION_CLOCK,
     ROOT,
     chart_text_problems,
-    launch_chromium,
     small_page_texts,
     start_server,
     stop_server,
@@ -37,14 +36,6 @@ def server():
     proc, url = start_server()
     yield url
     stop_server(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 class Socket:

@@ -12,7 +12,7 @@ import pytest
 
 from rnnviz.config import shown
 
-from .browser_helpers import CHROMIUM, MUTATION_CLOCK, launch_chromium, start_server, stop_server
+from .browser_helpers import CHROMIUM, MUTATION_CLOCK, start_server, stop_server
 from .test_browser import SHOTS, assert_no_error, cell_title, wait_idle
 
 pytestmark = [
@@ -36,14 +36,6 @@ def server():
     proc, url = start_server()
     yield url
     stop_server(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 class Watch:

@@ -17,7 +17,6 @@ from tests.browser_helpers import (
     MUTATION_CLOCK,
     Runs,
     alive,
-    launch_chromium,
     page_now,
     process_tree,
     process_usage,
@@ -62,14 +61,6 @@ def served():
     yield proc, url
     stop_server(proc)  # SIGTERM
     assert_all_gone(pids, int(url.rsplit(":", 1)[1]))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 def test_the_launcher_runs_two_workers_and_haproxy(served):
