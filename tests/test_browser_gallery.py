@@ -10,7 +10,7 @@ import pytest
 from rnnviz.weights import CONVERT_TO_SAFETENSORS
 
 from .browser_helpers import CHROMIUM, ROOT
-from .test_browser import assert_no_error, browser, open_page, server, wait_idle  # noqa: F401 (fixtures)
+from .test_browser import assert_no_error, open_page, server, wait_idle  # noqa: F401 (server is a fixture)
 
 ARTIFACTS = ROOT / "artifacts"
 
