@@ -47,6 +47,8 @@ with norms_col:
 if not lessons.is_held("bptt-grad-norms"):  # the numbers answer a lesson's open question
     with stats_col:
         reach = study.reach
+        if cfg.stacked:  # these numbers are the single cell's below the stack's plots, not the stack's
+            st.caption(view.STACK_STATS_NOTE)
         st.metric("Reaches t = 1", view.fraction_text(reach.fraction), help=view.REACH_HELP)
         st.metric("Per step back", "—" if reach.regime == "undefined" else f"× {reach.factor:.3g}",
                   help=view.FACTOR_HELP)

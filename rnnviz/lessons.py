@@ -137,7 +137,7 @@ def use_runs(runs: Callable | None) -> None:
 
 def _training_facts(params: dict[str, str]) -> Facts:
     from .studies import training as page
-    from .training import train
+    from .training import outcome, train
 
     values = {name: param.default for name, param in page.PARAMS.items()}
     values |= {name: parse_param(name, raw, page.PARAMS[name])[0] for name, raw in params.items()
@@ -151,11 +151,12 @@ def _training_facts(params: dict[str, str]) -> Facts:
                 "clipped_step": cliff.first_steps["clipped"], "tau": float(values["cl_tau"])}
     runs = [(_runs or train)(cfg) for cfg in page.run_configs(values)]
     for k, run in enumerate(runs, start=1):
-        first, last = float(run.loss[0]), float(np.mean(run.loss[-10:]))
+        end = outcome(run)  # the same verdict the page's run summary prints
         facts |= {f"run{k}_clip": run.config.clip, f"run{k}_diverged": run.diverged_at,
                   f"run{k}_cos": float(np.nanmin(run.cosine)) if run.updates_done else math.nan,
-                  f"run{k}_first": first, f"run{k}_last": last, f"run{k}_tau": run.config.threshold,
-                  f"run{k}_learned": run.diverged_at is None and last < 0.9 * first}
+                  f"run{k}_first": end.first, f"run{k}_last": end.last, f"run{k}_tau": run.config.threshold,
+                  f"run{k}_learned": end.learned, f"run{k}_fate": end.phrase, f"run{k}_verdict": end.verdict,
+                  "constant": end.constant}
     return facts
 
 
@@ -230,8 +231,6 @@ def facts(step: Step) -> Facts:
     """The engine's numbers for a step's scenario (the page's own facts, and the step's)."""
     own = FACTS[step.page](step.params) if step.page in FACTS else {}
     own |= step.facts(step.params) if step.facts else {}
-    if "run1_first" in own:
-        own["run1_fate"] = _run1_fate(own)
     return own
 
 
@@ -294,11 +293,25 @@ def _depth_facts(params: dict[str, str]) -> Facts:
                     "bottom_first": float(bottom[0] / top[-1]), "top_first": float(top[0] / top[-1])}
     for name in ("bottom_last", "bottom_first", "top_first"):
         facts[f"{name}_text"] = fraction_text(facts[name])
+    # each layer fades back in time at its own rate (the mean factor a step back, t = T to t = 1), so
+    # the lines may cross: the last step t, counted back from T, from which the bottom one is the larger
+    T = bottom.size
+    facts["bottom_factor"], facts["top_factor"] = (float((a[0] / a[-1]) ** (1 / (T - 1))) for a in (bottom, top))
+    larger = bottom >= top  # (T,) where the bottom layer's is the larger
+    cross = int(np.flatnonzero(larger).max()) + 1 if larger.any() else 0  # the last such t (1-based)
+    facts["crossing_text"] = ("and it stays the smaller one all the way back" if not cross
+                              else f"so from t = {cross} back the bottom layer's gradient is the larger one"
+                              if larger[:cross].all() else "so the two lines cross more than once")
     if cfg.num_directions == 2:
         for layer in range(L):
             facts[f"rev{layer}_receiving"] = int(np.sum(g.h_norms[layer, 1] > 0))
             facts[f"fwd{layer}_receiving"] = int(np.sum(g.h_norms[layer, 0] > 0))
     return facts
+
+
+def _which_learned(first: bool, second: bool) -> int:
+    """The choice index of ("only the first", "only the second", "both", "neither") learned."""
+    return {(True, False): 0, (False, True): 1, (True, True): 2, (False, False): 3}[(first, second)]
 
 
 def _pick(value: float, edges: tuple[float, ...]) -> int:
@@ -383,7 +396,8 @@ LESSONS: Registry[Lesson] = Registry("lesson", [
              hide=("step-vectors", "step-equations", "step-heatmaps")),
         Step("step", {**RNN, "t": "5"}, "Random weights",
              "The same weights are used at every step: that is what makes the network recurrent. These weights "
-             "are random, so no unit means anything yet; open the heatmaps below to see every state over time.",
+             "are random, so no unit means anything yet. Scroll down to the heatmaps: every state over the whole "
+             "text, one row per unit, the current step marked.",
              facts=lambda p: {}),
     )),
     Lesson("lstm", "The LSTM's gates and cell state",
@@ -467,10 +481,13 @@ LESSONS: Registry[Lesson] = Registry("lesson", [
         Step("training", EXPLODE_RUNS, "Exploding gradients in training",
              "Two runs of the same tanh RNN on the same data: run one without clipping, run two with the "
              "gradient's norm clipped at τ = {run2_tau:g}.",
-             ask=Question("Which run learns the task?", ("Only the unclipped run", "Only the clipped run", "Both"),
-                          lambda f: 2 if f["run1_learned"] and f["run2_learned"] else (1 if f["run2_learned"] else 0),
-                          "The clipped run's loss goes from {run2_first:.3g} to {run2_last:.3g}; the unclipped run "
-                          "{run1_fate}."),
+             ask=Question("Which run learns the task, ending clearly below the loss of the best constant answer "
+                          "(one answer for every input)?",
+                          ("Only the unclipped run", "Only the clipped run", "Both", "Neither"),
+                          lambda f: _which_learned(f["run1_learned"], f["run2_learned"]),
+                          "The unclipped run {run1_fate}. The clipped run {run2_fate} (the best constant answer "
+                          "scores {constant:.3g}). Clipping keeps one huge step from throwing the weights away; "
+                          "whether the run then learns the task is up to the rest of its training."),
              hide=("train-",)),
         Step("training", {"part": "train", "r1_clip": "norm", "r1_th": "1", "r2_clip": "value", "r2_th": "0.05",
                           "r3_clip": "none"}, "Norm or value?",
@@ -554,9 +571,12 @@ LESSONS: Registry[Lesson] = Registry("lesson", [
                           lambda f: 0 if f["bottom_last"] > 2 else (1 if f["bottom_last"] < 0.5 else 2),
                           "The bottom layer gets {bottom_last_text} of the top layer's: on its way down it is "
                           "multiplied by the Jacobians of the {down} layers above. Going back in time multiplies as "
-                          "well: at t = 1 the bottom layer keeps {bottom_first_text} of the top layer's gradient at "
-                          "t = T, the top layer {top_first_text}. A path may step down a layer at any step, so depth "
-                          "and time are two directions of one grid of Jacobians: see both plots at the top."),
+                          "well, and each layer at its own rate: the bottom layer's gradient fades by × "
+                          "{bottom_factor:.2f} a step back on average, the top layer's by × {top_factor:.2f}, "
+                          "{crossing_text}. At t = 1 the bottom layer keeps {bottom_first_text} of the top layer's "
+                          "gradient at t = T, the top layer {top_first_text}. A path may step down a layer at any "
+                          "step, so depth and time are two directions of one grid of Jacobians: see both plots at "
+                          "the top."),
              facts=_depth_facts, hide=("bptt-stack",)),
         Step("bptt", {**BIDI, "mode": "backward"}, "Two directions, one loss at the end",
              "A bidirectional LSTM, one layer, the loss on the last step only: it reads the forward and the "
@@ -578,14 +598,6 @@ LESSONS: Registry[Lesson] = Registry("lesson", [
     )),
     ATTENTION_LESSON,
 ])
-
-
-def _run1_fate(f: Facts) -> str:
-    if f.get("run1_diverged"):
-        return f"diverged at update {f['run1_diverged']}"
-    if f["run1_last"] > 100 * f["run1_first"]:
-        return "blew up"
-    return f"went from {f['run1_first']:.3g} to {f['run1_last']:.3g}"
 
 
 def step_facts(lesson: Lesson, k: int) -> Facts:
@@ -647,7 +659,7 @@ SCENARIOS = (
                   "change the LSTM still keeps {lstm_kept_text} of it, the RNN {rnn_kept_text}.")),
     Scenario(Step("training", {}, "Clipping tames an explosion",
                   "Two runs on the same data: without clipping the loss {run1_fate}; with the gradient's norm clipped "
-                  "at τ = {run2_tau:g} it goes from {run2_first:.3g} to {run2_last:.3g}.",
+                  "at τ = {run2_tau:g} it {run2_fate} (the best constant answer scores {constant:.3g}).",
                   facts=lambda p: {})),
     Scenario(Step("training", {"part": "cliff"}, "The cliff",
                   "A one-unit recurrent net whose loss has a wall: one plain gradient step from next to it moves the "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -304,6 +305,58 @@ def constant_loss(task: str, length: int) -> float:
     p = np.bincount(targets.ravel().astype(int), minlength=sample.n_out) / targets.size
     p = p[p > 0]
     return float(-np.sum(p * np.log(p)))
+
+
+LEARNED_BELOW = 0.9  # "learned": the final loss under 90 % of the best constant answer's
+MOVED_BELOW = 0.9  # "moved": the final loss under 90 % of the first one
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended, in the one vocabulary every text about runs uses (the run's summary, its
+    legend entry, the lessons): a run "learned" only when it beats the best constant answer
+    (constant_loss) clearly, because a loss that falls to the targets' average has learned the
+    average, not the task."""
+
+    # "diverged" | "blew up" | "learned" | "no better than a constant answer" | "barely moved" | "not started"
+    verdict: str
+    first: float  # loss of the first mini-batch
+    last: float  # mean loss of the last (up to) 10 updates
+    constant: float  # loss of the best constant answer on the run's task
+    diverged_at: int | None
+
+    @property
+    def learned(self) -> bool:
+        return self.verdict == "learned"
+
+    @property
+    def phrase(self) -> str:
+        """The verdict as a clause: "diverged at update 12", "went from 0.124 to 0.045, no better than ..."."""
+        if self.verdict == "diverged":
+            return f"diverged at update {self.diverged_at}"
+        if self.verdict in ("blew up", "not started"):
+            return self.verdict
+        moved = f"went from {self.first:.3g} to {self.last:.3g}"
+        return moved if self.verdict == "learned" else f"{moved}: {self.verdict}"
+
+
+def outcome(run: TrainingRun) -> Outcome:
+    """The run's Outcome, judged against the best constant answer on its task and length."""
+    constant = constant_loss(run.config.task, run.config.length)
+    if run.diverged_at is not None:
+        return Outcome("diverged", float(run.loss[0]), math.nan, constant, run.diverged_at)
+    if not run.updates_done:
+        return Outcome("not started", math.nan, math.nan, constant, None)
+    first, last = float(run.loss[0]), float(np.mean(run.loss[-min(10, run.updates_done):]))
+    if last > 100 * first:
+        verdict = "blew up"
+    elif last < LEARNED_BELOW * constant:
+        verdict = "learned"
+    elif last < MOVED_BELOW * first:
+        verdict = "no better than a constant answer"
+    else:
+        verdict = "barely moved"
+    return Outcome(verdict, first, last, constant, None)
 
 
 # --- what a run costs --------------------------------------------------------------------------

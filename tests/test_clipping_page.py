@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import plotly.graph_objects as go
@@ -13,7 +14,7 @@ from autograd import grad
 from rnnviz.figures import training as fig
 from rnnviz.runstore import RunStore, Trainer
 from rnnviz.studies import training as cliff
-from rnnviz.training import RunConfig, estimated_seconds, train
+from rnnviz.training import LEARNED_BELOW, RunConfig, constant_loss, estimated_seconds, outcome, train
 from rnnviz.ui import training as ui_training
 from rnnviz.ui.pages import PAGES
 
@@ -96,7 +97,33 @@ def test_grad_norm_plot_marks_clipped_updates_and_the_threshold(runs):
 
 def test_run_summaries(runs):
     assert fig.run_summary(runs[0])[0] == "blew up"
-    assert fig.run_summary(runs[1])[0] in ("learned", "barely moved")
+    # 40 updates of plain SGD: the clipped run's loss falls, but not below the best constant answer's
+    end = outcome(runs[1])
+    assert end.last < 0.9 * end.first and end.last > LEARNED_BELOW * end.constant
+    assert fig.run_summary(runs[1])[0] == "no better than a constant answer"
+
+
+def test_a_run_is_said_to_learn_only_when_it_beats_the_best_constant_answer(runs):
+    constant = constant_loss("adding", 50)
+    run = runs[1]
+    at = lambda last: outcome(replace(run, loss=np.r_[run.loss[:1], np.full(10, last)]))  # noqa: E731
+    assert at(0.5 * constant).verdict == "learned" and at(0.5 * constant).learned
+    assert at(0.95 * constant).verdict == "no better than a constant answer"
+    assert at(run.loss[0]).verdict == "barely moved"
+    assert at(1e3 * run.loss[0]).verdict == "blew up"
+    assert outcome(replace(run, diverged_at=7)).phrase == "diverged at update 7"
+    # the summary, the legend and the lesson read the same verdict
+    assert fig.run_summary(replace(run, loss=np.r_[run.loss[:1], np.full(10, 0.5 * constant)]))[0] == "learned"
+
+
+def test_the_cosine_chart_leaves_out_the_runs_that_do_not_clip(runs):
+    names = [trace.name for trace in fig.cosines(runs).data]
+    assert fig.run_label(runs[0]) not in names and fig.run_label(runs[2]) in names
+
+
+def test_a_blown_up_runs_end_profile_says_so(runs):
+    names = [trace.name for trace in fig.gradient_profiles(runs[:2]).data]
+    assert f"{fig.run_label(runs[0])}, end (blown up)" in names and f"{fig.run_label(runs[1])}, end" in names
 
 
 def log_span(values) -> float:

@@ -193,6 +193,13 @@ def test_one_bidirectional_layer_with_the_loss_at_T_sends_gradient_to_one_revers
     assert np.count_nonzero(two.h_norms[0, 1]) == 20
 
 
+def test_the_lone_reverse_point_is_drawn_around_the_forward_one_not_under_it():
+    g = stack_study.gradients(Config(source="noise", length=20, hidden=4, direction="bidirectional"), "last")
+    forward, reverse = stack_fig.layer_grad_norms(g.h_norms, g.loss_steps, "LSTM").data
+    assert np.count_nonzero(np.isfinite(np.asarray(reverse.y, dtype=float))) == 1  # its one state at t = T
+    assert reverse.marker.symbol == "diamond-open" and reverse.marker.size > 1.5 * forward.marker.size
+
+
 def test_stack_study_runs_what_the_engine_runs():
     cfg = Config(cell="gru", source="noise", length=12, hidden=3, layers=3, direction="bidirectional")
     study = stack_study.build(cfg)
@@ -231,6 +238,14 @@ def test_setups_page_opens_each_setup_from_its_link(key):
     received = [tr for tr in graph["data"] if tr.get("name") == "h, coloured by log10 ||dL/dh||"]
     assert len(np.asarray(received[0]["x"])) == int(run.receives.sum())
     assert any(f"{int(run.receives.sum())} of its {run.N} states receive gradient" in c.value for c in at.caption)
+
+
+def test_states_without_gradient_are_hollow_not_a_grey_of_the_colour_scale():
+    run = setups_study.build(Config(text=TEXT)).runs["encoder-decoder"]
+    graph = charts(open_app(SETUPS_PAGE, setup="encoder-decoder", text=TEXT))[0]
+    (none,) = [tr for tr in graph["data"] if tr.get("name") == "h, no gradient (hollow)"]
+    assert len(none["x"]) == int((~run.receives).sum()) > 0
+    assert all(symbol.endswith("-open") for symbol in none["marker"]["symbol"])
 
 
 def test_the_setup_control_round_trips_through_the_url():

@@ -17,7 +17,8 @@ from . import theme
 GRAPH_CAPTION = (
     "The setup unrolled: one column per step, the input x at the bottom (only where one enters), the hidden "
     "state h in the middle, the loss L on top where it applies. Each h is coloured by the size of the gradient "
-    "dL/dh it receives (log scale, bright = large); grey means exactly zero: no loss lies at or after it. In the "
+    "dL/dh it receives (log scale, bright = large, dark = small); a hollow outline means none at all, exactly zero: "
+    "no loss lies at or after it. In the "
     "encoder-decoder the only way back into the encoder is the one arrow that hands its last state to the decoder."
 )
 NORMS_CAPTION = (
@@ -81,16 +82,19 @@ def unrolled_setup(label: str, inputs_at: np.ndarray, loss_at: np.ndarray, decod
                                                "line": {"color": theme.INK, "width": 1}},
                  "customdata": labels[inputs_at], "hovertemplate": "x<sub>%{x}</sub>: ‘%{customdata}’<extra></extra>"})
     received = np.isfinite(logs)
-    for mask, name, extra in ((~received, "h, no gradient", {"color": theme.INACTIVE}),
-                              (received, "h, coloured by log10 ||dL/dh||",
-                               {"color": theme.f32(logs[received]), "colorscale": theme.MAGNITUDE, "cmin": low,
-                                "cmax": high, "showscale": True,
-                                "colorbar": theme.colorbar("log10 ||dL/dh||", present, len=0.9, y=0.5)})):
+    # no gradient at all: a hollow outline, which no colour of the scale (Cividis is grey in its middle) resembles
+    for mask, name, hollow, extra in ((~received, "h, no gradient (hollow)", "-open", {"color": theme.MUTED}),
+                                      (received, "h, coloured by log10 ||dL/dh||", "",
+                                       {"color": theme.f32(logs[received]), "colorscale": theme.MAGNITUDE,
+                                        "cmin": low, "cmax": high, "showscale": True,
+                                        "colorbar": theme.colorbar("log10 ||dL/dh||", present, len=0.9, y=0.5)})):
         if not mask.any():
             continue
         data.append({"type": "scatter", "x": n[mask], "y": np.ones(int(mask.sum())), "mode": "markers", "name": name,
-                     "marker": {"size": size, "symbol": np.where(decoder[mask], "circle", "diamond").tolist(),
-                                "line": {"color": theme.INK, "width": 1}, **extra},
+                     "marker": {"size": size, "symbol": np.where(decoder[mask], "circle" + hollow,
+                                                                 "diamond" + hollow).tolist(),
+                                "line": {"color": theme.MUTED if hollow else theme.INK, "width": 2 if hollow else 1},
+                                **extra},
                      "customdata": theme.log_values(h_norms[mask]),
                      "hovertemplate": "h<sub>%{x}</sub>: ||dL/dh|| = %{customdata:.3e}<extra></extra>"})
     data.append({"type": "scatter", "x": n[loss_at], "y": np.full(int(loss_at.sum()), 2.0), "mode": "markers",

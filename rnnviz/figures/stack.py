@@ -163,9 +163,13 @@ def stack_over_time(h: Mapping[Key, np.ndarray], step_labels: Sequence[str], pre
 
 
 def _line(steps, values, name, colour, width, dash="solid") -> dict:
-    """A norm line; with markers on short sequences, where a lone non-zero step would draw no line at all."""
+    """A norm line; with markers on short sequences, where a lone non-zero step would draw no line at all.
+    A dashed (reverse) line's markers are larger open diamonds, so a point it shares with the solid
+    (forward) line of the same colour still shows around it."""
+    marker = ({"size": width * 2.5, "color": colour} if dash == "solid" else
+              {"size": width * 6, "color": colour, "symbol": "diamond-open", "line": {"width": width}})
     return {"type": "scatter", "x": steps, "y": theme.log_values(values), "name": name,
-            "mode": "lines+markers" if len(steps) <= 60 else "lines", "marker": {"size": width * 2.5, "color": colour},
+            "mode": "lines+markers" if len(steps) <= 60 else "lines", "marker": marker,
             "line": {"color": colour, "width": width, "dash": dash}, "hovertemplate": "%{y:.3e}"}
 
 

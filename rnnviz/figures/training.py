@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import plotly.graph_objects as go
 
-from ..training import TrainingRun
+from ..training import TrainingRun, outcome
 from . import theme
 
 if TYPE_CHECKING:
@@ -113,18 +113,19 @@ def _line(x, y, name: str, colour: str, width: float, hover: str, **extra) -> di
 
 
 def run_summary(run: TrainingRun, constant: float | None = None) -> tuple[str, str]:
-    """(headline, detail) for one run: its loss at the start and the end, or where it failed; with
-    `constant`, the loss of the best constant answer on its task (training.constant_loss) beside it."""
-    first = float(run.loss[0]) if run.updates_done else float("nan")
-    tail = run.loss[-min(10, run.updates_done):]
+    """(headline, detail) for one run: its verdict (training.outcome: "learned" only when it beats the
+    best constant answer), its loss at the start and the end, or where it failed; with `constant`,
+    the loss of the best constant answer on its task (training.constant_loss) beside it."""
+    end = outcome(run)
+    tail = min(10, run.updates_done)
     stopped = (f", stopped after {run.stopped_at} of {run.config.updates} updates"
                if run.stopped_at is not None else "")
-    if run.diverged_at is not None:
-        return "diverged", f"at update {run.diverged_at} (loss {first:.3g} at the start)"
-    last = float(np.mean(tail))
-    verb = "blew up" if last > 100 * first else ("learned" if last < 0.9 * first else "barely moved")
+    if end.verdict == "diverged":
+        return "diverged", f"at update {run.diverged_at} (loss {end.first:.3g} at the start)"
+    if end.verdict == "not started":
+        return "not started", f"no update done yet{stopped}"
     scale = "" if constant is None else f"; a constant answer scores {constant:.3g}"
-    return verb, f"loss {first:.3g} → {last:.3g} (mean of the last {len(tail)} updates{scale}){stopped}"
+    return end.verdict, f"loss {end.first:.3g} → {end.last:.3g} (mean of the last {tail} updates{scale}){stopped}"
 
 
 def _log_window(series: list[np.ndarray], factor: float) -> tuple[float, float]:
@@ -245,6 +246,8 @@ def cosines(runs: list[TrainingRun], present: bool = False) -> go.Figure:
     s = theme.sizes(present)
     data = []
     for run, (colour, dash) in zip(runs, run_styles(runs), strict=True):
+        if run.config.clip == "none":
+            continue  # nothing clipped, nothing turned: its cosine is 1 by definition, even after it blew up
         data.append(_line(np.arange(1, run.updates_done + 1), theme.f32(run.cosine), run_label(run), colour,
                           s.line * 0.8, "update %{x}: cos = %{y:.4f}", mode="lines+markers",
                           marker={"size": s.marker * 0.5}, line={"dash": dash}))
@@ -266,8 +269,9 @@ def gradient_profiles(runs: list[TrainingRun], present: bool = False) -> go.Figu
                           "t = %{x}: %{y:.3e}", line={"dash": "dot"}))
         if run.stopped_at is not None or run.diverged_at is not None:
             continue  # no end-of-training profile: the run did not finish
-        data.append(_line(steps, theme.log_values(run.h_norms_end), f"{name}, end", colour, s.line,
-                          "t = %{x}: %{y:.3e}"))
+        blew_up = outcome(run).verdict == "blew up"  # finite but huge: its "end" is the blown-up network's
+        data.append(_line(steps, theme.log_values(run.h_norms_end), f"{name}, end" + (" (blown up)" * blew_up),
+                          colour, s.line, "t = %{x}: %{y:.3e}"))
     layout = {
         "xaxis": {"title": {"text": "step t"}},
         "yaxis": {"title": {"text": "||dL/dh<sub>t</sub>||"}, "type": "log", "exponentformat": "power"},

@@ -97,6 +97,7 @@ def build(study: BpttStudy, cfg: Config, display: Display, mode: str = "backward
     return View("bptt", sections, stepping(study, mode), scenario=slug(cfg) + loss)
 
 
+STACK_STATS_NOTE = "Layer 1's forward direction alone, as one cell:"
 STACK_NOTE = ("The sections below study layer 1's forward direction alone, as one cell with its own readout: "
               "the plots above are the whole stack's.")
 
