@@ -7,7 +7,7 @@ import pytest
 
 import rnnviz
 from rnnviz import ui
-from rnnviz.config import Config
+from rnnviz.config import MAX_TEXT, Config
 from rnnviz.studies import step
 from rnnviz.studies.step import build as build_scenario
 from rnnviz.ui.pages import PAGES
@@ -127,6 +127,18 @@ def test_empty_text_asks_for_input_instead_of_failing():
     assert "The text is empty" in at.warning[0].value
     at.text_area(key="text").set_value("abc").run()  # and the page recovers
     assert "of 3" in cell_title(at)
+
+
+def test_a_pasted_text_past_the_limit_is_cut_with_a_note_not_dropped():
+    at = open_app(STEP)
+    at.text_area(key="text").set_value("ab" * 400).run()  # 800 characters, pasted
+    assert_ok(at)
+    assert at.text_area(key="text").value == ("ab" * 400)[:MAX_TEXT]
+    assert "of 500" in cell_title(at)
+    notes = [n.value for n in at.info]
+    assert len(notes) == 1 and "had 800 characters; kept the first 500" in notes[0], notes
+    at.text_area(key="text").set_value("abc").run()  # a new text: the note goes
+    assert "of 3" in cell_title(at) and not at.info
 
 
 def test_a_state_that_overflows_says_where_it_exploded(monkeypatch):

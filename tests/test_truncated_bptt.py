@@ -170,3 +170,14 @@ def test_the_window_control_cuts_and_full_bptt_draws_nothing_new():
     assert not at.exception
     cut = np.asarray(truncated_figure(at)["data"][1]["y"], dtype=float)
     assert np.isnan(cut[:-2]).all() and np.isfinite(cut[-2:]).all()
+
+
+@pytest.mark.usefixtures("fresh_cache")
+def test_the_window_control_offers_only_windows_shorter_than_the_sequence_and_notes_a_longer_link():
+    at = open_app(PAGES["bptt"].file, text="hello", window="50")  # T = 5
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.segmented_control(key="window").options == ["full BPTT", "1 step", "2 steps"]
+    assert at.segmented_control(key="window").value == "full"
+    assert "window" not in at.query_params
+    notes = [w.value for w in at.warning] + [i.value for i in at.info]
+    assert sum("window" in n and "50" in n for n in notes) == 1, notes

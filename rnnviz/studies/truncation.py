@@ -35,6 +35,11 @@ class Truncation:
         return self.windows[-1][0] + 1
 
 
+def windows_below(T: int) -> dict[str, str]:
+    """The window choices that cut a sequence of T steps (k < T), after "full": a longer window is full BPTT."""
+    return {key: label for key, label in WINDOWS.items() if key == "full" or int(key) < T}
+
+
 def window_value(raw: str) -> int | None:
     """The control's value as a window k (None: full)."""
     return None if raw == "full" else int(raw)

@@ -238,6 +238,10 @@ def control(widget, label: str, name: str, *args, param: Param | None = None, **
             values[name], note = snap(name, values[name], replace(param, step=grid))
             if note is not None:
                 _note(note)
+    if param.kind == "text" and len(values[name]) > param.high:  # typed or pasted past the limit
+        values[name], note = check_param(name, values[name], param)
+        if note is not None:
+            _note(note)
     options = args[0] if args and isinstance(args[0], list) else None
     if options is not None and values[name] not in options:  # e.g. a URL value between two stops
         value = values[name]
@@ -465,7 +469,9 @@ def _input_controls(sb, trained) -> None:
     _heading(sb, "The input", "source", *input_names, "input_scale")
     source = choice(sb.selectbox, "Input", "source")
     if source == "text":
-        control(sb.text_area, "Text (one character per step)", "text", max_chars=cfgmod.MAX_TEXT, height=90)
+        # no max_chars: Streamlit's text area drops a paste past it without a word; a longer text is cut
+        # to MAX_TEXT by control(), with a note saying so
+        control(sb.text_area, f"Text (one character per step, up to {cfgmod.MAX_TEXT})", "text", height=90)
         if trained is not None and trained.weights.vocab is not None:
             sb.caption("Characters it knows: " + literal_markdown(" ".join(trained.weights.vocab).replace("\n", "⏎")))
         return

@@ -7,16 +7,20 @@ import streamlit as st
 from ..config import Config, Display
 from ..studies import truncation as study
 from ..views import truncation as view
-from . import bptt_study, choice, memo, show
+from . import bptt_study, memo, page_control, show
 
 
 def section(cfg: Config, display: Display, loss_on: str) -> None:
     """A window control (URL `window`) and, for a window k shorter than the sequence, ||dL/dh_t||
     with the gradient cut every k steps beside the full one."""
-    raw = choice(st.segmented_control, "Truncated BPTT: window k", "window", param=study.PARAMS["window"],
-                 help="Truncated backprop through time: the sequence is cut every k steps (counted back from "
-                      "the end) and no gradient crosses a cut, as when training detaches the hidden state every "
-                      "k steps. Full BPTT: no cut.") or "full"
+    T = bptt_study(cfg, loss_on).main.scenario.T
+    windows = study.windows_below(T)  # only windows that cut: a URL's k >= T gets the one note, then full
+    raw = page_control(st.segmented_control, "Truncated BPTT: window k", "window", study.PARAMS["window"],
+                       list(windows), format_func=windows.get,
+                       help="Truncated backprop through time: the sequence is cut every k steps (counted back from "
+                            f"the end) and no gradient crosses a cut, as when training detaches the hidden state every "
+                            f"k steps. Full BPTT: no cut. Offered: the windows shorter than this sequence (T = {T}).") \
+        or "full"
     cut = memo(_truncation)(cfg, loss_on, study.window_value(raw))
     if cut.window is not None:  # full BPTT is the figure above: nothing new to draw
         show(view.build(cut, cfg.cell, display), "truncation", display, key="bptt-truncated")
