@@ -29,7 +29,7 @@ weights = ui.choice(weights_col.radio, "Weights", "model", param=studies.PARAMS[
                     help=studies.WEIGHTS_HELP)
 digits_col, random_col = st.columns([3, 1], vertical_alignment="bottom")
 digits = ui.page_control(digits_col.text_input, f"Input: up to {studies.MAX_DIGITS} digits for the model to reverse",
-                         "digits", studies.PARAMS["digits"], max_chars=studies.MAX_DIGITS)
+                         "digits", studies.PARAMS["digits"])  # longer: cut by the control, with a note
 if not ui.is_hidden("digits") and random_col.button("Random digits", help="New random digits, as many as now."):
     n = len(digits) if digits and len(digits) <= studies.MAX_DIGITS else len(studies.DEFAULT_DIGITS)
     ui.set_values({"digits": "".join(str(d) for d in np.random.default_rng().integers(0, 10, n))})

@@ -122,6 +122,15 @@ def test_typed_digits_are_the_input_and_its_length_sets_the_steps():
     assert "Decoder step t = 1 of 5: it must write ‘1’" in title_of(figure(at, "Decoder step"))
 
 
+def test_digits_pasted_past_the_limit_are_cut_with_a_note():
+    at = open_app(ATTENTION)
+    at.text_input(key="digits").set_value("1234567890" * 3).run()
+    assert_ok(at)
+    kept = ("1234567890" * 3)[:studies.MAX_DIGITS]
+    assert at.text_input(key="digits").value == kept and at.query_params["digits"] == kept
+    assert sum(f"had 30 characters; kept the first {studies.MAX_DIGITS}" in n.value for n in at.info) == 1
+
+
 @pytest.mark.parametrize("typed", ["", "12a4", "3.14", "<b>1</b>", "١٢٣"])
 def test_typed_input_that_is_not_digits_asks_for_digits_and_the_page_recovers(typed):
     at = open_app(ATTENTION)
