@@ -121,6 +121,24 @@ def test_a_lesson_link_carries_hide_and_a_followed_link_brings_its_own():
     assert "cell" in widget_keys(at) and "hide" not in query(at)
 
 
+def test_a_lesson_link_keeps_presentation_mode_and_following_it_stays_presenting():
+    lesson = next(les for les in LESSONS.values() if les.steps[0].page == "step" and les.steps[1].page == "step")
+    at = open_app(STEP, **lesson.steps[0].params, lesson=lesson.key, step="1", present="true")
+    ok(at)
+    links = {link.proto.label: dict(parse_qsl(link.proto.query_string)) for link in at.get("page_link")}
+    nxt = next(q for label, q in links.items() if label.startswith("Next"))
+    assert nxt["present"] == "true" and nxt["step"] == "2"
+    assert all(q.get("present") == "true" for q in links.values() if q)  # Leave the lesson too
+    at.query_params.clear()
+    for name, value in nxt.items():
+        at.query_params[name] = value
+    at.run()
+    ok(at)
+    assert query(at)["present"] == "true" and query(at)["step"] == "2"
+    plain = open_app(STEP, **lesson.steps[0].params, lesson=lesson.key, step="1")
+    assert not any("present" in link.proto.query_string for link in plain.get("page_link"))
+
+
 @pytest.mark.parametrize("raw,given", [("bogus", "bogus"), ("cell,t,Nope", "t,Nope"), ("CELL, seed ,", None)])
 def test_names_rnnviz_cannot_hide_are_named_in_one_note_and_the_rest_are_hidden(raw, given):
     at = open_app(STEP, hide=raw)

@@ -197,10 +197,14 @@ def is_hidden(name: str) -> bool:
 
 
 def link_params(query: dict[str, str]) -> dict[str, str]:
-    """A link's query with this session's hide added: a student's link leads only to student links."""
+    """A link's query with this session's hide and presentation mode added: a student's link leads only
+    to student links, and a lecturer presenting stays in presentation mode from lesson step to step."""
     hidden()  # read from the URL if not yet
-    value = _values()[hide.NAME]
-    return {**query, hide.NAME: value} if value else dict(query)
+    values = _values()
+    kept = {hide.NAME: values[hide.NAME]} if values[hide.NAME] else {}
+    if values.get("present"):
+        kept["present"] = url_value(PARAMS["present"], True)
+    return {**query, **kept}
 
 
 def page_link(container, file: str, *, label: str, icon: str, query_params: dict[str, str]) -> None:

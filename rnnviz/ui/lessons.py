@@ -88,7 +88,8 @@ def player(page_key: str) -> None:
             page_link(forward, file, label=f"Next: {render(lesson.steps[k + 1].title, facts_or_blank(lesson, k + 1))}",
                       icon=":material/arrow_forward:", query_params=query)
         else:
-            forward.page_link(PAGES["home"].file, label="Lesson done: more lessons", icon=":material/school:")
+            page_link(forward, PAGES["home"].file, label="Lesson done: more lessons", icon=":material/school:",
+                      query_params={})
         file = PAGES[page_key].file
         page_link(leave, file, label="Leave the lesson", icon=":material/close:", query_params=dict(step.params))
 
