@@ -9,7 +9,7 @@ and the same view (rnnviz.views), so the files show what the page shows. For a v
   rnnviz-<block>-<scenario>-tNN.txt/.html  the equations at step t
   rnnviz-<page>-view-<scenario>[-tNN].html  every figure, interactive, offline (plotly.js inside)
   rnnviz-<table>-<scenario>.csv          the numbers (rnnviz.views.numbers)
-  rnnviz-<page>-link-<scenario>[-tNN].txt  the link itself
+  rnnviz-<page>-link-<scenario>[-tNN].txt  the whole link (host: the link's own, --base-url or localhost:8501)
   rnnviz-<page>-images-missing-<scenario>.txt  only when PNG/SVG could not be made, and why
 
 Stepped figures are drawn at the link's step (t, or `reached` on the backward graph); the HTML
@@ -60,6 +60,7 @@ LOSS = {"loss": bptt_view.PARAMS["loss"]}  # the Step page's numbers take dL/dh 
 PRESENTATION = (hide.NAME, *LESSON_PARAMS, *step_view.PARAMS)
 
 
+DEFAULT_BASE = "http://localhost:8501"  # where `make run` serves the app
 MAX_STEPS = max(config.MAX_TEXT, int(config.PARAMS["length"].high))  # the longest input a link can give
 
 
@@ -78,12 +79,27 @@ class Link:
 
     page: str  # a key of EXPORTED
     query: dict[str, str] = field(default_factory=dict)
+    base: str = DEFAULT_BASE  # where the app is served: scheme, host, port and any base path, no "/" at the end
 
     @property
     def text(self) -> str:
         """The path and query, as in the browser's address bar: "Step_through?cell=gru&t=3"."""
         query = "&".join(f"{quote(k, safe='')}={quote(v, safe=',')}" for k, v in self.query.items())
         return url_path(self.page) + (f"?{query}" if query else "")
+
+    @property
+    def url(self) -> str:
+        """The whole link, to click: "http://localhost:8501/Step_through?cell=gru&t=3"."""
+        return f"{self.base}/{self.text}"
+
+
+def app_base(url: str) -> str | None:
+    """The app's base (scheme://host[:port][/base path]) of a full URL of one of its pages, or None
+    for a bare "PAGE?QUERY"."""
+    parts = urlsplit(url.strip())
+    if not (parts.scheme in ("http", "https") and parts.netloc):
+        return None
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/').rsplit('/', 1)[0]}"
 
 
 def parse_link(text: str) -> Link:
@@ -93,7 +109,7 @@ def parse_link(text: str) -> Link:
     wanted = re.sub(r"^\d+_", "", path.removesuffix(".py")).replace(" ", "_").lower()
     for page in EXPORTED:
         if wanted in (url_path(page).lower(), page, PAGES[page].label.replace(" ", "_").lower()):
-            return Link(page, dict(parse_qsl(parts.query, keep_blank_values=True)))
+            return Link(page, dict(parse_qsl(parts.query, keep_blank_values=True)), app_base(text) or DEFAULT_BASE)
     known = ", ".join(url_path(page) for page in EXPORTED)
     shown = path or text.strip() or "(nothing)"
     raise LinkError(f"{shown!r} is not a page with figures to export; the pages are {known} "
@@ -209,7 +225,7 @@ def build(link: Link, runs: Callable[[list[RunConfig]], list[TrainingRun]] | Non
         raise LinkError(f"rnnviz cannot compute this view: {err}") from err
     notes += [f"{name}={_short(link.query[name])} is not a setting of this page; ignored." for name in link.query
               if name not in used and name not in PRESENTATION]
-    drawn = link_from_values(link.page, values)
+    drawn = replace(link_from_values(link.page, values), base=link.base)
     return Export(drawn, view, t, tuple(notes))
 
 
@@ -357,7 +373,7 @@ def texts(export: Export) -> dict[str, bytes]:
     for table, columns in view.tables.items():
         out[f"rnnviz-{table}-{view.scenario}.csv"] = numbers.csv_bytes(columns)
     out[f"{export.name('view')}.html"] = _view_html(export).encode("utf-8")
-    out[f"{export.name('link')}.txt"] = (export.link.text + "\n").encode("utf-8")
+    out[f"{export.name('link')}.txt"] = (export.link.url + "\n").encode("utf-8")
     return out
 
 
@@ -371,7 +387,7 @@ def _view_html(export: Export) -> str:
         step = wire.Step(T=s.T, t=export.t, labels=s.labels, view=s.view, label=s.label, text=s.text,
                          direction=s.direction)
     present = bool(export.link.query.get("present") == "true")
-    lines = [f"Scenario: {view.scenario}.", f"The link of this view in rnnviz: {export.link.text}",
+    lines = [f"Scenario: {view.scenario}.", f"The link of this view in rnnviz: {export.link.url}",
              *export.notes]
     return files.view_page(f"rnnviz · {label}", lines, items, step, files.PRESENT_FONT if present else None)
 
@@ -465,11 +481,19 @@ def main(argv: list[str] | None = None) -> int:
                                      "or a full URL")
     parser.add_argument("--out", type=Path, default=Path("."), help="the folder to write into (default: here)")
     parser.add_argument("--no-images", action="store_true", help="skip PNG and SVG (no Chromium needed)")
+    parser.add_argument("--base-url", help="where the app is served, for the link file (default: the link's own "
+                                           f"host if it is a full URL, else {DEFAULT_BASE})")
     args = parser.parse_args(argv)
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731
     start = time.perf_counter()
     try:
-        export = build(parse_link(args.link), runs=lambda configs: train_runs(configs, progress=say))
+        link = parse_link(args.link)
+        if args.base_url:
+            base = urlsplit(args.base_url)
+            if not (base.scheme in ("http", "https") and base.netloc):
+                raise LinkError(f"--base-url {args.base_url!r} is not an http(s) address such as {DEFAULT_BASE}")
+            link = replace(link, base=args.base_url.rstrip("/"))
+        export = build(link, runs=lambda configs: train_runs(configs, progress=say))
     except LinkError as err:
         say(f"rnnviz.export: {err}")
         return 2

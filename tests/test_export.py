@@ -259,7 +259,8 @@ def test_every_figure_and_block_of_the_view_has_its_files():
     assert {f"rnnviz-step-equations-unit1-{scenario}-t02.txt", f"rnnviz-step-equations-unit1-{scenario}-t02.html",
             f"rnnviz-step-view-{scenario}-t02.html", f"rnnviz-step-link-{scenario}-t02.txt",
             f"rnnviz-step-numbers-{scenario}.csv", f"rnnviz-step-weights-{scenario}.csv"} <= written
-    assert export.texts(ex)[f"rnnviz-step-link-{scenario}-t02.txt"] == b"Step_through?text=ab&t=2&unit=1\n"
+    assert export.texts(ex)[f"rnnviz-step-link-{scenario}-t02.txt"] == \
+        b"http://localhost:8501/Step_through?text=ab&t=2&unit=1\n"  # a whole link: it opens when clicked
     equations = export.texts(ex)[f"rnnviz-step-equations-unit1-{scenario}-t02.txt"].decode()
     block = ex.view.items[2].block  # the equations: h_t[1] at t = 2, as the app prints it
     assert equations.startswith("Unit j = 1 at step t = 2, reading ‘b’:\n")
@@ -377,6 +378,23 @@ def run_cli(*args, env=None):
                           timeout=300, env={**os.environ, **(env or {})})
 
 
+@pytest.mark.parametrize("args,expected", [
+    (("Step_through?t=2",), "http://localhost:8501/Step_through?t=2"),
+    (("https://class.example/rnnviz/Step_through?t=2",), "https://class.example/rnnviz/Step_through?t=2"),
+    (("Step_through?t=2", "--base-url", "http://10.0.0.5:8080/"), "http://10.0.0.5:8080/Step_through?t=2"),
+])
+def test_cli_link_file_is_a_whole_url(tmp_path, args, expected):
+    result = run_cli(*args, "--out", str(tmp_path), "--no-images")
+    assert result.returncode == 0, result.stderr
+    (link,) = tmp_path.glob("rnnviz-step-link-*.txt")
+    assert link.read_text() == expected + "\n"
+
+
+def test_cli_refuses_a_base_url_that_is_not_an_address(tmp_path):
+    result = run_cli("Step_through", "--base-url", "javascript:alert(1)", "--out", str(tmp_path), "--no-images")
+    assert result.returncode == 2 and "--base-url" in result.stderr and not list(tmp_path.iterdir())
+
+
 def test_cli_writes_a_scenario(tmp_path):
     result = run_cli("Backprop_through_time?cell=gru&hidden=3&text=ab&loss=all&hidden=999", "--out", str(tmp_path),
                      "--no-images")
@@ -387,7 +405,7 @@ def test_cli_writes_a_scenario(tmp_path):
     scenario = "gru-h64-text-ab-s0-lossall"
     assert f"rnnviz-bptt-numbers-{scenario}.csv" in written and f"rnnviz-bptt-view-{scenario}-t01.html" in written
     assert (tmp_path / f"rnnviz-bptt-link-{scenario}-t01.txt").read_text() == \
-        "Backprop_through_time?cell=gru&hidden=64&text=ab&loss=all\n"
+        "http://localhost:8501/Backprop_through_time?cell=gru&hidden=64&text=ab&loss=all\n"
 
 
 @pytest.mark.parametrize("link, message", [
@@ -496,4 +514,6 @@ def test_the_apps_zip_is_the_view_at_the_step_the_browser_shows(tmp_path):
     for item in ("cell", "vectors", "text-unit0", "heatmaps"):
         assert png_size(content[f"rnnviz-step-{item}-{scenario}-t03.png"])[0] in (3 * w for w in files.WIDTH.values())
         assert b"<text" in content[f"rnnviz-step-{item}-{scenario}-t03.svg"]
-    assert content[f"rnnviz-step-link-{scenario}-t03.txt"] == b"Step_through?cell=gru&hidden=3&text=abc&t=3\n"
+    # the link file is the whole URL the browser reached, host and port included
+    assert content[f"rnnviz-step-link-{scenario}-t03.txt"] == \
+        f"{url}/Step_through?cell=gru&hidden=3&text=abc&t=3\n".encode()

@@ -10,6 +10,8 @@ runs as the page shows them (the server's kept runs, or the session's stopped on
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from .. import export
@@ -47,9 +49,10 @@ def export_panel(page: str) -> None:
     scenario = export.scenario_name(link)
     main_table = export.main_table(link)
 
+    base = export.app_base(st.context.url or "") or export.DEFAULT_BASE  # the host the browser reached
+
     def current() -> export.Export:
-        return export.build(export.link_from_values(page, dict(values)),
-                            runs=runs)
+        return export.build(replace(export.link_from_values(page, dict(values)), base=base), runs=runs)
 
     def zipped() -> bytes:
         return export.zip_bytes(current())
