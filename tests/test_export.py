@@ -295,6 +295,18 @@ def test_a_figure_with_a_play_button_or_slider_loses_them_on_export():
     assert "updatemenus" not in spec["layout"] and "sliders" not in spec["layout"] and "frames" not in spec
 
 
+def test_static_titles_take_their_room_before_drawing_so_the_strips_stay_in_their_frames():
+    # a title that pushed the margin by automargin left kaleido's heatmap images where the first pass put
+    # them: the cell diagram's strips half a box above their frames
+    ex = export.build(export.parse_link("Step_through?t=3"))
+    for item in ex.view.items:
+        if item.figure is None:
+            continue
+        layout = files.static_spec(item.figure, ex.t, item.half)["layout"]
+        assert layout["title"]["automargin"] is False
+        assert layout["margin"]["t"] >= layout["title"]["font"]["size"] * 1.35
+
+
 def test_the_html_embeds_plotly_js_and_fetches_nothing():
     ex = export.build(export.parse_link("Backprop_through_time?text=ab<b>&present=true"))
     page = export.texts(ex)[f"{ex.name('view')}.html"].decode()

@@ -99,7 +99,8 @@ def decoder_step(context: np.ndarray, state: np.ndarray, probs: np.ndarray, righ
     """
     V = probs.shape[1]
     rows = ([] if attention is None else ["Where step t looks: a<sub>ts</sub> over the input"]) + [
-        "The context c<sub>t</sub> and the decoder's state s<sub>t</sub>", "What step t writes: p(y<sub>t</sub>)"]
+        "The context c<sub>t</sub> and the decoder's state s<sub>t</sub>, one square per unit",
+        "What step t writes: p(y<sub>t</sub>)"]
     layout = theme.stacked_axes(len(rows), rows, present, gap=0.42)
     data: list[dict] = []
     arrays = {"context": theme.f32(context), "state": theme.f32(state), "probs": theme.f32(probs),
@@ -126,7 +127,8 @@ def decoder_step(context: np.ndarray, state: np.ndarray, probs: np.ndarray, righ
                      "showscale": k == 0, "name": key, **bar,
                      "hovertemplate": f"{label}[%{{x}}] = %{{z:.4f}}<extra></extra>"})
     axis = lambda a, k: a + ("" if k == 1 else str(k))  # noqa: E731  "xaxis", 2 -> "xaxis2"
-    layout[axis("xaxis", row)] |= {"title": {"text": "unit"}, "fixedrange": True, "showgrid": False}
+    # no axis title: "unit" would sit in the gap beside the next row's heading (the heading says it)
+    layout[axis("xaxis", row)] |= {"fixedrange": True, "showgrid": False}
     layout[axis("yaxis", row)] |= {"tickvals": [0, 1], "ticktext": ["c<sub>t</sub>", "s<sub>t</sub>"],
                                    "range": [-0.5, 1.5], "fixedrange": True, "showgrid": False}
     row += 1

@@ -48,6 +48,18 @@ def static_spec(figure: go.Figure | StepFigure, t: int | None, half: bool = Fals
     layout["width"] = WIDTH[half]
     layout["height"] = int(layout.get("height") or DEFAULT_HEIGHT)
     layout["paper_bgcolor"] = layout["plot_bgcolor"] = "white"
+    # The title's room is made before the first draw, not by automargin: a static render takes the
+    # heatmaps' images from the first layout pass and the shapes from the one after the title pushed
+    # the top margin, so every strip of the cell diagram sat half a box above its frame.
+    title = layout.get("title")
+    if isinstance(title, dict) and title.get("text"):
+        lines = str(title["text"]).count("<br>") + 1
+        size = (title.get("font") or {}).get("size", 18)
+        room = int(lines * size * 1.35 + (title.get("pad") or {}).get("b", 0) + 12)
+        layout["title"] = {**title, "automargin": False, "y": 1.0, "yref": "container", "yanchor": "top",
+                           "pad": {"t": 8}}
+        margin = layout.setdefault("margin", {})
+        margin["t"] = max(int(margin.get("t", 0)), room)
     return spec
 
 

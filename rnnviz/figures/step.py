@@ -305,7 +305,10 @@ def _cursor_line(xref: str, yref: str, present: bool) -> dict:
 def state_heatmaps(rows: Sequence[StepVector], step_labels: Sequence[str], present: bool = False) -> StepFigure:
     """Each vector (h, c, every gate) as a (unit x time) heatmap, with a cursor at step t."""
     n_rows = len(rows)
-    layout = theme.stacked_axes(n_rows, [vector_label(r.key) for r in rows], present, gap=0.3, shared_x=True)
+    # presented, the panels are short (the figure fits a 720 px screen): more room for each panel's
+    # title, and only the first and the last unit on the y axis (four 18 px labels would overlap)
+    layout = theme.stacked_axes(n_rows, [vector_label(r.key) for r in rows], present, gap=0.5 if present else 0.3,
+                                shared_x=True)
     signed_max = theme.signed_range(*(r.values for r in rows if not r.bounded))
     one_scale = all(r.bounded == rows[0].bounded for r in rows)  # RNN: only h, one bar for the whole height
     shown = {"gate": False, "signed": False}
@@ -327,6 +330,9 @@ def state_heatmaps(rows: Sequence[StepVector], step_labels: Sequence[str], prese
             "hovertemplate": f"{key}" + "[%{y}] at t = %{x}: %{z:.4f}<extra></extra>",
         })
         layout[f"yaxis{'' if row == 1 else row}"]["title"] = {"text": "unit"}
+        if present:
+            last = v.values.shape[1] - 1
+            layout[f"yaxis{'' if row == 1 else row}"]["tickvals"] = [0, last] if last else [0]
         layout[f"xaxis{'' if row == 1 else row}"]["showticklabels"] = row == n_rows
         shapes.append(_cursor_line(xref, yref, present))
     layout[f"xaxis{'' if n_rows == 1 else n_rows}"]["title"] = {"text": "step t"}

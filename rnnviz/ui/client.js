@@ -359,7 +359,8 @@ const CSS = `
 .rv-bar button:focus-visible, .rv-bar select:focus-visible, .rv-bar input:focus-visible { outline: 3px solid #E69F00; }
 .rv-bar input[type=range] { flex: 1 1 12em; min-width: 8em; accent-color: #0072B2; height: 1.8em; cursor: pointer; }
 .rv-bar .rv-t { min-width: 7.6em; font-variant-numeric: tabular-nums; font-weight: 600; }
-.rv-grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); column-gap: 2.5rem; }
+.rv-grid { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); column-gap: 2.5rem;
+  isolation: isolate; } /* its own stacking context: Plotly's modebar (z 1001) and the cursors pass under the bar */
 .rv-item { grid-column: span 2; min-width: 0; }
 .rv-item.rv-half { grid-column: span 1; }
 .rv-item h4 { font-size: 1.15em; font-weight: 600; margin: 0.9em 0 0.3em; }
@@ -479,6 +480,23 @@ function build(parentElement, header, state) {
   };
 }
 
+// Values printed in a heatmap's squares only where they fit at the width the figure is drawn: in a
+// half column, or beside an opened sidebar, a row of "-0.12" labels would run into each other.
+function fitTexts(data, layout, width) {
+  const margin = layout.margin ?? {};
+  const plot = width - (margin.l ?? 80) - (margin.r ?? 80);
+  return data.map((trace) => {
+    if (trace.type !== "heatmap" || !trace.texttemplate || !width) return trace;
+    const [a, b] = layout[(trace.xaxis ?? "x").replace("x", "xaxis")]?.domain ?? [0, 1];
+    const columns = trace.x?.length ?? trace.z?.[0]?.length ?? 1;
+    const decimals = /\.(\d)f/.exec(trace.texttemplate);
+    const chars = decimals ? +decimals[1] + 3 // "-0.12": sign, digit, point, decimals
+      : Math.max(1, ...Array.from(trace.text?.[0] ?? [], (label) => String(label).length));
+    const needed = chars * (trace.textfont?.size ?? 12) * 0.6 + 4;
+    return needed <= (plot * (b - a)) / columns ? trace : { ...trace, texttemplate: "" };
+  });
+}
+
 function drawItem(Plotly, state, item, k) {
   const slot = state.slots[k];
   const ctx = Object.assign(Object.create(state.ctx), { names: item.names ?? {} });
@@ -528,10 +546,22 @@ function drawItem(Plotly, state, item, k) {
     gd.parentElement?.querySelectorAll(":scope > .rv-cursor").forEach((el) => el.remove());
     const overlay = (gd.__rvOverlay = cursorOverlay(gd, cursors, ctx));
     let plotted = Boolean(previous?.gd && gd.data);
+    let drawnWidth = 0;
     const draw = () => {
       showTitle(bus.t);
-      (plotted ? Plotly.react : Plotly.newPlot)(gd, materialise(drawn.data, bus.t, ctx),
-        materialise(drawn.layout, bus.t, ctx), config).then(() => overlay.place(bus.t));
+      const layout = materialise(drawn.layout, bus.t, ctx);
+      drawnWidth = gd.parentElement?.clientWidth || slot.body.clientWidth;
+      (plotted ? Plotly.react : Plotly.newPlot)(gd, fitTexts(materialise(drawn.data, bus.t, ctx), layout, drawnWidth),
+        layout, config).then(() => overlay.place(bus.t));
+      if (!gd.__rvResizing && typeof ResizeObserver !== "undefined") {
+        // A sidebar opened or closed changes the room for the squares' values: draw again when the
+        // width moved enough to matter (Plotly's own resize keeps the texts as they were).
+        gd.__rvResizing = new ResizeObserver(() => {
+          const width = gd.parentElement?.clientWidth || 0;
+          if (entry.drawnAt !== undefined && width && Math.abs(width - drawnWidth) > 24) draw();
+        });
+        gd.__rvResizing.observe(gd.parentElement ?? slot.body);
+      }
       if (!gd.__rvListening) {
         gd.__rvListening = true;
         gd.on("plotly_afterplot", () => gd.__rvOverlay?.place(bus.t));
@@ -622,11 +652,12 @@ function controlBar(header, state) {
   label.setAttribute("aria-live", "polite");
   const play = button(backward ? "◁ Play backward" : "▷ Play", "Play through the steps", () => (state.timer ? stop() : start()));
   const speed = document.createElement("select");
-  speed.setAttribute("aria-label", "Play speed");
+  speed.setAttribute("aria-label", "Play speed: milliseconds a step");
+  speed.title = "Play speed: milliseconds a step";
   for (const ms of [100, 200, 400, 800, 1500]) {
     const option = document.createElement("option");
     option.value = String(ms);
-    option.textContent = `${ms} ms a step`;
+    option.textContent = `${ms} ms`; // short: "ms a step" wrapped the bar in presentation mode
     speed.append(option);
   }
   speed.value = String(header.speed ?? 400);
