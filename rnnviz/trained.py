@@ -59,8 +59,21 @@ class Trained:
 
     @property
     def stacked(self) -> bool:
-        """More than one layer or direction: the pages show layer 0, forward."""
+        """More than one layer or direction: Step through and Backprop show the whole stack, the single-cell
+        views its layer 0, forward."""
         return self.weights.num_layers > 1 or self.weights.bidirectional
+
+    @property
+    def direction(self) -> str:
+        """config.DIRECTIONS key of the file's stack."""
+        return "bidirectional" if self.weights.bidirectional else "one-way"
+
+    @property
+    def stack_readout(self) -> dict[str, np.ndarray] | None:
+        """The readout of the stack's output (O, D * H): the top layer's, every direction; None without one."""
+        D = 2 if self.weights.bidirectional else 1
+        readout = self.weights.readout
+        return readout if readout is not None and readout["weight_out"].shape[1] == D * self.hidden else None
 
 
 def from_gallery(name: str) -> Trained:
@@ -153,12 +166,11 @@ def readout_for(trained: Trained, sample: Sample, seed: int = 0) -> dict[str, np
 
 
 def fitted(cfg: Config, trained: Trained) -> Config:
-    """cfg with the network's own cell and size, one layer one way (the pages show layer 0, forward),
-    and the controls that make random weights at their defaults (they do nothing here, so they must
-    not split the cache)."""
+    """cfg with the network's own cell, size, layers and directions, and the controls that make random
+    weights at their defaults (they do nothing here, so they must not split the cache)."""
     default = Config()
     return cfg.with_(cell=trained.cell, hidden=trained.hidden, weights=trained.key, init=default.init,
-                     layers=default.layers, direction=default.direction,
+                     layers=trained.weights.num_layers, direction=trained.direction,
                      radius=default.radius, forget_bias=default.forget_bias, input_scale=default.input_scale,
                      task=trained.task or cfg.task)
 

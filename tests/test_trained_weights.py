@@ -14,6 +14,7 @@ from rnnviz import gallery, tasks
 from rnnviz import trained as tr
 from rnnviz.config import Config
 from rnnviz.studies import bptt, step
+from rnnviz.studies import stack as stack_study
 from rnnviz.training import RunConfig, train
 from rnnviz.ui import weights as weights_ui
 from rnnviz.weights import CONVERT_TO_SAFETENSORS, MAX_FILE_BYTES
@@ -189,8 +190,34 @@ def test_an_uploaded_file_in_each_layout_runs_on_every_page(layout):
         assert not at.exception and not at.error, layout
         assert any(c.value.startswith("**Trained weights: your file") for c in at.caption)
         assert "weights" not in at.query_params  # a file's weights never go in a link
-        stacked = [i.value for i in at.sidebar.info if "layer 0, forward direction" in i.value]
+        stacked = [i.value for i in at.sidebar.info if "show the whole stack" in i.value]
         assert bool(stacked) == trained.stacked
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_an_uploaded_stack_is_stepped_and_backpropagated_as_pytorch_runs_it(kind):
+    model = torch_model(kind, num_layers=2, bidirectional=True)
+    data = state_dict_file(model, vocab=VOCAB)
+    trained, error = weights_ui.read_upload("stack.safetensors", len(data), lambda: data)
+    assert error is None and trained.stacked
+    at = open_upload(PAGES[0], trained)
+    assert not at.exception and not at.error
+    assert any("2 layers, bidirectional: set by the weights" in c.value for c in at.sidebar.caption)
+    stack = [c for c in charts(at) if title_of(c).startswith("Every layer's h over time")]
+    assert stack, [title_of(c) for c in charts(at)]
+    # the numbers drawn are the file's stack run on the typed text, as PyTorch runs it
+    cfg = tr.fitted(Config(source="text", text=trained.best["text"], weights=trained.key), trained)
+    study = stack_study.build(cfg, trained)
+    assert (study.L, study.D) == (2, 2)
+    xs = torch.tensor(study.sample.xs, dtype=torch.float64)
+    with torch.no_grad():
+        out, _ = model(xs[:, None, :])
+    np.testing.assert_allclose(study.trace.output, out[:, 0, :].numpy(), rtol=1e-6, atol=1e-6)  # float32 file
+    at = open_upload(PAGES[1], trained)
+    assert not at.exception and not at.error
+    titles = [title_of(c) for c in charts(at)]
+    assert any(t.startswith("Gradient reaching each layer's h") and "2-layer bidirectional" in t for t in titles)
+    assert any(t.startswith("The two directions' gradients meeting") for t in titles)
 
 
 def open_upload(page, trained):

@@ -76,10 +76,18 @@ def stack_params(cfg: Config, input_size: int) -> dict[str, np.ndarray]:
     return params
 
 
-def build(cfg: Config) -> StackStudy:
-    """Sample, weights and the stack's forward pass for one Config."""
-    sample = make_sample(cfg)
-    params = stack_params(cfg, sample.xs.shape[-1])
+def build(cfg: Config, trained=None) -> StackStudy:
+    """Sample, weights and the stack's forward pass for one Config. Trained weights (cfg.weights not
+    random: a file's stack) come from `trained` (rnnviz.trained.Trained), or the gallery by name."""
+    if cfg.trained:
+        from ..trained import fitted, resolve, sample_for  # trained.py imports this module's neighbours
+
+        trained = trained if trained is not None and trained.key == cfg.weights else resolve(cfg)
+        cfg = fitted(cfg, trained)
+        sample, params = sample_for(trained, cfg), dict(trained.weights.stack)
+    else:
+        sample = make_sample(cfg)
+        params = stack_params(cfg, sample.xs.shape[-1])
     return StackStudy(cfg, sample, params, forward_stack(cfg.kind, params, sample.xs, nonlinearity=cfg.nonlinearity))
 
 
@@ -105,11 +113,14 @@ class StackGradients:
         return self.study.trace.nonfinite_message or self.backward.nonfinite_message
 
 
-def gradients(cfg: Config, loss_on: str = "last", study: StackStudy | None = None) -> StackGradients:
-    """Forward, readout loss on the top layer's output (every direction), and BPTT through the stack."""
-    study = study or build(cfg)
-    sample, tr = study.sample, study.trace
-    readout = init_readout(cfg.num_directions * cfg.hidden, sample.n_out, seed=cfg.seed)
+def gradients(cfg: Config, loss_on: str = "last", study: StackStudy | None = None, trained=None) -> StackGradients:
+    """Forward, readout loss on the top layer's output (every direction), and BPTT through the stack;
+    a trained stack's own readout when it has one that scores this input's task."""
+    study = study or build(cfg, trained)
+    cfg, sample, tr = study.config, study.sample, study.trace
+    own = trained.stack_readout if trained is not None else None
+    readout = (own if own is not None and own["weight_out"].shape[0] == sample.n_out
+               else init_readout(cfg.num_directions * cfg.hidden, sample.n_out, seed=cfg.seed))
     with np.errstate(over="ignore", invalid="ignore"):
         result = readout_loss(readout, np.nan_to_num(tr.output, nan=0.0, posinf=0.0, neginf=0.0), sample.targets,
                               loss_mask(sample, loss_on), sample.loss)

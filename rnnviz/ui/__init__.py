@@ -436,11 +436,17 @@ def _heading(container, text: str, *names: str) -> None:
         container.markdown(f"### {text}")
 
 
+def _stack_words(trained) -> str:
+    """", 2 layers, bidirectional" for a file's stack; "" for one one-way layer."""
+    layers = trained.weights.num_layers
+    return (f", {layers} layers" if layers > 1 else "") + (", bidirectional" if trained.weights.bidirectional else "")
+
+
 def _scenario_controls(sb, trained=None) -> None:
     """The network and input controls of the shared scenario; with trained weights, only the input's."""
     if trained is not None:
         if not is_hidden("weights"):
-            sb.caption(f"{CELLS[trained.cell].label}, H = {trained.hidden}: set by the weights.")
+            sb.caption(f"{CELLS[trained.cell].label}, H = {trained.hidden}{_stack_words(trained)}: set by the weights.")
         _input_controls(sb, trained)
         return
     choice(sb.selectbox, "Cell", "cell", help="Which recurrent cell steps through the sequence.")
@@ -535,13 +541,29 @@ def cached_stack_gradients(cfg: Config, loss_on: str) -> StackGradients:
 
 
 def stack_study(cfg: Config) -> StackStudy | None:
-    """The stack's forward pass (several layers or both directions), cached; None for one one-way layer."""
-    return _guarded(cached_stack_study, cfg, empty="to step through it") if cfg.stacked else None
+    """The stack's forward pass (several layers or both directions), cached (a file's: in its session only);
+    None for one one-way layer."""
+    if not cfg.stacked:
+        return None
+    trained = _private(cfg)
+    if trained is not None:
+        from .weights import private_study
+
+        return _guarded(lambda c: private_study(stack_studies.build, c, trained=trained), cfg,
+                        empty="to step through it")
+    return _guarded(cached_stack_study, cfg, empty="to step through it")
 
 
 def stack_gradients(cfg: Config, loss_on: str) -> StackGradients | None:
-    """The stack's gradients, cached; None for one one-way layer."""
-    return _guarded(cached_stack_gradients, cfg, loss_on) if cfg.stacked else None
+    """The stack's gradients, cached (a file's: in its session only); None for one one-way layer."""
+    if not cfg.stacked:
+        return None
+    trained = _private(cfg)
+    if trained is not None:
+        from .weights import private_study
+
+        return _guarded(lambda c, lo: private_study(stack_studies.gradients, c, lo, trained=trained), cfg, loss_on)
+    return _guarded(cached_stack_gradients, cfg, loss_on)
 
 
 @memo

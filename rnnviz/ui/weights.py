@@ -111,8 +111,9 @@ def control(sb) -> tr.Trained | None:
         return current()
     sb.selectbox("Weights", options, format_func=LABELS.get, key="weights", on_change=_chosen,
                  help="Random: PyTorch's initialisation from the seed, nothing learned. A gallery model: a small "
-                      "network rnnviz trained until a unit does something you can watch. Your own file: one "
-                      "layer of PyTorch's nn.RNN / nn.LSTM / nn.GRU saved as .safetensors or .npz.")
+                      "network rnnviz trained until a unit does something you can watch. Your own file: "
+                      "PyTorch's nn.RNN / nn.LSTM / nn.GRU (any number of layers, one or both directions) saved "
+                      "as .safetensors or .npz.")
     sb.file_uploader("Your own weights (.safetensors or .npz)", key=FILE_KEY, on_change=_uploaded,
                      help="A state_dict of nn.RNN / nn.LSTM / nn.GRU (weight_ih_l0, weight_hh_l0, bias_ih_l0, "
                           "bias_hh_l0), optionally an nn.Linear readout and a vocabulary. Kept in your session "
@@ -129,8 +130,9 @@ def control(sb) -> tr.Trained | None:
     if trained is not None and trained.stacked:
         w = trained.weights
         sb.info(f"This file has {w.num_layers} layer{'s' if w.num_layers > 1 else ''}"
-                f"{', both directions' if w.bidirectional else ''}: the pages show layer 0, forward direction "
-                "(its readout, which reads the top layer, is left out).")
+                f"{', both directions' if w.bidirectional else ''}: Step through and Backprop through time show "
+                "the whole stack at the top; their single-cell sections, and the other pages, study layer 1's "
+                "forward direction alone.")
     return trained
 
 
