@@ -24,7 +24,10 @@ lessons.terms(PAGES["attention"].terms)
 
 kind_col, weights_col = st.columns(2)
 attention = ui.choice(kind_col.radio, "Step through the model", "attention", param=studies.PARAMS["attention"],
-                      horizontal=True, help="Both models are always computed: the gradients below compare them.")
+                      horizontal=True, help="The model you step through and one more are computed: without "
+                                            "attention (or, when you choose none, with additive attention), so the "
+                                            "gradients below compare the two.")
+kind_col.caption(studies.SCORES[attention])
 weights = ui.choice(weights_col.radio, "Weights", "model", param=studies.PARAMS["model"], horizontal=True,
                     help=studies.WEIGHTS_HELP)
 digits_col, random_col = st.columns([3, 1], vertical_alignment="bottom")

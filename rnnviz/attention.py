@@ -695,6 +695,7 @@ def _config_from_json(kind, text):
 # The trained weights the page (and the tests) use: the default run, with and without attention.
 GALLERY = {
     "reversal-additive": TrainConfig(),
+    "reversal-general": TrainConfig(model=ModelConfig(attention="general")),
     "reversal-none": TrainConfig(model=ModelConfig(attention="none")),
 }
 GALLERY_DIR = Path(__file__).parent / "gallery_data" / "attention"

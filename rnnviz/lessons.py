@@ -191,7 +191,8 @@ def _attention_facts(params: dict[str, str]) -> Facts:
     values |= {name: parse_param(name, raw, page.PARAMS[name])[0] for name, raw in params.items()
                if name in page.PARAMS}
     study = page.build(page.Scenario(values["attention"], values["digits"], values["model"]))
-    with_, none = study.runs["additive"], study.runs["none"]
+    with_ = next(run for key, run in study.runs.items() if key != "none")  # the model with attention
+    none = study.runs["none"]
     a = with_.decoding.attention  # (U, T)
     T, want = study.T, study.alignment
     peak = a[:T].argmax(axis=1)
@@ -217,8 +218,8 @@ def _accuracy(params: dict[str, str]) -> Facts:
 
     T = at.GALLERY[MODELS["additive"]].max_length
     exact = {}
-    for key, name in MODELS.items():
-        saved = at.load_gallery(name)
+    for key in ("additive", "none"):  # the lesson's two models
+        saved = at.load_gallery(MODELS[key])
         exact[key] = float(at.evaluate(saved.model, saved.params, lengths=[T], n=100).exact[0])
     return {"acc_with": exact["additive"], "acc_none": exact["none"], "train_max": T}
 

@@ -499,9 +499,9 @@ def trained():
 
 
 def test_gallery_files_are_small_and_record_the_run_that_made_them(trained):
-    """The shipped weights stay under 200 KB, and their run is GALLERY's: retraining its first updates
+    """The shipped weights stay under 300 KB, and their run is GALLERY's: retraining its first updates
     gives the stored losses (the whole run, about 40 s of one core, rebuilds the arrays bit for bit)."""
-    assert sum(at.gallery_path(name).stat().st_size for name in at.GALLERY) < 200_000
+    assert sum(at.gallery_path(name).stat().st_size for name in at.GALLERY) < 300_000
     for name, saved in trained.items():
         assert saved.training == at.GALLERY[name] and saved.model == at.GALLERY[name].model
         assert saved.loss.shape == (at.GALLERY[name].updates,)
@@ -526,11 +526,28 @@ def test_trained_attention_follows_the_reversal_anti_diagonal(trained):
             assert np.mean(band) >= 0.75
 
 
+def test_luongs_dot_product_attention_also_follows_the_reversal(trained):
+    """The "general" score (Luong) learns the same alignment: within one position of the digit it
+    copies at >= 99% of the steps of 40 sequences (measured 339 of 340), and >= 0.75 of every row's
+    weight in that band on average per sequence (measured 0.83 at least, 0.95 on average)."""
+    saved = trained["reversal-general"]
+    within, bands = [], []
+    for T in range(5, 13):
+        want = at.reversal_alignment(T)
+        for seed in range(5):
+            src = at.reversal_batch(T, seed=31 * T + seed).src
+            a = at.decode(saved.model, saved.params, src, target=at.reversal_target(src)).attention
+            within += list(np.abs(a[:T].argmax(axis=1) - want) <= 1)
+            bands.append(np.mean([a[t, max(s - 1, 0) : s + 2].sum() for t, s in enumerate(want)]))
+    assert np.mean(within) >= 0.99 and min(bands) >= 0.75
+
+
 def test_trained_attention_beats_no_attention_on_long_inputs(trained):
     """Greedy decoding on fresh digit strings: with attention >= 0.9 exact at lengths 11 and 12
     (measured 1.0, 0.97) and >= 0.95 over 5..12; without, <= 0.2 (measured 0.10, 0.02)."""
     ev = {name: at.evaluate(s.model, s.params, lengths=range(5, 13), n=100) for name, s in trained.items()}
-    assert np.all(ev["reversal-additive"].exact[-2:] >= 0.9) and ev["reversal-additive"].exact.mean() >= 0.95
+    for name in ("reversal-additive", "reversal-general"):  # measured for general: 0.99, 0.99; 0.996 over 5..12
+        assert np.all(ev[name].exact[-2:] >= 0.9) and ev[name].exact.mean() >= 0.95
     assert np.all(ev["reversal-none"].exact[-2:] <= 0.2)
 
 
@@ -552,5 +569,6 @@ def test_trained_gradients_reach_the_far_digits_with_attention_and_fade_without(
                                .per_output_share[rows, want] for k in range(10)], axis=0)  # (T,)
     att, none = share["reversal-additive"], share["reversal-none"]
     assert att[6:].mean() > 0.4 * att[:3].mean()
+    assert share["reversal-general"][6:].mean() > 0.4 * share["reversal-general"][:3].mean()  # measured 0.24 vs 0.32
     assert none[6:].mean() < 0.3 * none[:3].mean()
     assert none[6:].mean() < 0.5 * att[6:].mean()

@@ -102,6 +102,24 @@ def test_choosing_the_model_without_attention_steps_through_it_and_keeps_the_com
     assert len(charts(at)[1]["data"]) == 2  # both models' gradients, still
 
 
+def test_luongs_dot_product_attention_steps_through_its_own_trained_model():
+    at = open_app(ATTENTION)
+    at.radio(key="attention").set_value("general").run()
+    assert_ok(at)
+    assert at.query_params["attention"] == "general"
+    assert any(c.value.startswith("Dot-product, general (Luong): e_ts = s_t−1 · W_k k_s") for c in at.caption)
+    study = studies.build(studies.Scenario(attention="general"))
+    assert list(study.runs) == ["general", "none"] and study.shown.name == "reversal-general"
+    matrix = charts(at)[0]
+    heat = next(tr for tr in matrix["data"] if tr.get("type") == "heatmap")
+    np.testing.assert_allclose(np.asarray(heat["z"], dtype=float), study.shown.decoding.attention, rtol=1e-5,
+                               atol=1e-6)
+    lines = {tr["name"]: np.asarray(tr["y"], dtype=float) for tr in charts(at)[-1]["data"] if tr.get("name")}
+    np.testing.assert_allclose(lines["with attention"], study.runs["general"].relative, rtol=1e-6)
+    assert study.runs["general"].fade > 0.5 > 0.2 > study.runs["none"].fade  # the far digit's gradient, kept
+    assert view.ratio_text(study.runs["general"].fade) in view.fade_sentence(study)
+
+
 def test_untrained_weights_are_the_weights_training_started_from():
     at = open_app(ATTENTION)
     at.radio(key="model").set_value("untrained").run()
@@ -155,7 +173,7 @@ def test_random_digits_keep_the_length_and_go_into_the_url():
 @pytest.mark.parametrize("query,note", [
     ({"digits": "12ab"}, "digits=12ab has characters other than 0123456789; using 4829107356."),
     ({"digits": "1" * 30}, "digits had 30 characters; kept the first 20."),
-    ({"attention": "general"}, "attention=general is not one of additive, none; using additive."),
+    ({"attention": "luong"}, "attention=luong is not one of additive, general, none; using additive."),
     ({"model": "best"}, "model=best is not one of trained, untrained; using trained."),
     ({"t": "99"}, "t=99 is outside 1–11; using 11."),
     ({"speed": "300", "play": "true"}, "speed=300 is not one of 100, 200, 400, 800, 1500; using 400."),

@@ -18,7 +18,20 @@ import numpy as np
 from .. import attention as at
 from ..config import Param
 
-MODELS = {"additive": "reversal-additive", "none": "reversal-none"}  # attention -> its GALLERY name
+MODELS = {"additive": "reversal-additive", "general": "reversal-general",  # attention -> its GALLERY name
+          "none": "reversal-none"}
+SCORES = {  # how each model scores input position s for decoder step t, as the page says it
+    "additive": "Additive (Bahdanau): e_ts = v · tanh(W_q s_t−1 + W_k k_s), a small network scores each input.",
+    "general": "Dot-product, general (Luong): e_ts = s_t−1 · W_k k_s, one matrix between the decoder's state and "
+               "each input's vector.",
+    "none": "No attention: the decoder reads only the encoder's last state, k_fin.",
+}
+
+
+def partner(attention: str) -> str:
+    """The model the shown one is compared with: without attention, or (for none) with additive attention."""
+    return "none" if attention != "none" else "additive"
+
 ATTENTIONS = {key: at.ATTENTIONS[key] for key in MODELS}
 WEIGHTS = {"trained": "Trained (shipped with rnnviz)", "untrained": "Untrained (where training started)"}
 MAX_DIGITS = 20  # the models were trained on 5 to 12 digits; up to 20 shows what happens past that
@@ -78,12 +91,12 @@ class ModelRun:
 
 @dataclass(frozen=True)
 class AttentionStudy:
-    """Both models on one input; `shown` is the one the page steps through."""
+    """Two models on one input, with and without attention; `shown` is the one the page steps through."""
 
     scenario: Scenario
     src: np.ndarray  # (T,) input digit ids
     target: np.ndarray  # (U,) the right answer: the digits reversed, then </s>; U = T + 1
-    runs: dict[str, ModelRun]  # attention ("additive", "none") -> that model's run
+    runs: dict[str, ModelRun]  # attention -> that model's run: the shown one, then its partner
 
     @property
     def T(self) -> int:
@@ -142,10 +155,11 @@ def model_run(name: str, weights: str, src: np.ndarray) -> ModelRun:
 
 
 def build(scenario: Scenario) -> AttentionStudy:
-    """Both gallery models on the scenario's digits."""
+    """The chosen gallery model and its partner (see partner) on the scenario's digits."""
     check(scenario)
     src = at.digits(scenario.digits)
-    runs = {attention: model_run(name, scenario.weights, src) for attention, name in MODELS.items()}
+    runs = {key: model_run(MODELS[key], scenario.weights, src) for key in (scenario.attention,
+                                                                           partner(scenario.attention))}
     return AttentionStudy(scenario, src, at.reversal_target(src), runs)
 
 

@@ -13,8 +13,8 @@ from . import Item, Stepping, View
 
 __all__ = ["PARAMS", "build", "stepping"]
 
-LABELS = {"additive": "with attention", "none": "without attention"}  # the gradient plot's lines
-COLOURS = {"additive": theme.COLOURS["blue"], "none": theme.ALARM}
+LABELS = {"additive": "with attention", "general": "with attention", "none": "without attention"}  # plot lines
+COLOURS = {"additive": theme.COLOURS["blue"], "general": theme.COLOURS["blue"], "none": theme.ALARM}
 
 
 def stepping(study: AttentionStudy) -> Stepping:
@@ -98,7 +98,8 @@ def answers_sentence(study: AttentionStudy) -> str:
 
 def fade_sentence(study: AttentionStudy) -> str:
     """How much of the nearest input's gradient the farthest input gets, with and without attention."""
-    with_, without = study.runs["additive"], study.runs["none"]
+    with_ = next(run for key, run in study.runs.items() if key != "none")
+    without = study.runs["none"]
     if study.T < 2:
         return "With one digit there is no distance to cross: type at least two."
     return (f"From the last digit to the first, {study.T - 1} encoder steps apart: without attention the first digit "
