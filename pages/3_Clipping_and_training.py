@@ -10,7 +10,7 @@ from rnnviz.ui.export import export_panel
 from rnnviz.ui.pages import PAGES
 from rnnviz.views import training as view
 
-_, display = ui.page("training", scenario_controls=False)
+cfg, display = ui.page("training", scenario_controls=False)
 controls.warm()
 controls.connection_note()
 st.title("Clipping and training")
@@ -20,6 +20,8 @@ st.markdown(
     "**Clipping** caps the gradient before the update: by its global norm (the direction is kept) or "
     "entry by entry (the direction turns). Pick a preset, or set the runs up yourself."
 )
+ui.unused_weights_note(cfg, "Every run here trains a one-layer, one-direction cell from PyTorch's "
+                            "initialisation, with the settings below.")
 lessons.player("training")
 lessons.terms(PAGES["training"].terms)
 controls.preset_buttons()

@@ -20,10 +20,12 @@ lessons.player("compare")
 lessons.terms(PAGES["compare"].terms)
 models = ui.choice(st.radio, "Weights", "models", param=view.PARAMS["models"], help=view.MODELS_HELP, horizontal=True)
 study = compare.study(cfg, models)
+ui.unused_weights_note(cfg, view.unused_weights_sentence(study, cfg))
 if study.trained:
     st.caption(view.trained_note(study))
 else:
-    ui.weights_note(cfg)
+    if not cfg.trained:
+        ui.weights_note(cfg)
     st.caption(view.random_note(study, cfg))
 
 T = study.T

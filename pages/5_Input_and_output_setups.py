@@ -19,7 +19,8 @@ st.markdown(
 )
 lessons.player("setups")
 lessons.terms(PAGES["setups"].terms)
-ui.weights_note(cfg)
+if not ui.unused_weights_note(cfg, view.unused_weights_sentence(cfg)):
+    ui.weights_note(cfg)
 setup = ui.choice(st.segmented_control, "Setup", "setup", param=view.PARAMS["setup"]) or view.PARAMS["setup"].default
 study = ui.setups_study(cfg)
 st.caption(f"{SETUPS[setup].label}: {SETUPS[setup].example}. One layer, one direction of the cell chosen in the "

@@ -202,7 +202,8 @@ def test_an_uploaded_stack_is_stepped_and_backpropagated_as_pytorch_runs_it(kind
     assert error is None and trained.stacked
     at = open_upload(PAGES[0], trained)
     assert not at.exception and not at.error
-    assert any("2 layers, bidirectional: set by the weights" in c.value for c in at.sidebar.caption)
+    assert any(c.value.startswith("Layers and direction locked to the weights: 2 layers, bidirectional")
+               for c in at.sidebar.caption)
     stack = [c for c in charts(at) if title_of(c).startswith("Every layer's h over time")]
     assert stack, [title_of(c) for c in charts(at)]
     # the numbers drawn are the file's stack run on the typed text, as PyTorch runs it

@@ -436,17 +436,12 @@ def _heading(container, text: str, *names: str) -> None:
         container.markdown(f"### {text}")
 
 
-def _stack_words(trained) -> str:
-    """", 2 layers, bidirectional" for a file's stack; "" for one one-way layer."""
-    layers = trained.weights.num_layers
-    return (f", {layers} layers" if layers > 1 else "") + (", bidirectional" if trained.weights.bidirectional else "")
-
-
 def _scenario_controls(sb, trained=None) -> None:
     """The network and input controls of the shared scenario; with trained weights, only the input's."""
     if trained is not None:
         if not is_hidden("weights"):
-            sb.caption(f"{CELLS[trained.cell].label}, H = {trained.hidden}{_stack_words(trained)}: set by the weights.")
+            sb.caption(f"{CELLS[trained.cell].label}, H = {trained.hidden}: set by the weights.")
+        _locked_stack_controls(sb, trained)
         _input_controls(sb, trained)
         return
     choice(sb.selectbox, "Cell", "cell", help="Which recurrent cell steps through the sequence.")
@@ -470,6 +465,36 @@ def _scenario_controls(sb, trained=None) -> None:
     _input_controls(sb, None)
     control(sb.slider, "Input scale", "input_scale", 0.1, 10.0, step=0.1,
             help="Multiplies every input. Large inputs drive tanh and sigmoid units into saturation.")
+
+
+LOCKED_LAYERS_KEY, LOCKED_DIRECTION_KEY = "_locked_layers", "_locked_direction"  # widgets, not controls: no URL
+
+
+def _locked_stack_controls(sb, trained) -> None:
+    """Layers and Direction as the weights fix them, greyed out, and why: a file of nn.LSTM(num_layers=2,
+    bidirectional=True) has weights for exactly that stack. Not the controls' own widgets (keys "layers",
+    "direction"): their values for random weights stay as the user left them."""
+    w = trained.weights
+    shown_layers, shown_direction = not is_hidden("layers"), not is_hidden("direction")
+    if shown_layers:
+        st.session_state[LOCKED_LAYERS_KEY] = w.num_layers
+        sb.slider("Layers", 1, max(cfgmod.MAX_LAYERS, w.num_layers), key=LOCKED_LAYERS_KEY, disabled=True)
+    if shown_direction:
+        st.session_state[LOCKED_DIRECTION_KEY] = trained.direction
+        sb.radio("Direction", list(cfgmod.DIRECTIONS), format_func=cfgmod.DIRECTIONS.get, horizontal=True,
+                 key=LOCKED_DIRECTION_KEY, disabled=True)
+    if shown_layers or shown_direction:
+        sb.caption(locked_note(trained))
+
+
+def locked_note(trained) -> str:
+    """Why Layers and Direction are greyed out: "Layers and direction locked to the weights: 2 layers,
+    bidirectional, as the file holds them; …"."""
+    w = trained.weights
+    shape = f"{w.num_layers} layer{'s' if w.num_layers > 1 else ''}, {cfgmod.DIRECTIONS[trained.direction].lower()}"
+    source = {"upload": "as the file holds them", "session": "as the run was trained",
+              "gallery": "as the model was trained"}[trained.origin]
+    return f"Layers and direction locked to the weights: {shape}, {source}; the weights exist for that stack only."
 
 
 def _input_controls(sb, trained) -> None:
@@ -691,6 +716,20 @@ def weights_note(cfg: Config) -> None:
             return
     st.caption(f"**Random weights** (PyTorch's initialisation, seed {cfg.seed}): every number is the real computation, "
                "but nothing has been learned, so gates hover near 0.5 and no unit means anything yet.")
+
+
+def unused_weights_note(cfg: Config, instead: str) -> bool:
+    """On a page that does not run the sidebar's trained weights, say so plainly, and what it runs `instead`
+    (rnnviz's words); True if it said so, False for random weights (nothing to say)."""
+    if not cfg.trained:
+        return False
+    from .weights import current
+
+    trained = current()
+    name = f" ({plain(trained.title)})" if trained is not None and trained.key == cfg.weights else ""
+    st.info(f"**This page does not run the trained weights chosen in the sidebar{name}.** {instead}",
+            icon=":material/info:")
+    return True
 
 
 def step(stepping: Stepping, **control) -> client.Step:

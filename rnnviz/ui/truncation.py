@@ -7,7 +7,7 @@ import streamlit as st
 from ..config import Config, Display
 from ..studies import truncation as study
 from ..views import truncation as view
-from . import bptt_study, memo, page_control, show
+from . import _private, bptt_study, memo, page_control, show
 
 
 def section(cfg: Config, display: Display, loss_on: str) -> None:
@@ -21,10 +21,22 @@ def section(cfg: Config, display: Display, loss_on: str) -> None:
                             f"the end) and no gradient crosses a cut, as when training detaches the hidden state every "
                             f"k steps. Full BPTT: no cut. Offered: the windows shorter than this sequence (T = {T}).") \
         or "full"
-    cut = memo(_truncation)(cfg, loss_on, study.window_value(raw))
+    window = study.window_value(raw)
+    trained = _private(cfg)
+    if trained is not None:  # a file's or a session's weights: kept in that session only, like its other studies
+        from .weights import private_study
+
+        cut = private_study(_private_truncation, cfg, loss_on, window, trained=trained)
+    else:
+        cut = memo(_truncation)(cfg, loss_on, window)
     if cut.window is not None:  # full BPTT is the figure above: nothing new to draw
         show(view.build(cut, cfg.cell, display), "truncation", display, key="bptt-truncated")
     st.caption(view.summary(cut))
+
+
+def _private_truncation(cfg: Config, loss_on: str, window: int | None, trained) -> study.Truncation:
+    """_truncation for private weights (private_study passes them; bptt_study finds them in the session)."""
+    return _truncation(cfg, loss_on, window)
 
 
 def _truncation(cfg: Config, loss_on: str, window: int | None) -> study.Truncation:

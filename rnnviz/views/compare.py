@@ -75,6 +75,15 @@ def trained_note(study: CompareStudy) -> str:
             "models bring their own input and sizes: the sidebar's network and input apply to random weights.")
 
 
+def unused_weights_sentence(study: CompareStudy, cfg: Config) -> str:
+    """What the page runs instead of the sidebar's trained weights (a gallery model, a file, a session's run)."""
+    if study.trained:
+        return "It compares the gallery's RNN, LSTM and GRU trained on one task (below)."
+    return (f"It compares one layer, one direction of an RNN, an LSTM and a GRU with random weights (PyTorch's "
+            f"initialisation, seed {cfg.seed}, H = {cfg.hidden}) on the same input. Choose Trained above for "
+            "the gallery's three.")
+
+
 def kept_text(x: float) -> str:
     """A share of the change as the page says it: 7.1%, 2.6e-04, 2.29× (it grew), nothing (exactly 0)."""
     return "nothing (exactly 0)" if x == 0 else fraction_text(x)

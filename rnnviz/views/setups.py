@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cells import CELLS
 from ..config import Config, Display, Param, slug
 from ..figures import setups as fig
 from ..setups import SETUPS
@@ -47,3 +48,9 @@ def table(study: SetupsStudy) -> dict[str, np.ndarray]:
             for key, run in study.runs.items() for n in range(run.N)]
     names = ("setup", "step", "decoder", "input_enters", "loss_applies", "grad_h_norm", "grad_x_norm")
     return {name: np.array([row[k] for row in rows]) for k, name in enumerate(names)}
+
+
+def unused_weights_sentence(cfg: Config) -> str:
+    """What the page runs instead of the sidebar's trained weights (a gallery model, a file, a session's run)."""
+    return (f"Every setup runs one layer, one direction of the same cell, {CELLS[cfg.cell].label} with "
+            f"H = {cfg.hidden}, with random weights (PyTorch's initialisation, seed {cfg.seed}).")
