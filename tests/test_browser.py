@@ -481,3 +481,34 @@ def test_a_student_link_keeps_hiding_through_the_step_control_and_the_lessons_ne
     assert "cell at step t = 1" in cell_title(page)  # the next step's own scenario, still hiding the sidebar
     shot(page, "student-link-next", full_page=False)
     page.close()
+
+
+SQUARE_LABEL_OVERLAPS_JS = r"""() => {
+  // the values printed in heatmap squares: any two on one row that run into each other
+  const out = [];
+  for (const item of document.querySelectorAll('.rv-item')) {
+    const boxes = [...item.querySelectorAll('g.heatmap-label text')].map((e) => [e.textContent, e.getBoundingClientRect()])
+      .filter(([, r]) => r.width > 0);
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [a, ra] = boxes[i], [b, rb] = boxes[j];
+      const sameRow = Math.abs((ra.top + ra.bottom) / 2 - (rb.top + rb.bottom) / 2) < 2;
+      if (sameRow && ra.left < rb.right - 1 && rb.left < ra.right - 1) out.push(`${a} | ${b}`);
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("present,width,sidebar", [(True, 1280, True), (True, 1280, False), (False, 1440, False)])
+def test_values_in_the_squares_are_printed_only_where_they_fit(server, browser, present, width, sidebar):
+    page = open_page(browser, f"{server}/Step_through" + ("?present=true" if present else ""), width=width,
+                     height=720 if present else 900)
+    if sidebar:  # opened by the lecturer: every figure gets narrower, and must drop what no longer fits
+        page.get_by_test_id("stExpandSidebarButton").first.click()
+        time.sleep(1.5)
+        wait_idle(page)
+    draw_every_figure(page)
+    assert page.evaluate(SQUARE_LABEL_OVERLAPS_JS) == []
+    printed = page.evaluate("() => document.querySelectorAll('.rv-item g.heatmap-label text').length")
+    assert printed >= 8  # x's characters at least: labels are dropped only where they do not fit
+    page.close()

@@ -546,19 +546,29 @@ function drawItem(Plotly, state, item, k) {
     gd.parentElement?.querySelectorAll(":scope > .rv-cursor").forEach((el) => el.remove());
     const overlay = (gd.__rvOverlay = cursorOverlay(gd, cursors, ctx));
     let plotted = Boolean(previous?.gd && gd.data);
-    let drawnWidth = 0;
+    const texted = spec.data.some((trace) => trace.type === "heatmap" && trace.texttemplate);
+    let fits = ""; // which heatmaps print their values at the width drawn, e.g. "10110"
+    const fitAt = (data, layout, width) => {
+      const fitted = fitTexts(data, layout, width);
+      fits = fitted.map((trace) => (trace.texttemplate ? "1" : "0")).join("");
+      return fitted;
+    };
     const draw = () => {
       showTitle(bus.t);
       const layout = materialise(drawn.layout, bus.t, ctx);
-      drawnWidth = gd.parentElement?.clientWidth || slot.body.clientWidth;
-      (plotted ? Plotly.react : Plotly.newPlot)(gd, fitTexts(materialise(drawn.data, bus.t, ctx), layout, drawnWidth),
-        layout, config).then(() => overlay.place(bus.t));
-      if (!gd.__rvResizing && typeof ResizeObserver !== "undefined") {
-        // A sidebar opened or closed changes the room for the squares' values: draw again when the
-        // width moved enough to matter (Plotly's own resize keeps the texts as they were).
+      const data = materialise(drawn.data, bus.t, ctx);
+      const width = gd.parentElement?.clientWidth || slot.body.clientWidth;
+      (plotted ? Plotly.react : Plotly.newPlot)(gd, texted ? fitAt(data, layout, width) : data, layout, config)
+        .then(() => overlay.place(bus.t));
+      if (texted && !gd.__rvResizing && typeof ResizeObserver !== "undefined") {
+        // A sidebar opened or closed changes the room for the squares' values: draw again only when
+        // that changes which of them fit (Plotly's own resize keeps the texts as they were).
         gd.__rvResizing = new ResizeObserver(() => {
-          const width = gd.parentElement?.clientWidth || 0;
-          if (entry.drawnAt !== undefined && width && Math.abs(width - drawnWidth) > 24) draw();
+          const now = gd.parentElement?.clientWidth || 0;
+          if (entry.drawnAt === undefined || !now) return;
+          const before = fits;
+          fitAt(materialise(drawn.data, bus.t, ctx), materialise(drawn.layout, bus.t, ctx), now);
+          if (fits !== before) draw();
         });
         gd.__rvResizing.observe(gd.parentElement ?? slot.body);
       }
