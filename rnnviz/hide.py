@@ -58,6 +58,12 @@ def hides(hidden: frozenset[str], name: str) -> bool:
     return name in hidden or CONTROLS in hidden or (SIDEBAR in hidden and name in PARAMS)
 
 
+def locked(hidden: frozenset[str]) -> bool:
+    """Is a link hiding `hidden` a locked student view (the sidebar or every control hidden)? Such a view
+    offers no Share panel: the teacher builds links; a student's link is for following, not for unhiding."""
+    return SIDEBAR in hidden or CONTROLS in hidden
+
+
 def minimal(chosen: list[str]) -> list[str]:
     """The names a link needs for `chosen` (groups first): none a group already covers."""
     groups = [g for g in GROUPS if g in chosen]

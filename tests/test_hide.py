@@ -233,3 +233,24 @@ def test_the_cliffs_files_say_the_page_the_figure_and_the_scenario():
         (item,) = [item for e in elements(at) for item in e.items]
         names.add(item["filename"])
     assert names == {f"rnnviz-train-cliff-rnn-h1-T50-b-4-wall-lr0.1-n20-tau{tau}" for tau in ("1", "3")}
+
+
+@pytest.mark.parametrize("locked", ["controls", "sidebar", "sidebar,mode"])
+def test_a_locked_student_link_offers_no_share_panel(locked):
+    # The teacher builds links; a student's locked view (its sidebar or every control hidden) has no
+    # Share popover to build another link, nor its unhide boxes
+    at = open_app(BPTT, hide=locked, source="noise", length="30")
+    ok(at)
+    assert share.PANEL_KEY.format(page="bptt") not in {p.key for p in at.get("popover") if getattr(p, "key", None)}
+    assert not any("Share this view" in str(p.proto) for p in at.get("popover"))
+    at.session_state[share.PANEL_KEY.format(page="bptt")] = True  # even if a session had it open
+    at.run()
+    ok(at)
+    assert not at.get("code") and not [k for k in widget_keys(at) if k.startswith("_share_")]
+    assert hide.locked(hide.parse(query(at)["hide"]))
+
+
+def test_a_link_hiding_single_controls_keeps_the_share_panel():
+    at = open_app(BPTT, hide="cell", source="noise", length="30")
+    assert any("Share this view" in str(p.proto) for p in at.get("popover"))
+    assert not hide.locked(frozenset({"cell"})) and hide.locked(frozenset({"controls"}))

@@ -58,7 +58,9 @@ def share_link(page: str, chosen: list[str], base: str = "") -> str:
 
 @st.fragment
 def share_panel(page: str) -> None:
-    """The page's Share popover, at the top right."""
+    """The page's Share popover, at the top right; none on a locked student link (hide.locked)."""
+    if hide.locked(hidden()):
+        return
     row = st.container(horizontal=True, horizontal_alignment="right")
     panel = row.popover("Share this view", icon=":material/share:", key=PANEL_KEY.format(page=page),
                         on_change="rerun", help="A link to this view, for students: tick the controls it hides.")
