@@ -316,6 +316,25 @@ def test_clipping_preset_trains_and_shows_the_unclipped_run_blowing_up(server, b
     page.close()
 
 
+CUT_SHORT = """(selector) => [...document.querySelectorAll(selector)].flatMap(box =>
+    [box, ...box.querySelectorAll('*')]).filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1
+    && getComputedStyle(e).overflow !== 'visible' && e.textContent.trim()).map(e => e.textContent.trim())"""
+
+
+def test_the_clipping_pages_preset_labels_and_run_verdicts_are_never_cut_short(server, browser):
+    # At 1440 x 900 "LSTM on the adding problem" was cut to "LSTM on the adding pro…" in its button
+    page = open_page(browser, f"{server}/Clipping_and_training", width=1440, height=900)
+    assert_no_error(page)
+    page.wait_for_selector("[data-testid='stMetricValue']", timeout=180_000)
+    wait_idle(page, timeout=120)
+    buttons = "[class*='st-key-preset_'] button"
+    assert page.locator(buttons).count() == 5
+    assert page.evaluate(CUT_SHORT, buttons) == []
+    assert page.evaluate(CUT_SHORT, "[data-testid='stMetric']") == []  # a verdict such as "only the average"
+    shot(page, "clipping-1440", full_page=False)
+    page.close()
+
+
 def test_a_training_run_can_be_stopped_and_keeps_what_it_did(server, browser):
     page = open_page(browser, f"{server}/Clipping_and_training?tr_cell=lstm&tr_updates=1000&r2_clip=off", height=1400)
     page.get_by_role("button", name="Train 1 run").click()

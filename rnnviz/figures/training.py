@@ -125,7 +125,12 @@ def run_summary(run: TrainingRun, constant: float | None = None) -> tuple[str, s
     if end.verdict == "not started":
         return "not started", f"no update done yet{stopped}"
     scale = "" if constant is None else f"; a constant answer scores {constant:.3g}"
-    return end.verdict, f"loss {end.first:.3g} → {end.last:.3g} (mean of the last {tail} updates{scale}){stopped}"
+    return (HEADLINES.get(end.verdict, end.verdict),
+            f"loss {end.first:.3g} → {end.last:.3g} (mean of the last {tail} updates{scale}){stopped}")
+
+
+# a verdict as a metric's headline, short enough for its column (the detail and the lessons say it whole)
+HEADLINES = {"no better than a constant answer": "only the average"}
 
 
 def _log_window(series: list[np.ndarray], factor: float) -> tuple[float, float]:

@@ -124,8 +124,9 @@ def preset_buttons() -> None:
     presets = {key: preset for key, preset in study.PRESETS.items() if not any(map(is_hidden, preset[1]))}
     if not presets:
         return
-    for col, (key, (label, values)) in zip(st.columns(len(presets)), presets.items(), strict=True):
-        col.button(label, key=f"preset_{key}", on_click=set_values, args=(values,), use_container_width=True)
+    row = st.container(horizontal=True, wrap=True)  # each button as wide as its label: none is cut short,
+    for key, (label, values) in presets.items():    # and a narrow page puts the rest on a second line
+        row.button(label, key=f"preset_{key}", on_click=set_values, args=(values,), width="content")
 
 
 def part() -> str:
