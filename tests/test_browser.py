@@ -424,7 +424,9 @@ def test_attention_is_reached_from_the_sidebar_and_steps_the_decoder_in_the_brow
     for _ in range(3):
         next_step(page).click()
     page.wait_for_function("() => document.querySelector('.rv-t').textContent.includes('t = 4')")
-    assert page.socket.sent - before <= 1  # the browser moved the decoder itself (the server hears where t settled)
+    # the browser moved the decoder itself: the server hears where t settled, at most once a click when a busy
+    # machine spaces the clicks past the 300 ms pause, never a rerun
+    assert page.socket.sent - before <= 3
     page.locator(".rv-item").nth(1).scroll_into_view_if_needed()
     page.wait_for_function("() => [...document.querySelectorAll('.rv-title')].some(e => "
                            "e.textContent.includes('Decoder step t = 4 of 11'))")
