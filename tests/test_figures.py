@@ -56,6 +56,25 @@ def test_cell_diagram_draws_the_traces_values_at_t(cfg):
     assert all("nan" not in text.lower() for text in hover_texts(fig))
 
 
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_the_diagrams_arrows_are_one_trace_with_a_head_at_each_end(kind):
+    # One scatter trace instead of an annotation per arrow (Plotly lays out each annotation apart).
+    cell = {"rnn": "rnn-tanh", "lstm": "lstm", "gru": "gru"}[kind]
+    fig = diagram(build_scenario(Config(cell=cell, hidden=4)), 2)
+    assert not any(note.showarrow for note in fig.layout.annotations)
+    spec = json.loads(fig.to_json())["data"]
+    arrows = next(trace for trace in spec if trace["name"] == "arrows")
+    layout = step._LAYOUTS[kind]
+    n = len(layout["arrows"]) + len(layout["bus"])
+    x, y = array(arrows["x"]), array(arrows["y"])
+    size = array(arrows["marker"]["size"])
+    assert len(x) == len(y) == len(size) == 3 * n  # start, end, a gap
+    assert np.isnan(x[2::3]).all() and np.isfinite(x[0::3]).all() and np.isfinite(x[1::3]).all()
+    assert (size[1::3] > 0).all() and not size[0::3].any() and not size[2::3].any()  # heads at the ends only
+    (x0, y0), (x1, y1) = layout["arrows"][0]
+    np.testing.assert_allclose([x[0], y[0], x[1], y[1]], [x0, y0, x1, y1], rtol=1e-6)
+
+
 def test_one_spec_holds_every_steps_values():
     # The browser moves t by evaluating the same spec at another step: each step's values are the engine's.
     sc = build_scenario(Config(cell="lstm", hidden=4))

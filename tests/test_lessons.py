@@ -127,3 +127,21 @@ def test_a_home_cards_numbers_are_the_pages(card):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Reaches t = 1"] == f["fraction_text"]
     assert f"{f['fraction_text']}" in render(card.step.say, f) or "{factor" in card.step.say
+
+
+@pytest.mark.parametrize("key", ["home", "step", "bptt", "compare", "setups", "attention"])
+def test_a_pages_terms_are_one_markdown_element_of_literal_text(key):
+    # One element for every term (it was two per term: half of all a page sent on every rerun).
+    from rnnviz.glossary import terms_for
+    from rnnviz.ui import plain
+    from rnnviz.ui.lessons import glossary_markdown
+
+    page = PAGES[key]
+    at = open_app(None if key == "home" else page.file)
+    assert not at.exception
+    popover = next(p for p in at.get("popover") if "Terms on this page" in str(p.proto))
+    assert [child.type for child in popover.children.values()] == ["markdown"]
+    text = popover.markdown[0].value
+    assert text == glossary_markdown(page.terms)
+    for term in terms_for(page.terms):  # in bold, its explanation in grey, every Markdown sign escaped
+        assert f"**{plain(term.term)}**  \n:gray[{plain(term.plain)}]" in text

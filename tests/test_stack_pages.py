@@ -114,8 +114,11 @@ def test_step_page_draws_every_layers_state_at_t_as_the_engine_computes_it(layer
     for t in (4, 9):
         stack = next(c for c in charts(at, t) if f"-layer{' bidirectional' * (D == 2)} LSTM at step t = {t} of"
                      in c["layout"]["title"]["text"])
-        strips = {tr["name"]: np.asarray(tr["z"], dtype=float)[0] for tr in stack["data"]}
+        strips = {tr["name"]: np.asarray(tr["z"], dtype=float)[0] for tr in stack["data"] if tr["type"] == "heatmap"}
         assert set(strips) == {"x", *(f"h_l{l}_d{d}" for l in range(layers) for d in range(D))}
+        # an arrow into each state from what it reads: x_t for layer 1, every direction of the layer below
+        arrows = next(tr for tr in stack["data"] if tr["name"] == "arrows")
+        assert np.isnan(np.asarray(arrows["x"], dtype=float)).sum() == D + (layers - 1) * D * D
         for (l, d), tr in study.trace.layers.items():
             np.testing.assert_allclose(strips[f"h_l{l}_d{d}"], tr.h[t - 1], rtol=1e-6, atol=1e-7)
         texts = [a.get("text", "") for a in stack["layout"]["annotations"]]

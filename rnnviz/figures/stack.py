@@ -77,7 +77,7 @@ def stack_at_step(h: Mapping[Key, np.ndarray], xs: np.ndarray, step_labels: Sequ
     width = 4.2 if D == 2 else 6.0
     centres = (2.6, 7.4) if D == 2 else (5.0,)
     gap = 2.0  # height of one layer's row: its strip, its two-line name, the arrows from below
-    data, shapes, notes = [], [], []
+    data, shapes, notes, arrows = [], [], [], []
     arrays = {"x": theme.f32(xs), **{_key(*k): theme.f32(v) for k, v in h.items()}}
 
     def strip(key: str, values: np.ndarray, xc: float, yc: float, w: float, vmax: float, name: str,
@@ -94,10 +94,6 @@ def stack_at_step(h: Mapping[Key, np.ndarray], xs: np.ndarray, step_labels: Sequ
         shapes.append({"type": "rect", "x0": xc - w / 2, "x1": xc + w / 2, "y0": yc - 0.27, "y1": yc + 0.27,
                        "line": {"color": theme.INK, "width": 1.5}, "layer": "above"})
 
-    def arrow(x0, y0, x1, y1) -> None:
-        notes.append({"x": x1, "y": y1, "ax": x0, "ay": y0, "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
-                      "showarrow": True, "arrowhead": 2, "arrowsize": 1.1, "arrowwidth": s.line * 0.7,
-                      "arrowcolor": theme.MUTED, "text": ""})
 
     strip("x", xs, 5.0, 0.0, 6.0, x_max, "x", False)
     notes.append({"x": 1.9, "y": 0.0, "text": Template("<b>x<sub>{t}</sub></b> ‘{label}’"), "showarrow": False,
@@ -115,8 +111,8 @@ def stack_at_step(h: Mapping[Key, np.ndarray], xs: np.ndarray, step_labels: Sequ
                                            f"{_read_text(layer, d, D).text}</span>")})
             # what this state reads from below: x_t, or every direction of the layer below at step t
             below = [(5.0, 0.3)] if layer == 0 else [(centres[e], gap * layer + 1.05) for e in range(D)]
-            for bx, by in below:
-                arrow(bx, by, xc + (bx - xc) * 0.25, y - 0.3)
+            arrows += [((bx, by), (xc + (bx - xc) * 0.25, y - 0.3)) for bx, by in below]
+    data.append(theme.arrows(arrows, s.line * 0.7))
     y_high = gap * L + 1.2
     layout = {"shapes": shapes, "annotations": notes,
               "xaxis": {"visible": False, "range": [-0.3, 10.3], "fixedrange": True},

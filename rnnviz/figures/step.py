@@ -157,12 +157,6 @@ def _strip(v: StepVector, names: np.ndarray, xc: float, yc: float, width: float,
     }
 
 
-def _arrow(x0, y0, x1, y1, width) -> dict:
-    return {"x": x1, "y": y1, "ax": x0, "ay": y0, "xref": "x", "yref": "y", "axref": "x", "ayref": "y",
-            "showarrow": True, "arrowhead": 2, "arrowsize": 1.1, "arrowwidth": width,
-            "arrowcolor": theme.MUTED, "text": ""}
-
-
 def step_title(cell_label: str, reading: str) -> Template:
     """"LSTM cell at step t = 3 of 11, reading ‘l’": the title that follows t."""
     return Template(f"{cell_label} cell at step t = {{t}} of {{T}}, reading {reading}")
@@ -212,8 +206,8 @@ def cell_diagram(vectors: Sequence[StepVector], cell: Cell, step_labels: Sequenc
                        "layer": "above"})
         notes.append({"x": xc, "y": yc, "text": symbol, "showarrow": False,
                       "font": {"size": s.font if len(symbol) > 2 else s.font + 6}})
-    notes += [_arrow(x0, y0, x1, y1, s.line * 0.7) for (x0, y0), (x1, y1) in layout["arrows"]]
-    notes += [_arrow(xb, y0, xb, y1, s.line * 0.7) for xb, y0, y1 in layout["bus"]]  # the input bus
+    bus = [((xb, y0), (xb, y1)) for xb, y0, y1 in layout["bus"]]  # the input bus
+    data.append(theme.arrows(layout["arrows"] + bus, s.line * 0.7))
     ys = [y for _, _, y, _ in layout["strips"]]
     y_low, y_high = min(ys) - 1.0, max(ys) + 0.7  # the diagram's own extent: no empty bands
     notes.append({"x": 5.0, "y": min(ys) - 0.75, "text": _OP_NOTES[cell.kind].format(phi=cell.nonlinearity),

@@ -173,6 +173,23 @@ def colorbar(title: str, present: bool, **extra) -> dict:
             "thickness": 18 if present else 14, **extra}
 
 
+def arrows(segments, width: float, colour: str = MUTED) -> dict:
+    """Arrows from (x0, y0) to (x1, y1), each segment of `segments`, as one scatter trace.
+
+    One trace, not an annotation per arrow: Plotly lays out every annotation on its own (its text, its
+    box, a layout of the page to measure it), and a cell diagram's 17 arrows were a third of its redraw.
+    The head is an "arrow" marker at the end, turned along its segment (angleref "previous").
+    """
+    ends = np.asarray(segments, dtype=np.float32).reshape(-1, 2, 2)  # (arrow, start/end, x/y)
+    gap = np.full((len(ends), 1, 2), np.nan, dtype=np.float32)
+    xy = np.concatenate([ends, gap], axis=1).reshape(-1, 2)  # start, end, gap (a break in the line)
+    head = np.tile(np.array([0.0, 6.5 * width, 0.0], dtype=np.float32), len(ends))  # a head at the ends only
+    return {"type": "scatter", "mode": "lines+markers", "name": "arrows", "x": xy[:, 0], "y": xy[:, 1],
+            "line": {"color": colour, "width": width},
+            "marker": {"symbol": "arrow", "angleref": "previous", "size": head, "color": colour},
+            "hoverinfo": "skip", "showlegend": False, "cliponaxis": False}
+
+
 def f32(a) -> np.ndarray:
     """float32 for Plotly: finite values clipped into float32's range, inf/NaN as NaN (a gap)."""
     a = np.asarray(a, dtype=np.float64)
