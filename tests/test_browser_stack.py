@@ -30,10 +30,11 @@ def idle(page, timeout: float = 120.0) -> None:
 
 
 def stack_texts(page) -> str:
-    """The stack figure's drawn text (its SVG), once it shows a 2-layer bidirectional stack."""
+    """The stack figure's drawn text (its SVG and its labels, drawn in HTML over it), once it shows a 2-layer
+    bidirectional stack."""
     page.wait_for_function("() => [...document.querySelectorAll('.rv-title')].some(e => "
                            "e.textContent.includes('2-layer bidirectional LSTM'))", timeout=120_000)
-    return page.locator(".js-plotly-plot").first.inner_text().replace("\u200b", "")  # Plotly's sub/sup marks
+    return page.locator(".rv-plot").first.inner_text().replace("\u200b", "")  # Plotly's sub/sup marks
 
 
 def test_clicking_to_a_bidirectional_stack_shows_both_directions_moving_with_t():

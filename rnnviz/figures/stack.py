@@ -114,7 +114,7 @@ def stack_at_step(h: Mapping[Key, np.ndarray], xs: np.ndarray, step_labels: Sequ
             arrows += [((bx, by), (xc + (bx - xc) * 0.25, y - 0.3)) for bx, by in below]
     data.append(theme.arrows(arrows, s.line * 0.7))
     y_high = gap * L + 1.2
-    layout = {"shapes": shapes, "annotations": notes,
+    layout = {"shapes": shapes, "annotations": theme.labels(notes),
               "xaxis": {"visible": False, "range": [-0.3, 10.3], "fixedrange": True},
               "yaxis": {"visible": False, "range": [-0.6, y_high], "fixedrange": True},
               "margin": {"r": 80}}

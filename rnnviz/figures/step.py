@@ -213,7 +213,7 @@ def cell_diagram(vectors: Sequence[StepVector], cell: Cell, step_labels: Sequenc
     notes.append({"x": 5.0, "y": min(ys) - 0.75, "text": _OP_NOTES[cell.kind].format(phi=cell.nonlinearity),
                   "showarrow": False, "font": {"size": s.font, "color": theme.MUTED}})
     spec_layout = {
-        "shapes": shapes, "annotations": notes,
+        "shapes": shapes, "annotations": theme.labels(notes),
         "xaxis": {"visible": False, "range": [-0.1, 10.3], "fixedrange": True},
         "yaxis": {"visible": False, "range": [y_low, y_high], "fixedrange": True},
         "margin": {"r": 90},

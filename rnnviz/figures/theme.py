@@ -190,6 +190,12 @@ def arrows(segments, width: float, colour: str = MUTED) -> dict:
             "hoverinfo": "skip", "showlegend": False, "cliponaxis": False}
 
 
+def labels(notes: list[dict]) -> list[dict]:
+    """Annotations the browser draws as HTML over the plot (client.js: named "label"), not through Plotly,
+    which lays out and measures each annotation on its own; exports draw them as annotations."""
+    return [{**note, "name": "label"} for note in notes]
+
+
 def f32(a) -> np.ndarray:
     """float32 for Plotly: finite values clipped into float32's range, inf/NaN as NaN (a gap)."""
     a = np.asarray(a, dtype=np.float64)

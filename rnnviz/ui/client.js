@@ -319,6 +319,41 @@ function cursorOverlay(gd, cursors, ctx) {
   };
 }
 
+// Labels (annotations named "label…") drawn over the plot in HTML: Plotly lays out each annotation on
+// its own, measuring its text (a layout of the whole page each), and a cell diagram's labels were a
+// third of its redraw. They are the builders' markup (<b>, <sub>, <br>; step labels arrive escaped),
+// placed at their data coordinates with Plotly's anchors. Exports draw them as annotations.
+function labelOverlay(gd, notes, ctx, font = {}) {
+  const boxes = notes.map((note) => {
+    const el = document.createElement("div");
+    el.className = "rv-note";
+    el.style.fontSize = `${note.font?.size ?? 14}px`;
+    el.style.fontFamily = note.font?.family ?? font.family ?? "";
+    el.style.color = note.font?.color ?? font.color ?? "";
+    return { el, note };
+  });
+  return {
+    place(t) {
+      const parent = gd.parentElement;
+      if (!parent || !gd._fullLayout || !gd._fullLayout._size) return;
+      for (const { el, note } of boxes) {
+        const n = materialise(note, t, ctx);
+        const x = axisPixel(gd, n.xref ?? "x", n.x, false), y = axisPixel(gd, n.yref ?? "y", n.y, true);
+        if (!Number.isFinite(x) || !Number.isFinite(y)) { el.hidden = true; continue; }
+        const text = String(n.text ?? "");
+        if (el.__text !== text) el.innerHTML = el.__text = text; // builders' markup; labels escaped
+        const dx = { left: "0%", right: "-100%" }[n.xanchor] ?? "-50%";
+        const dy = { top: "0%", bottom: "-100%" }[n.yanchor] ?? "-50%";
+        el.style.transform = `translate(${dx}, ${dy})`;
+        el.style.left = `${x}px`;
+        el.style.top = `${y}px`;
+        el.hidden = false;
+        if (!el.isConnected) parent.append(el);
+      }
+    },
+  };
+}
+
 // --- export buttons ----------------------------------------------------------------------------------
 
 const SVG_ICON = {
@@ -375,6 +410,9 @@ const CSS = `
 .rv-title { color: #1a1a1a; line-height: 1.25; margin: 0.6em 0 0.1em; font-family: Inter, "Source Sans Pro", sans-serif; }
 
 .rv-cursor { position: absolute; pointer-events: none; box-sizing: border-box; z-index: 2; }
+.rv-note { position: absolute; pointer-events: none; white-space: nowrap; text-align: center; line-height: 1.3;
+  z-index: 1; }
+.rv-note sub, .rv-note sup { line-height: 0; }
 @media (max-width: 900px) { .rv-item.rv-half { grid-column: span 2; } }
 `;
 
@@ -525,10 +563,13 @@ function drawItem(Plotly, state, item, k) {
     heading.style.fontSize = `${titleFont}px`;
     const shapes = spec.layout.shapes ?? [];
     const cursors = shapes.filter((sh) => String(sh.name ?? "").startsWith("cursor"));
+    const notes = spec.layout.annotations ?? [];
+    const labels = notes.filter((note) => String(note.name ?? "").startsWith("label"));
     const drawn = {
       data: spec.data,
       layout: { ...spec.layout, title: { text: "" }, margin: { ...(spec.layout.margin ?? {}), t: 42 },
-                shapes: shapes.filter((sh) => !cursors.includes(sh)) },
+                shapes: shapes.filter((sh) => !cursors.includes(sh)),
+                annotations: notes.filter((note) => !labels.includes(note)) },
     };
     const paths = stepPaths(drawn);
     const config = {
@@ -543,8 +584,9 @@ function drawItem(Plotly, state, item, k) {
       const text = isRef(titleRef) ? evaluate(titleRef, t, ctx) : titleRef;
       if (heading.__text !== text) heading.innerHTML = heading.__text = text; // builders' markup; labels escaped
     };
-    gd.parentElement?.querySelectorAll(":scope > .rv-cursor").forEach((el) => el.remove());
-    const overlay = (gd.__rvOverlay = cursorOverlay(gd, cursors, ctx));
+    gd.parentElement?.querySelectorAll(":scope > .rv-cursor, :scope > .rv-note").forEach((el) => el.remove());
+    const overlays = [cursorOverlay(gd, cursors, ctx), labelOverlay(gd, labels, ctx, spec.layout.font)];
+    const overlay = (gd.__rvOverlay = { place: (t) => overlays.forEach((o) => o.place(t)) });
     let plotted = Boolean(previous?.gd && gd.data);
     const texted = spec.data.some((trace) => trace.type === "heatmap" && trace.texttemplate);
     let fits = ""; // which heatmaps print their values at the width drawn, e.g. "10110"
@@ -558,8 +600,12 @@ function drawItem(Plotly, state, item, k) {
       const layout = materialise(drawn.layout, bus.t, ctx);
       const data = materialise(drawn.data, bus.t, ctx);
       const width = gd.parentElement?.clientWidth || slot.body.clientWidth;
-      (plotted ? Plotly.react : Plotly.newPlot)(gd, texted ? fitAt(data, layout, width) : data, layout, config)
-        .then(() => overlay.place(bus.t));
+      const drawing = (plotted ? Plotly.react : Plotly.newPlot)(gd, texted ? fitAt(data, layout, width) : data,
+                                                                 layout, config);
+      // Plotly has laid the plot out by now; its promise and "afterplot" come a task later, and the
+      // cursors placed only then were the page's last change, 5-12 ms after the figure itself.
+      overlay.place(bus.t);
+      drawing.then(() => overlay.place(bus.t));
       if (texted && !gd.__rvResizing && typeof ResizeObserver !== "undefined") {
         // A sidebar opened or closed changes the room for the squares' values: draw again only when
         // that changes which of them fit (Plotly's own resize keeps the texts as they were).
