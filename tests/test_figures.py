@@ -57,11 +57,12 @@ def test_cell_diagram_draws_the_traces_values_at_t(cfg):
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-def test_the_diagrams_arrows_are_one_trace_with_a_head_at_each_end(kind):
+def test_the_diagrams_arrows_are_one_trace_and_its_labels_are_drawn_over_it(kind):
     # One scatter trace instead of an annotation per arrow (Plotly lays out each annotation apart).
     cell = {"rnn": "rnn-tanh", "lstm": "lstm", "gru": "gru"}[kind]
     fig = diagram(build_scenario(Config(cell=cell, hidden=4)), 2)
     assert not any(note.showarrow for note in fig.layout.annotations)
+    assert {note.name for note in fig.layout.annotations} == {"label"}  # drawn in HTML over the plot (client.js)
     spec = json.loads(fig.to_json())["data"]
     arrows = next(trace for trace in spec if trace["name"] == "arrows")
     layout = step._LAYOUTS[kind]
