@@ -6,14 +6,15 @@ scenario the median and worst time from an input to the page's last DOM change (
 the DOM, so its drawing counts), and the kilobytes the browser received over the websocket for it:
 - a t scrub (the step control's ▶: the figures repaint in the browser; "KB in" is the small reply to
   the debounced message that tells the server where t went),
-- a network control change (the Cell select box in the sidebar),
+- a network control change (the Cell select box in the sidebar), a network slider moved with the keyboard
+  (Hidden size H, one step up or down), and a lesson step (the lesson's Next and Back links, in turn),
 - a fresh page load (a new tab opening a link; server caches warm, browser cache warm), and a first
   visit (the same in a new browser context: nothing cached in the browser), each timed to the last
   DOM change after a script run has finished and a figure is drawn,
-and the same for the trivial app, with the ratios; beside each, the median CPU time it cost the server
-process and the page's renderer process (10 ms ticks on the server), which other work on the machine
-hardly changes. Timings stay here, not in the tests: machines are noisy. Close other work on the
-machine first.
+and the same for the trivial app (its ▶ button; its slider, for the slider), with the ratios; beside each,
+the median CPU time it cost the server process and the page's renderer process (10 ms ticks on the
+server), which other work on the machine hardly changes. Timings stay here, not in the tests: machines
+are noisy. Close other work on the machine first.
 
     python benchmarks/browser.py               # every view, 9 repeats
     python benchmarks/browser.py --repeats 5 --only step
@@ -28,12 +29,14 @@ too and measured in the same turns: compare the ratios.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -55,6 +58,14 @@ from tests.browser_helpers import (  # noqa: E402
 NEXT_STEP = "button[title^='Next step']"
 
 
+def lesson_step_query(lesson: str, k: int) -> dict[str, str]:
+    """The URL parameters of a lesson step's link: its scenario, and lesson=...&step=..."""
+    from rnnviz.lessons import LESSONS
+
+    step = LESSONS[lesson].steps[k]
+    return {**step.params, "lesson": lesson, "step": str(k + 1)}
+
+
 @dataclass(frozen=True)
 class View:
     """One page in one scenario, and how to drive its inputs."""
@@ -63,6 +74,8 @@ class View:
     path: str  # path and query of the link, e.g. "Step_through?source=noise&length=200&hidden=64"
     scrub: bool = True  # has a step control
     cells: tuple[str, str] = ("GRU", "LSTM")  # the Cell select box alternates between these
+    slider: bool = True  # has the sidebar's Hidden size slider
+    lesson: bool = False  # is a lesson step with Next and Back links
 
 
 VIEWS = [
@@ -70,7 +83,9 @@ VIEWS = [
     View("step: T = 200, H = 64", "Step_through?source=noise&length=200&hidden=64"),
     View("bptt: defaults (forward mode)", "Backprop_through_time?mode=forward"),
     View("bptt: T = 200, H = 64 (forward)", "Backprop_through_time?mode=forward&source=noise&length=200&hidden=64"),
-    View("training: defaults", "Clipping_and_training", scrub=False, cells=()),
+    View("training: defaults", "Clipping_and_training", scrub=False, cells=(), slider=False),
+    View("step: lesson 'cell', steps 1-2", f"Step_through?{urlencode(lesson_step_query('cell', 0))}", scrub=False,
+         cells=(), slider=False, lesson=True),
 ]
 
 
@@ -138,6 +153,19 @@ def open_view(context, url: str, figures: str, server_pid: int):
     return page, runs, meter, (ms, float("nan"), *meter.ms())
 
 
+def slider_key(page, name: str, key: str) -> Callable[[], None]:
+    """A keyboard step of a Streamlit slider: its thumb focused first, as a person tabbing to it would."""
+    thumb = page.get_by_role("slider", name=name).first
+    thumb.focus()
+    return lambda: thumb.press(key)
+
+
+def lesson_link(page, forward: bool) -> Callable[[], None]:
+    link = page.get_by_role("link", name=re.compile("Next:" if forward else r"\bBack$")).first
+    link.wait_for()
+    return lambda: link.click()
+
+
 def choose_cell(page, label: str) -> Callable[[], None]:
     page.get_by_role("combobox", name="Cell").first.click()
     option = page.get_by_role("option", name=label, exact=True)
@@ -158,12 +186,19 @@ class Session:
         """One sample of each interaction: interaction -> (ms, KB in, server CPU ms, page CPU ms)."""
         page, rec, meter = self.page, self.rec, self.meter
         if self.view is None:
-            return {"button click": timed(page, rec, page.get_by_role("button", name="▶").click, meter)}
+            return {"button click": timed(page, rec, page.get_by_role("button", name="▶").click, meter),
+                    "slider change": timed(page, rec, slider_key(page, "k", ("ArrowRight", "ArrowLeft")[self.k % 2]),
+                                           meter)}
         out = {}
         if self.view.scrub:
             out["t scrub"] = timed(page, rec, page.locator(NEXT_STEP).first.click, meter, clock="figures")
         if self.view.cells:
             out["control change"] = timed(page, rec, choose_cell(page, self.view.cells[self.k % 2]), meter)
+        if self.view.slider:
+            key = ("ArrowRight", "ArrowLeft")[self.k % 2]
+            out["slider change"] = timed(page, rec, slider_key(page, "Hidden size H", key), meter)
+        if self.view.lesson:
+            out["lesson step"] = timed(page, rec, lesson_link(page, self.k % 2 == 0), meter)
         self.k += 1
         return out
 
@@ -259,7 +294,8 @@ def main() -> None:
                 b = base.get(interaction, base["button click"])
                 tag = f"  {app}" if args.baseline else ""
                 print(row.format(v.name, interaction, med, worst, kb, srv, cpu, b, med / b) + tag)
-    print("targets: t scrub without a server round trip; control change <= 1.3x the floor's click; "
+    print("targets: t scrub without a server round trip; control change, lesson step <= 1.3x the floor's click, "
+          "slider change <= 1.3x the floor's slider; "
           "page load <= 1.5x the floor's (first visit: reported, no target)")
 
 
