@@ -153,11 +153,14 @@ def open_view(context, url: str, figures: str, server_pid: int):
     return page, runs, meter, (ms, float("nan"), *meter.ms())
 
 
-def slider_key(page, name: str, key: str) -> Callable[[], None]:
-    """A keyboard step of a Streamlit slider: its thumb focused first, as a person tabbing to it would."""
+def slider_step(page, name: str, up: bool) -> Callable[[], None]:
+    """A keyboard step of a Streamlit slider, up or down (down at its top, up at its bottom): its thumb
+    focused first, as a person tabbing to it would."""
     thumb = page.get_by_role("slider", name=name).first
     thumb.focus()
-    return lambda: thumb.press(key)
+    now, low, high = (float(thumb.evaluate(f"e => e.{a}")) for a in ("value", "min", "max"))  # an <input type=range>
+    up = now < high and (up or now == low)
+    return lambda: thumb.press("ArrowRight" if up else "ArrowLeft")
 
 
 def lesson_link(page, forward: bool) -> Callable[[], None]:
@@ -187,16 +190,14 @@ class Session:
         page, rec, meter = self.page, self.rec, self.meter
         if self.view is None:
             return {"button click": timed(page, rec, page.get_by_role("button", name="▶").click, meter),
-                    "slider change": timed(page, rec, slider_key(page, "k", ("ArrowRight", "ArrowLeft")[self.k % 2]),
-                                           meter)}
+                    "slider change": timed(page, rec, slider_step(page, "k", self.k % 2 == 0), meter)}
         out = {}
         if self.view.scrub:
             out["t scrub"] = timed(page, rec, page.locator(NEXT_STEP).first.click, meter, clock="figures")
         if self.view.cells:
             out["control change"] = timed(page, rec, choose_cell(page, self.view.cells[self.k % 2]), meter)
         if self.view.slider:
-            key = ("ArrowRight", "ArrowLeft")[self.k % 2]
-            out["slider change"] = timed(page, rec, slider_key(page, "Hidden size H", key), meter)
+            out["slider change"] = timed(page, rec, slider_step(page, "Hidden size H", self.k % 2 == 0), meter)
         if self.view.lesson:
             out["lesson step"] = timed(page, rec, lesson_link(page, self.k % 2 == 0), meter)
         self.k += 1
