@@ -108,7 +108,7 @@ def test_step_through_shows_every_layer_and_direction_of_an_uploaded_stack_with_
     T = study.T
     for t in (1, T):
         spec = next(c for c in charts(at, t) if title_of(c).startswith(f"2-layer bidirectional {kind.upper()} at "))
-        drawn = {d["name"]: np.asarray(d["z"], dtype=float).ravel() for d in spec["data"]}
+        drawn = {d["name"]: np.asarray(d["z"], dtype=float).ravel() for d in spec["data"] if d["type"] == "heatmap"}
         assert set(drawn) == {"x", "h_l0_d0", "h_l0_d1", "h_l1_d0", "h_l1_d1"}
         for (layer, d), h in states.items():
             np.testing.assert_allclose(drawn[f"h_l{layer}_d{d}"], h[t - 1], rtol=1e-6, atol=1e-7)
