@@ -120,6 +120,37 @@ def test_clicking_a_lesson_card_opens_its_scenario(server, browser):
     assert "cell=rnn-tanh" in page.url and "source=sine" in page.url
 
 
+def test_a_figures_buttons_are_its_two_exports_and_they_save_what_is_on_screen(server, browser):
+    # Clicked as a person does: hover the figure, click its camera (PNG, 3x) and its SVG button. The modebar
+    # holds only these (plotly.js 4's "Share chart..." upload button is removed), and the saved figure is the
+    # one on screen at t: its title and its labels (HTML over the plot on screen, annotations in the file).
+    page = browser.new_page(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+    page.add_init_script(MUTATION_CLOCK)
+    page.goto(f"{server}/Step_through?t=3", wait_until="domcontentloaded")
+    page.wait_for_selector("h1", timeout=120_000)
+    wait_idle(page)
+    assert "LSTM cell at step t = 3 of 11" in cell_title(page)
+    figure = page.locator(".rv-item", has=page.locator(".rv-title", has_text="cell at step")).first
+    figure.hover()
+    buttons = figure.locator(".modebar-btn")
+    assert sorted(buttons.evaluate_all("bs => bs.map(b => b.dataset.title)")) == [
+        "Save as PNG (3×, for slides)", "Save as SVG (vector)"]
+    with page.expect_download() as svg:
+        figure.locator(".modebar-btn[data-title='Save as SVG (vector)']").click()
+    assert svg.value.suggested_filename == "rnnviz-step-cell-lstm-h8-text-hello_world-s0-t03.svg"
+    text = Path(svg.value.path()).read_text(encoding="utf-8")
+    assert "LSTM cell at step t = 3 of 11" in text and "tanh" in text  # the title, an operation's label
+    assert text.count("<g class=\"annotation\"") >= 15  # every label, drawn in the file
+    assert "Play" not in text and "Save as" not in text
+    with page.expect_download() as png:
+        figure.locator(".modebar-btn[data-title='Save as PNG (3×, for slides)']").click()
+    assert png.value.suggested_filename.endswith("-t03.png")
+    width = int.from_bytes(Path(png.value.path()).read_bytes()[16:20], "big")  # the PNG header's width
+    assert width == 3 * round(figure.locator(".js-plotly-plot").bounding_box()["width"])
+    assert_no_error(page)
+    page.close()
+
+
 def test_moving_t_repaints_every_figure_without_a_server_round_trip(server, browser):
     page = open_page(browser, f"{server}/Step_through")
     assert_no_error(page)

@@ -575,9 +575,11 @@ function drawItem(Plotly, state, item, k) {
     const config = {
       responsive: true, displaylogo: false, displayModeBar: true,
       // Only the exports: zooming still works by dragging (double-click resets).
-      modeBarButtonsToRemove: ["toImage", "lasso2d", "select2d", "sendDataToCloud", "zoom2d", "pan2d", "zoomIn2d",
-                               "zoomOut2d", "autoScale2d", "resetScale2d", "hoverClosestCartesian",
-                               "hoverCompareCartesian", "toggleSpikelines"],
+      // sendChartToCloud: plotly.js 4's "Share chart..." (sendDataToCloud before it), which offered to upload
+      // the figure to a chart server, and did nothing here but log an error.
+      modeBarButtonsToRemove: ["toImage", "lasso2d", "select2d", "sendDataToCloud", "sendChartToCloud", "zoom2d",
+                               "pan2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "resetScale2d",
+                               "hoverClosestCartesian", "hoverCompareCartesian", "toggleSpikelines"],
       modeBarButtonsToAdd: exportButtons(Plotly, item, (width) => exportFigure(spec, bus.t, ctx, width), ctx, () => gd),
     };
     const showTitle = (t) => {
