@@ -63,6 +63,7 @@ def test_the_diagrams_arrows_are_one_trace_and_its_labels_are_drawn_over_it(kind
     fig = diagram(build_scenario(Config(cell=cell, hidden=4)), 2)
     assert not any(note.showarrow for note in fig.layout.annotations)
     assert {note.name for note in fig.layout.annotations} == {"label"}  # drawn in HTML over the plot (client.js)
+    assert fig.layout.margin.b <= 10  # no axes below it: no blank band under the formula on a slide
     spec = json.loads(fig.to_json())["data"]
     arrows = next(trace for trace in spec if trace["name"] == "arrows")
     layout = step._LAYOUTS[kind]

@@ -117,9 +117,9 @@ def stack_at_step(h: Mapping[Key, np.ndarray], xs: np.ndarray, step_labels: Sequ
     layout = {"shapes": shapes, "annotations": theme.labels(notes),
               "xaxis": {"visible": False, "range": [-0.3, 10.3], "fixedrange": True},
               "yaxis": {"visible": False, "range": [-0.6, y_high], "fixedrange": True},
-              "margin": {"r": 80}}
+              "margin": {"r": 80, "b": 10}}  # no axes below: the house margin's 50 px were blank
     title = Template(f"{L}-layer{' bidirectional' if D == 2 else ''} {cell_label} at step t = {{t}} of {{T}}")
-    return theme.step_figure(data, layout, title=title, present=present, height=int(120 + 70 * (y_high + 0.6)),
+    return theme.step_figure(data, layout, title=title, present=present, height=int(80 + 70 * (y_high + 0.6)),
                              arrays=arrays, labels=step_labels)
 
 

@@ -216,10 +216,10 @@ def cell_diagram(vectors: Sequence[StepVector], cell: Cell, step_labels: Sequenc
         "shapes": shapes, "annotations": theme.labels(notes),
         "xaxis": {"visible": False, "range": [-0.1, 10.3], "fixedrange": True},
         "yaxis": {"visible": False, "range": [y_low, y_high], "fixedrange": True},
-        "margin": {"r": 90},
+        "margin": {"r": 90, "b": 10},  # no axes below: the house margin's 50 px were blank on slides
     }
     return theme.step_figure(data, spec_layout, title=step_title(cell.label, reading(numeric)), present=present,
-                             height=int(150 + 60 * (y_high - y_low)), arrays=_arrays(vectors), labels=step_labels)
+                             height=int(110 + 60 * (y_high - y_low)), arrays=_arrays(vectors), labels=step_labels)
 
 
 # --- the vectors at step t, side by side -----------------------------------------------------
