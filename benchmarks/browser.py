@@ -77,6 +77,8 @@ class View:
     cells: tuple[str, str] = ("GRU", "LSTM")  # the Cell select box alternates between these
     slider: bool = True  # has the sidebar's Hidden size slider
     lesson: bool = False  # is a lesson step with Next and Back links
+    ready: str = ".rv-root .main-svg"  # on the page once it has loaded: a figure drawn (figures below the
+    # fold are drawn when scrolled to, so a page whose first figure is below it waits for its element)
 
 
 VIEWS = [
@@ -84,14 +86,14 @@ VIEWS = [
     View("step: T = 200, H = 64", "Step_through?source=noise&length=200&hidden=64"),
     View("bptt: defaults (forward mode)", "Backprop_through_time?mode=forward"),
     View("bptt: T = 200, H = 64 (forward)", "Backprop_through_time?mode=forward&source=noise&length=200&hidden=64"),
-    View("training: defaults", "Clipping_and_training", scrub=False, cells=(), slider=False),
+    View("training: defaults", "Clipping_and_training", scrub=False, cells=(), slider=False, ready=".rv-root .rv-item"),
     View("step: lesson 'cell', steps 1-2", f"Step_through?{urlencode(lesson_step_query('cell', 0))}", scrub=False,
          cells=(), slider=False, lesson=True),
 ]
 
 
 VIEWPORT = {"width": 1440, "height": 900}
-FIGURES = {"rnnviz": ".rv-root .main-svg", "trivial": "[data-testid='stPlotlyChart'] .main-svg"}  # drawn
+TRIVIAL_READY = "[data-testid='stPlotlyChart'] .main-svg"  # the trivial app's chart, drawn
 
 
 class Meter:
@@ -182,7 +184,7 @@ class Session:
 
     def __init__(self, context, url: str, view: View | None, server_pid: int):
         self.view = view
-        self.page, self.rec, self.meter, _ = open_view(context, url, FIGURES["trivial" if view is None else "rnnviz"],
+        self.page, self.rec, self.meter, _ = open_view(context, url, TRIVIAL_READY if view is None else view.ready,
                                                        server_pid)
         self.k = 0
 
@@ -213,7 +215,7 @@ def measure(browser, targets: dict[str, tuple[str, int]], view: View, repeats: i
     "first visit": a new browser context (an empty cache: every script and style fetched again)."""
     out: dict[str, dict[str, list]] = {name: {"page load": [], "first visit": []} for name in targets}
     contexts = {name: browser.new_context(viewport=VIEWPORT) for name in targets}
-    figures = {name: FIGURES["trivial" if name == "floor" else "rnnviz"] for name in targets}
+    figures = {name: TRIVIAL_READY if name == "floor" else view.ready for name in targets}
     for name, (url, pid) in targets.items():  # the first page of each warms the server's and the browser's caches
         open_view(contexts[name], url, figures[name], pid)[0].close()
     for _ in range(max(3, repeats // 2)):
